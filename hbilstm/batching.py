@@ -1,0 +1,83 @@
+"""Length-bucketed batches of id sequences, padded, with their lengths.
+
+Sorting by length inside buckets keeps padding small (the model packs sequences, so padding
+never enters the LSTM, but it still costs memory and the gate's matrix products).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from .vocab import PAD_ID
+
+
+@dataclass
+class Batch:
+    """Padded token ids ``(batch, time)``, true lengths ``(batch,)``, labels or None, and the
+    positions of these rows in the split they came from."""
+
+    tokens: Tensor
+    lengths: Tensor
+    labels: Tensor | None
+    index: list[int]
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+        labels = self.labels.to(device, non_blocking=non_blocking) if self.labels is not None else None
+        # Lengths stay on the CPU: pack_padded_sequence wants them there.
+        return Batch(self.tokens.to(device, non_blocking=non_blocking), self.lengths, labels, self.index)
+
+
+def collate(sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, index: list[int]) -> Batch:
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    tokens = torch.full((len(sequences), int(lengths.max())), PAD_ID, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        tokens[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    label_tensor = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
+    return Batch(tokens, lengths, label_tensor, index)
+
+
+def bucket_order(
+    lengths: Sequence[int],
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    pool_batches: int = 50,
+) -> list[list[int]]:
+    """Split positions ``0..n-1`` into batches of similar length.
+
+    With a generator (training): shuffle, cut into pools of ``pool_batches`` batches, sort each
+    pool by length, cut it into batches, and shuffle the batches, so that batches are compact
+    but their order and membership change from epoch to epoch. The order depends only on the
+    generator's state: the same seed gives the same batches.
+    Without one (evaluation, prediction): sort everything by length (longest first).
+    """
+    n = len(lengths)
+    if generator is None:
+        order = sorted(range(n), key=lambda i: -lengths[i])
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    shuffled = torch.randperm(n, generator=generator).tolist()
+    pool = batch_size * pool_batches
+    batches = []
+    for start in range(0, n, pool):
+        chunk = sorted(shuffled[start : start + pool], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    permutation = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in permutation]
+
+
+def iter_batches(
+    sequences: Sequence[Sequence[int]],
+    labels: Sequence[int] | None,
+    order: list[list[int]],
+) -> Iterator[Batch]:
+    for positions in order:
+        seqs = [sequences[i] for i in positions]
+        labs = [labels[i] for i in positions] if labels is not None else None
+        yield collate(seqs, labs, positions)

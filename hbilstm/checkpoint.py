@@ -1,0 +1,128 @@
+"""Checkpoints: one file holding weights, config, vocabulary, label names and a format version.
+
+A checkpoint holds only tensors and plain Python values (dicts, lists, strings, numbers), so it
+loads with ``torch.load(weights_only=True)``: loading never unpickles, and so never runs, code.
+Files are written to a temporary name and renamed into place.
+
+Two kinds share the format: ``model`` (what evaluate and predict need; ``model.pt`` in a run
+directory holds the best epoch's) and ``resume`` (``last.pt``: the same plus optimizer state,
+position in training and RNG states, for ``hbilstm train --resume``).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+from .fileio import atomic_open
+from .model import HighwayBiLSTMClassifier, ModelConfig
+from .tokenizer import TokenizerConfig
+from .vocab import Vocabulary
+
+FORMAT = "hbilstm-checkpoint"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.pt"
+RESUME_FILE = "last.pt"
+_REQUIRED = ("format", "format_version", "kind", "model_config", "state_dict", "vocab", "labels", "tokenizer", "max_tokens")
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (with the format fields added) atomically to ``path``."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    with atomic_open(path, "wb") as handle:
+        torch.save(payload, handle)
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or the ``model.pt`` inside a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / MODEL_FILE).is_file():
+            return path / MODEL_FILE
+        raise CheckpointError(f"{path}: run directory has no {MODEL_FILE} (did training finish an epoch?)")
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint or run directory")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    """Read and validate a checkpoint on the CPU; CheckpointError if it is not a sound one."""
+    path = resolve_checkpoint(path)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on odd pickle protocols: we refuse anyway
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refuses anything but tensors and plain values: a file that needs more
+        # (such as one carrying code) is refused here, before anything in it runs.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        if "Weights only load failed" in reason or "Unsupported" in str(exc):
+            reason = "it holds objects other than tensors and plain values; refused without running them"
+        raise CheckpointError(f"{path}: not a safe hbilstm checkpoint ({reason})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({first})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an hbilstm checkpoint")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}, this hbilstm reads version {FORMAT_VERSION}"
+        )
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: damaged checkpoint (no {missing[0]!r})")
+    if kind is not None and payload["kind"] != kind:
+        raise CheckpointError(f"{path}: a {payload['kind']} checkpoint, expected a {kind} one")
+    return payload
+
+
+@dataclass
+class LoadedModel:
+    """A trained model rebuilt from a checkpoint, with everything needed to feed it."""
+
+    model: HighwayBiLSTMClassifier
+    vocab: Vocabulary
+    label_names: list[str]
+    tokenizer: TokenizerConfig
+    max_tokens: int
+    payload: dict[str, Any]
+    path: Path
+
+
+def build_model(payload: dict[str, Any], path: Path | str = "checkpoint") -> HighwayBiLSTMClassifier:
+    try:
+        model = HighwayBiLSTMClassifier(ModelConfig.from_dict(payload["model_config"]))
+        model.load_state_dict(payload["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0][:120]
+        raise CheckpointError(f"{path}: weights do not fit the model it describes ({first})") from None
+    return model
+
+
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
+    """Load a model checkpoint (or a run directory's best one) for evaluation or prediction."""
+    file = resolve_checkpoint(path)
+    payload = load_checkpoint(file)
+    model = build_model(payload, file).to(device).eval()
+    try:
+        vocab = Vocabulary(payload["vocab"])
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{file}: damaged vocabulary ({exc})") from None
+    labels = [str(x) for x in payload["labels"]]
+    if len(labels) != model.config.num_classes or len(vocab) != model.config.vocab_size:
+        raise CheckpointError(f"{file}: vocabulary or labels do not match the model's shape")
+    return LoadedModel(
+        model, vocab, labels, TokenizerConfig.from_dict(payload["tokenizer"]),
+        int(payload["max_tokens"]), payload, file,
+    )

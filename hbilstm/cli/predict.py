@@ -1,0 +1,44 @@
+"""``hbilstm predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app, user_errors
+
+
+@app.command()
+@user_errors
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A run directory (its model.pt) or a checkpoint file."),
+    source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl, or - for stdin."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write here (.csv or .jsonl) instead of stdout."),
+    text_column: str = typer.Option("text", "--text-column", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
+    id_column: str = typer.Option("id", "--id-column", help="Column or field copied to the output as the row id, when present; else the line number is."),
+    input_format: Optional[str] = typer.Option(None, "--input-format", help="txt, csv, tsv or jsonl. (default: from the extension; txt for stdin)"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Output format, csv or jsonl. (default: from the output's extension; csv on stdout)"),
+    batch_size: int = typer.Option(512, "--batch-size", min=1, help="Tweets per batch."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+) -> None:
+    """Predict the sentiment of every tweet in a file, one output row per input row, in order."""
+    from ..predict import predict as run_prediction
+
+    def warn(message: str) -> None:
+        typer.echo(f"warning: {message}", err=True)
+
+    if input_format is not None and input_format not in ("txt", "csv", "tsv", "jsonl"):
+        from ..errors import DataError
+
+        raise DataError(f"--input-format must be txt, csv, tsv or jsonl, not {input_format!r}")
+    stats = run_prediction(
+        checkpoint, source, output, text_column=text_column, id_column=id_column,
+        input_format=input_format, fmt=fmt, batch_size=batch_size, device=device,
+        skip_bad_lines=skip_bad_lines, overwrite=overwrite, warn=warn,
+    )
+    if output not in (None, "-"):
+        typer.echo(f"{stats.rows:,} rows -> {output} ({stats.predicted:,} predicted)", err=True)

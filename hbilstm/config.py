@@ -1,0 +1,175 @@
+"""Training options: one flat dataclass, read from YAML, overridden from the command line.
+
+``configs/default.yaml`` lists every option with its default (a test keeps the two equal).
+Unknown keys, wrong types and invalid values raise :class:`~hbilstm.errors.ConfigError`
+naming the key, before any work starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import ConfigError
+from .model import CARRIES, POOLINGS
+
+CLASS_WEIGHTS = ("balanced", "none")
+METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``hbilstm train``; see ``configs/default.yaml`` for what each does."""
+
+    # data
+    data: str = "tweeteval-sentiment"
+    data_dir: Optional[str] = None
+    text_column: str = "text"
+    label_column: str = "label"
+    id_column: str = "id"
+    val_fraction: float = 0.1
+    lowercase: bool = True
+    squash_elongations: bool = True
+    normalize_mentions: bool = True
+    min_freq: int = 2
+    max_vocab: int = 50000
+    max_tokens: int = 128
+    embeddings: Optional[str] = None
+    freeze_embeddings: bool = False
+    # model
+    embedding_dim: int = 100
+    hidden: int = 128
+    layers: int = 2
+    carry: str = "highway"
+    gate_bias: float = -2.0
+    pooling: str = "max"
+    dropout: float = 0.3
+    layer_dropout: float = 0.0
+    # training
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.002
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    patience: int = 3
+    class_weights: str = "balanced"
+    metric: str = "auto"
+    seed: int = 13
+    device: str = "auto"
+    amp: bool = True
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, _coerce(f.name, getattr(self, f.name), _field_type(f.name)))
+        self._check()
+
+    def _check(self) -> None:
+        at_least = {"layers": 1, "hidden": 1, "embedding_dim": 1, "epochs": 1, "batch_size": 1,
+                    "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0, "threads": 0}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        for name in ("dropout", "layer_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
+        for name in ("lr",):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
+        for name in ("weight_decay", "clip"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be zero or positive, not {getattr(self, name)}")
+        for name, choices in (("carry", CARRIES), ("pooling", POOLINGS),
+                              ("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}"
+                )
+        if not _DEVICE.match(self.device):
+            raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return from_dict({**self.to_dict(), **changes})
+
+
+def _field_type(name: str) -> Any:
+    return typing.get_type_hints(TrainConfig)[name]
+
+
+def _coerce(name: str, value: Any, kind: Any) -> Any:
+    """Check ``value`` against the field's type; ints are accepted where floats are expected."""
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+    if optional:
+        if value is None:
+            return None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}[kind]
+    raise ConfigError(f"{name} must be {wanted}, not {value!r}")
+
+
+def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    known = [f.name for f in fields(TrainConfig)]
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown key {key!r}{hint}")
+    return TrainConfig(**data)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (None values skipped)."""
+    data: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read ({exc})") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{where}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of option: value")
+        data.update(loaded)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    return from_dict(data, source)
+
+
+def to_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,24 @@
+"""Errors that reach the user as one line of text and exit code 2.
+
+Library code raises these for problems with input the user gave (files, options, checkpoints);
+the CLI prints ``error: <message>`` and exits with :data:`EXIT_USAGE`. Anything else is a bug
+and keeps its traceback.
+"""
+
+EXIT_USAGE = 2
+
+
+class HbilstmError(Exception):
+    """A problem with the user's input, worded so that one line says what to fix."""
+
+
+class DataError(HbilstmError):
+    """A data file or dataset is missing, unreadable or malformed."""
+
+
+class ConfigError(HbilstmError):
+    """A configuration key or option value is unknown or invalid."""
+
+
+class CheckpointError(HbilstmError):
+    """A checkpoint is missing, damaged, unsafe or of another format version."""

@@ -1,0 +1,59 @@
+"""Running a model over encoded sequences: device choice, precision context and batched scoring."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .batching import bucket_order, iter_batches
+from .errors import ConfigError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` is CUDA when a GPU is visible, else the CPU; anything else is taken as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but no CUDA GPU is visible (use --device cpu)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} asked for, but MPS is not available (use --device cpu)")
+    return device
+
+
+def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (where it is fast and needs no loss scaling); nothing elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def predict_probs(
+    model: nn.Module,
+    sequences: Sequence[Sequence[int]],
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    amp: bool = True,
+) -> torch.Tensor:
+    """Class probabilities ``(n, num_classes)`` on the CPU, rows in the order of ``sequences``.
+
+    Batches are formed from sequences of similar length; the output order is restored.
+    """
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = torch.empty(len(sequences), model.config.num_classes)
+    try:
+        order = bucket_order([len(s) for s in sequences], batch_size)
+        for batch in iter_batches(sequences, None, order):
+            batch = batch.to(device)
+            with autocast(device, amp):
+                logits = model(batch.tokens, batch.lengths)
+            out[batch.index] = torch.softmax(logits.float(), dim=-1).cpu()
+    finally:
+        model.train(was_training)
+    return out

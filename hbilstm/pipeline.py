@@ -1,0 +1,115 @@
+"""From a dataset to id sequences: load, tokenize (cached), build the vocabulary, encode.
+
+Data code only: nothing here knows of the model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .corpora import Corpus
+from .encoding import TokenCache, encode, encode_labels
+from .readers import Examples
+from .tokenizer import TokenizerConfig, TweetTokenizer
+from .vocab import Vocabulary
+
+
+@dataclass
+class EncodedSplit:
+    """Id sequences, class ids and the texts' ids of one split."""
+
+    ids: list[list[int]]
+    labels: list[int]
+    row_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.ids]
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(s) for s in self.ids)
+
+
+class Encoder:
+    """Tokenizes with a cache and encodes with a vocabulary, for a fixed label set."""
+
+    def __init__(self, tokenizer_config: TokenizerConfig, cache_dir: Path | None, max_tokens: int):
+        self.tokenizer_config = tokenizer_config
+        self.cache = TokenCache(TweetTokenizer(tokenizer_config), cache_dir)
+        self.max_tokens = max_tokens
+
+    def tokens(self, examples: Examples) -> list[list[str]]:
+        return self.cache.tokenize(examples.texts)
+
+    def encode(
+        self,
+        examples: Examples,
+        vocab: Vocabulary,
+        label_names: Sequence[str],
+        source: str,
+        tokens: list[list[str]] | None = None,
+    ) -> EncodedSplit:
+        tokens = tokens if tokens is not None else self.tokens(examples)
+        return EncodedSplit(
+            encode(tokens, vocab, self.max_tokens),
+            encode_labels(examples.labels, label_names, source),
+            list(examples.ids),
+        )
+
+
+@dataclass
+class TrainingData:
+    corpus: Corpus
+    vocab: Vocabulary
+    train: EncodedSplit
+    val: EncodedSplit
+    test: EncodedSplit | None
+    token_counts: Counter
+    val_source: str  # "val" split of the dataset, or "held out from train"
+
+
+def prepare_training_data(
+    corpus: Corpus,
+    encoder: Encoder,
+    min_freq: int,
+    max_vocab: int,
+    val_fraction: float,
+    seed: int,
+    vocab: Vocabulary | None = None,
+) -> TrainingData:
+    """Encode a corpus for training; the vocabulary comes from the training split only.
+
+    A corpus without a validation split gets one: ``val_fraction`` of train, chosen with
+    ``seed`` (a corpus of one unsplit file also lacks a test split).
+    """
+    train_examples = corpus.split("train")
+    val_source = "val"
+    if "val" in corpus.splits:
+        val_examples = corpus.splits["val"]
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(train_examples), generator=generator).tolist()
+        cut = max(1, int(round(len(order) * val_fraction)))
+        val_examples = train_examples.select(sorted(order[:cut]))
+        train_examples = train_examples.select(sorted(order[cut:]))
+        val_source = f"{val_fraction:.0%} held out from train"
+    train_tokens = encoder.tokens(train_examples)
+    counts = Counter(t for tokens in train_tokens for t in tokens)
+    if vocab is None:
+        vocab = Vocabulary.build(train_tokens, min_freq=min_freq, max_size=max_vocab)
+    labels = corpus.label_names
+    train = encoder.encode(train_examples, vocab, labels, f"{corpus.name} train", train_tokens)
+    val = encoder.encode(val_examples, vocab, labels, f"{corpus.name} val")
+    test = None
+    if "test" in corpus.splits:
+        test = encoder.encode(corpus.splits["test"], vocab, labels, f"{corpus.name} test")
+    return TrainingData(corpus, vocab, train, val, test, counts, val_source)

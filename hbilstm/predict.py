@@ -1,0 +1,204 @@
+"""``hbilstm predict``: batch prediction over a file of tweets, streamed in chunks.
+
+Input: ``.txt`` (one tweet per line), ``.csv``/``.tsv`` (a text column), ``.jsonl`` (a text
+field), or ``-`` for standard input. Output: CSV or JSONL, one row per input row in input
+order, with the input's id (or its line number), the text, the predicted label, its confidence
+and one probability per class. An empty tweet keeps its row, with an empty label and an
+``error`` value. Output goes to a temporary file renamed into place at the end, so an
+interrupted or failed run leaves no output file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+import torch
+
+from .checkpoint import load_model
+from .errors import DataError
+from .fileio import atomic_open
+from .inference import predict_probs, resolve_device
+from .readers import Record, ReplacementCounter, iter_records, table_format
+from .tokenizer import TweetTokenizer
+from .vocab import UNK_ID
+
+OUTPUT_FORMATS = ("csv", "jsonl")
+
+
+@dataclass
+class PredictStats:
+    rows: int = 0
+    predicted: int = 0
+    errors: int = 0
+    truncated: int = 0
+    replaced_bytes: int = 0
+    output: str = "-"
+
+
+def output_format(path: str | None, explicit: str | None) -> str:
+    if explicit:
+        if explicit not in OUTPUT_FORMATS:
+            raise DataError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {explicit!r}")
+        return explicit
+    if path is None or path == "-":
+        return "csv"
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".jsonl"):
+        return suffix[1:]
+    raise DataError(f"{path}: output must end in .csv or .jsonl (or pass --format)")
+
+
+def _open_input(source: str) -> IO[bytes]:
+    if source == "-":
+        return sys.stdin.buffer
+    path = Path(source)
+    if path.is_dir():
+        raise DataError(f"{source}: is a folder, expected a file of tweets")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def _check_output(source: str, output: str | None, overwrite: bool) -> None:
+    if output is None or output == "-":
+        return
+    out = Path(output)
+    if source != "-" and out.exists() and out.resolve() == Path(source).resolve():
+        raise DataError(f"{output}: the output would overwrite the input; choose another path")
+    if not out.parent.is_dir():
+        raise DataError(f"{output}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise DataError(f"{output}: is a folder, expected a file name")
+    if out.exists() and not overwrite:
+        raise DataError(f"{output}: already exists; pass --overwrite to replace it")
+
+
+class _Writer:
+    """Writes prediction rows as CSV or JSONL to a text stream."""
+
+    def __init__(self, stream: IO[str], fmt: str, id_name: str, labels: list[str]):
+        self.stream, self.fmt, self.id_name = stream, fmt, id_name
+        self.prob_columns = [f"prob_{name}" for name in labels]
+        self.columns = [id_name, "text", "label", "confidence", *self.prob_columns, "error"]
+        if fmt == "csv":
+            self.csv = csv.writer(stream, lineterminator="\n")
+            self.csv.writerow(self.columns)
+
+    def write(self, row_id, text: str, label: str, probs: list[float] | None, error: str) -> None:
+        if self.fmt == "csv":
+            cells = [row_id, text, label]
+            cells += [f"{max(probs):.6f}", *(f"{p:.6f}" for p in probs)] if probs else [""] * (1 + len(self.prob_columns))
+            self.csv.writerow([*cells, error])
+            return
+        record = {self.id_name: row_id, "text": text, "label": label or None,
+                  "confidence": round(max(probs), 6) if probs else None}
+        for column, p in zip(self.prob_columns, probs or [None] * len(self.prob_columns)):
+            record[column] = round(p, 6) if p is not None else None
+        record["error"] = error or None
+        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def predict(
+    checkpoint: str | Path,
+    source: str,
+    output: str | None = None,
+    *,
+    text_column: str = "text",
+    id_column: str = "id",
+    input_format: str | None = None,
+    fmt: str | None = None,
+    batch_size: int = 512,
+    chunk_size: int = 8192,
+    device: str = "auto",
+    skip_bad_lines: bool = False,
+    overwrite: bool = False,
+    warn: Callable[[str], None] = lambda message: None,
+) -> PredictStats:
+    """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
+    for standard output). Raises DataError, before writing anything, for an unreadable input,
+    a missing column, or an output that would overwrite the input or an existing file."""
+    in_format = input_format or ("txt" if source == "-" else table_format(source))
+    out_format = output_format(output, fmt)
+    _check_output(source, output, overwrite)
+    torch_device = resolve_device(device)
+    loaded = load_model(checkpoint, torch_device)
+    tokenizer = TweetTokenizer(loaded.tokenizer)
+    stats = PredictStats(output=output or "-")
+
+    stream = _open_input(source)
+    name = "standard input" if source == "-" else source
+    with ReplacementCounter() as counter:
+        records = iter_records(stream, in_format, name, required=(text_column,),
+                               skip_bad_lines=skip_bad_lines, errors=counter.handler)
+        first = next(records, None)  # raises DataError for a missing column before any output
+        has_ids = first is not None and in_format != "txt" and id_column in first.fields
+        id_name = id_column if has_ids else "line"
+        rows = _chain(first, records)
+
+        def run(handle: IO[str]) -> None:
+            writer = _Writer(handle, out_format, id_name, loaded.label_names)
+            while chunk := list(islice(rows, chunk_size)):
+                _predict_chunk(chunk, writer, loaded, tokenizer, text_column, id_column if has_ids else None,
+                               batch_size, torch_device, stats)
+            handle.flush()
+
+        try:
+            if output is None or output == "-":
+                run(sys.stdout)
+            else:
+                with atomic_open(output, "w", encoding="utf-8", newline="") as handle:
+                    run(handle)
+        finally:
+            records.close()
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    stats.replaced_bytes = counter.count
+    if stats.replaced_bytes:
+        warn(f"{stats.replaced_bytes:,} undecodable byte(s) in {name} were replaced with U+FFFD")
+    if stats.truncated:
+        warn(f"{stats.truncated:,} tweet(s) longer than {loaded.max_tokens} tokens were cut to {loaded.max_tokens}")
+    if stats.errors:
+        warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
+    return stats
+
+
+def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _predict_chunk(chunk, writer, loaded, tokenizer, text_column, id_column, batch_size, device, stats) -> None:
+    texts: list[str] = []
+    for record in chunk:
+        value = record.fields.get(text_column) if record.error is None else None
+        texts.append("" if value is None else str(value))
+    todo = [i for i, (r, t) in enumerate(zip(chunk, texts)) if r.error is None and t.strip()]
+    sequences = []
+    for tokens in tokenizer.tokenize_many(texts[i] for i in todo):
+        if len(tokens) > loaded.max_tokens:
+            stats.truncated += 1
+            tokens = tokens[: loaded.max_tokens]
+        sequences.append(loaded.vocab.encode(tokens) or [UNK_ID])
+    probs = predict_probs(loaded.model, sequences, batch_size, device) if sequences else torch.empty(0)
+    by_row = dict(zip(todo, probs.tolist()))
+    for i, record in enumerate(chunk):
+        row_id = record.fields.get(id_column, "") if id_column else record.line
+        stats.rows += 1
+        if i in by_row:
+            p = by_row[i]
+            label = loaded.label_names[max(range(len(p)), key=p.__getitem__)]
+            writer.write(row_id, texts[i], label, p, "")
+            stats.predicted += 1
+        else:
+            stats.errors += 1
+            writer.write(row_id, texts[i], "", None, record.error or "empty text")

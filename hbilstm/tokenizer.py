@@ -1,0 +1,131 @@
+"""A Twitter-aware tokenizer built on spaCy's rule-based English tokenizer.
+
+``spacy.blank("en")`` needs no model download. Its rules are adjusted for tweets:
+
+* a hashtag (``#getin``) and a mention (``@user``) stay one token each: ``#`` and ``@`` are
+  removed from the prefixes that spaCy would split off, and a token match keeps them whole;
+* URLs (``http://…``, ``https://…``, ``www.…``, ``pic.twitter.com/…``) become one placeholder
+  token, :data:`URL_TOKEN`;
+* emoticons are kept as one token (spaCy's own list, plus a few Twitter favourites);
+* an emoji sequence (skin-tone modifiers, zero-width-joiner sequences, flags) is one token and
+  is split from the words it touches;
+* HTML entities left by the Twitter API (``&amp;``, ``&lt;3``) are decoded first.
+
+Lowercasing, squashing of elongations (``soooo`` -> ``soo``) and mapping every mention to
+``@user`` (as TweetEval does) are options, stored with a trained model so prediction tokenizes
+exactly as training did.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict, dataclass
+from typing import Iterable, Iterator
+
+URL_TOKEN = "<url>"
+USER_TOKEN = "@user"
+
+_URL = re.compile(r"(?i)^(?:https?://|www\.|pic\.twitter\.com/)\S+$")
+_HASHTAG_OR_MENTION = re.compile(r"^[#@]\w+$")
+# Three or more of the same letter become two: "soooo" -> "soo", "gooood" -> "good".
+_ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
+
+# Emoji: pictographs plus their modifiers. Written as ranges because Python's `re` has no
+# \p{Extended_Pictographic}; the blocks cover the emoji in current Unicode releases.
+_PICTO = (
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u231a\u231b\u2328\u23cf"
+    "\u23e9-\u23f3\u23f8-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe\u2600-\u27bf"
+    "\u2934\u2935\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d\u3297\u3299"
+    "\U0001f000-\U0001f1e5\U0001f200-\U0001f3fa\U0001f400-\U0001faff"
+)
+_MODIFIER = "\U0001f3fb-\U0001f3ff\ufe0f\u20e3\U000e0020-\U000e007f"
+_FLAG = "[\U0001f1e6-\U0001f1ff]{2}"
+EMOJI_SEQUENCE = (
+    f"(?:{_FLAG}|[{_PICTO}][{_MODIFIER}]*(?:\u200d[{_PICTO}][{_MODIFIER}]*)*)"
+)
+
+# Emoticons that spaCy's English exceptions lack but tweets use often.
+_EXTRA_EMOTICONS = [
+    ";P", ";p", ";-P", ";-p", ":-P", "xD", "XD", "xd", "xP", "XP", ":S", ":s", ":-S",
+    "D:", ":@", ":$", ":-$", "\\o/", "<\\3", ":')", ";(", ";-(", ":|", "-.-", "-_-", "o.O",
+    "O.o", "O_o", "o_O", "T_T", "T.T", ":-D", ";]", "8)", "8-)", "B)", "B-)",
+]
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """How text becomes tokens. Saved with every model.
+
+    Parameters
+    ----------
+    lowercase: lowercase every token except the URL placeholder (default True).
+    squash_elongations: shorten runs of three or more equal letters to two (default True).
+    normalize_mentions: map every ``@name`` to ``@user``, as TweetEval's data already is
+        (default True), so that raw tweets look like the training data.
+    """
+
+    lowercase: bool = True
+    squash_elongations: bool = True
+    normalize_mentions: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TokenizerConfig":
+        return cls(**{k: bool(data[k]) for k in cls.__dataclass_fields__ if k in data})
+
+
+def _build_spacy_tokenizer():
+    import spacy
+    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+
+    nlp = spacy.blank("en")
+    defaults = nlp.Defaults
+    # spaCy would split "#" and "@" off as prefixes, breaking hashtags and mentions apart.
+    prefixes = [EMOJI_SEQUENCE] + [p for p in defaults.prefixes if p not in ("#", "@")]
+    suffixes = [EMOJI_SEQUENCE] + list(defaults.suffixes)
+    infixes = [EMOJI_SEQUENCE] + list(defaults.infixes)
+
+    tokenizer = nlp.tokenizer
+    tokenizer.prefix_search = compile_prefix_regex(prefixes).search
+    tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    tokenizer.token_match = _HASHTAG_OR_MENTION.match
+    for emoticon in _EXTRA_EMOTICONS:
+        tokenizer.add_special_case(emoticon, [{"ORTH": emoticon}])
+    return tokenizer
+
+
+class TweetTokenizer:
+    """Turns tweets into lists of token strings.
+
+    >>> TweetTokenizer().tokenize("Soooo happy #win @bob :) http://t.co/x")
+    ['soo', 'happy', '#win', '@user', ':)', '<url>']
+    """
+
+    def __init__(self, config: TokenizerConfig | None = None):
+        self.config = config or TokenizerConfig()
+        self._spacy = _build_spacy_tokenizer()
+
+    def _normalise(self, token: str) -> str:
+        if _URL.match(token):
+            return URL_TOKEN
+        config = self.config
+        if config.normalize_mentions and token.startswith("@") and len(token) > 1:
+            return USER_TOKEN
+        if config.squash_elongations:
+            token = _ELONGATION.sub(r"\1\1", token)
+        if config.lowercase:
+            token = token.lower()
+        return token
+
+    def tokenize(self, text: str) -> list[str]:
+        return next(self.tokenize_many([text]))
+
+    def tokenize_many(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[list[str]]:
+        """Tokenize a stream of texts lazily, one token list per text, in order."""
+        cleaned = (html.unescape(text) for text in texts)
+        for doc in self._spacy.pipe(cleaned, batch_size=batch_size):
+            yield [self._normalise(t.text) for t in doc if not t.is_space]

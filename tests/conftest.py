@@ -1,0 +1,72 @@
+"""Shared fixtures: real data slices from ../shared/data and one tiny trained model.
+
+The real corpora live beside the checkout in ``../shared/data`` (CI has them there too);
+``HBILSTM_TEST_DATA`` points elsewhere. Tests take small slices so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HBILSTM_TEST_DATA", REPO.parent / "shared" / "data"))
+TWEETEVAL = SHARED / "tweeteval-sentiment"
+SEMEVAL = SHARED / "semeval2017-task4a"
+SST = SHARED / "sst"
+
+
+def pytest_sessionstart(session):
+    if not (TWEETEVAL / "train_text.txt").is_file():
+        raise pytest.UsageError(
+            f"the real data is not at {SHARED}; set HBILSTM_TEST_DATA to the folder holding "
+            "tweeteval-sentiment/, semeval2017-task4a/ and sst/"
+        )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Token caches go to a temporary folder, never the user's ~/.cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("HBILSTM_CACHE_DIR")
+    os.environ["HBILSTM_CACHE_DIR"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("HBILSTM_CACHE_DIR", None)
+    else:
+        os.environ["HBILSTM_CACHE_DIR"] = old
+
+
+def make_tweeteval_slice(folder: Path, train: int, val: int, test: int) -> Path:
+    """The first lines of each real TweetEval split, in TweetEval's layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", train), ("val", val), ("test", test)):
+        for kind in ("text", "labels"):
+            lines = (TWEETEVAL / f"{split}_{kind}.txt").read_text(encoding="utf-8").split("\n")[:n]
+            (folder / f"{split}_{kind}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shutil.copy(TWEETEVAL / "mapping.txt", folder / "mapping.txt")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """A data directory whose ``tweeteval-sentiment`` holds 400 train, 150 val, 150 test tweets."""
+    root = tmp_path_factory.mktemp("data")
+    make_tweeteval_slice(root / "tweeteval-sentiment", 400, 150, 150)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, data_dir) -> Path:
+    """One small highway model trained for two epochs on the real slice; shared read-only."""
+    from hbilstm.config import TrainConfig
+    from hbilstm.train import train
+
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    config = TrainConfig(data_dir=str(data_dir), layers=2, hidden=16, embedding_dim=24,
+                         epochs=2, batch_size=32, min_freq=1, seed=3)
+    train(config, run, show_progress=False)
+    return run

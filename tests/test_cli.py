@@ -1,0 +1,74 @@
+"""The command line end to end on a few hundred real tweets: train -> evaluate -> predict."""
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from conftest import REPO
+from hbilstm.cli import app
+
+runner = CliRunner()
+
+
+def test_train_evaluate_predict_through_the_cli(tmp_path, data_dir):
+    run = tmp_path / "run"
+    result = runner.invoke(app, [
+        "train", "--data-dir", str(data_dir), "--layers", "3", "--hidden", "8", "--epochs", "2",
+        "--batch-size", "32", "--set", "embedding_dim=16", "--set", "min_freq=1", "--out", str(run),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "test: macro-recall" in result.stdout
+    config = (run / "config.yaml").read_text()
+    assert "layers: 3" in config and "embedding_dim: 16" in config
+
+    report = tmp_path / "metrics.json"
+    result = runner.invoke(app, ["evaluate", str(run), "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(report.read_text())
+    assert metrics["n"] == 150 and metrics["split"] == "test"
+    assert sum(map(sum, metrics["confusion"])) == 150
+    saved = json.loads((run / "results.json").read_text())["test"]
+    assert metrics["macro_recall"] == saved["macro_recall"]  # same model, same data, same number
+    assert "macro-recall (official)" in result.stdout and "confusion matrix" in result.stdout
+
+    result = runner.invoke(app, ["evaluate", str(run), "--split", "val"])
+    assert result.exit_code == 0 and "/ val: 150 examples" in result.stdout
+
+    tweets = tmp_path / "tweets.txt"
+    tweets.write_text("what a great game!\nI hate mondays\n")
+    result = runner.invoke(app, ["predict", str(run / "model.pt"), str(tweets), "-o", str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rows] == [1, 2]
+
+
+def test_bad_options_are_one_line_errors_before_any_work(tmp_path, data_dir):
+    for args, message in (
+        (["--layers", "0"], "layers must be at least 1"),
+        (["--carry", "skip"], "carry must be one of highway, plain, residual, gated-residual"),
+        (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+        (["--data", str(tmp_path / "nowhere")], "neither a dataset name"),
+        (["--set", "nonsense=1"], "unknown key 'nonsense'"),
+    ):
+        result = runner.invoke(app, ["train", "--data-dir", str(data_dir), "--out", str(tmp_path / "r"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
+        assert message in result.stderr, result.stderr
+        assert not (tmp_path / "r" / "model.pt").exists()
+
+
+def test_evaluate_a_missing_or_broken_checkpoint(tmp_path):
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "no such checkpoint or run directory" in result.stderr
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "x.pt")])
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.output
+
+
+def test_top_level_cli_py_runs_from_a_checkout():
+    done = subprocess.run([sys.executable, str(REPO / "cli.py"), "--help"], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0
+    for command in ("train", "evaluate", "predict"):
+        assert command in done.stdout

@@ -1,0 +1,133 @@
+"""The Highway BiLSTM layer and classifier: shapes, gradients, initialisation, hand-checked values."""
+
+import math
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from hbilstm.model import CARRIES, POOLINGS, HighwayBiLSTMClassifier, HighwayBiLSTMLayer, ModelConfig
+
+
+def batch(vocab=40, lengths=(7, 3, 1, 5), seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(lengths)
+    tokens = torch.randint(2, vocab, (len(lengths), int(lengths.max())), generator=generator)
+    tokens[torch.arange(tokens.size(1))[None, :] >= lengths[:, None]] = 0
+    return tokens, lengths
+
+
+def small(carry="highway", **kw):
+    torch.manual_seed(0)
+    settings = {"vocab_size": 40, "num_classes": 3, "embedding_dim": 10, "hidden": 6, "layers": 3, **kw}
+    config = ModelConfig(carry=carry, **settings)
+    return HighwayBiLSTMClassifier(config)
+
+
+@pytest.mark.parametrize("carry", CARRIES)
+def test_every_carry_gives_logits_and_gradients_reach_the_embedding(carry):
+    model = small(carry)
+    tokens, lengths = batch()
+    logits = model(tokens, lengths)
+    assert logits.shape == (4, 3)
+    logits.sum().backward()
+    grad = model.embedding.weight.grad
+    assert grad[tokens[0, :7]].abs().sum() > 0
+    assert grad[0].abs().sum() == 0  # padding row gets nothing
+
+
+@pytest.mark.parametrize("carry", CARRIES)
+def test_layers_are_a_module_list_with_the_right_widths(carry):
+    model = small(carry)
+    assert isinstance(model.layers, torch.nn.ModuleList) and len(model.layers) == 3
+    first, second = model.layers[0], model.layers[1]
+    assert (first.input_size, first.output_size, second.input_size) == (10, 12, 12)
+    if carry in ("highway", "residual", "gated-residual"):
+        assert isinstance(first.project, torch.nn.Linear)  # 10 -> 12 needs a projection
+        assert isinstance(second.project, torch.nn.Identity)  # 12 -> 12 does not
+
+
+@pytest.mark.parametrize("bias", [-2.0, -1.0, -3.5])
+def test_transform_gate_equals_sigmoid_of_its_bias_at_initialisation(bias):
+    model = small("highway", gate_bias=bias)
+    for layer in model.layers:
+        assert torch.all(layer.gate.bias == bias)
+        torch.nn.init.zeros_(layer.gate.weight)  # without the input's share, T is exactly sigmoid(b_T)
+    report = model.layer_report(*batch())
+    for entry in report:
+        assert entry["gate_mean"] == pytest.approx(1 / (1 + math.exp(-bias)), abs=1e-6)
+        assert entry["gate_std"] == pytest.approx(0.0, abs=1e-6)
+
+
+def _packed(x_padded, lengths):
+    return pack_padded_sequence(x_padded, lengths, batch_first=True, enforce_sorted=False)
+
+
+def test_very_negative_gate_bias_carries_the_input_and_open_gate_returns_h():
+    torch.manual_seed(1)
+    layer = HighwayBiLSTMLayer(6, 3, "highway", gate_bias=-40.0)  # widths match: P is identity
+    x = torch.randn(2, 4, 6)
+    packed = _packed(x, torch.tensor([4, 2]))
+    out = layer(packed.data, packed)
+    assert torch.allclose(out, packed.data, atol=1e-6)  # T ~ 0: y = x
+    with torch.no_grad():
+        layer.gate.bias.fill_(40.0)  # T ~ 1: y = H(x)
+    h = layer.lstm(packed)[0].data
+    assert torch.allclose(layer(packed.data, packed), h, atol=1e-6)
+
+
+def test_highway_mixes_h_and_carry_by_the_gate_exactly():
+    torch.manual_seed(2)
+    layer = HighwayBiLSTMLayer(5, 2, "highway")  # 5 -> 4: P is a projection
+    x = torch.randn(3, 5, 5)
+    packed = _packed(x, torch.tensor([5, 4, 1]))
+    h = layer.lstm(packed)[0].data
+    t = torch.sigmoid(packed.data @ layer.gate.weight.T + layer.gate.bias)
+    p = packed.data @ layer.project.weight.T
+    assert torch.allclose(layer(packed.data, packed), h * t + p * (1 - t), atol=1e-6)
+
+
+def test_residual_gated_residual_and_plain_formulas():
+    torch.manual_seed(3)
+    x = torch.randn(2, 3, 4)
+    packed = _packed(x, torch.tensor([3, 2]))
+    plain = HighwayBiLSTMLayer(4, 2, "plain")
+    assert torch.allclose(plain(packed.data, packed), plain.lstm(packed)[0].data)
+    residual = HighwayBiLSTMLayer(4, 2, "residual")
+    assert torch.allclose(residual(packed.data, packed), residual.lstm(packed)[0].data + packed.data)
+    gated = HighwayBiLSTMLayer(4, 2, "gated-residual")
+    assert gated.k.item() == 1.0
+    with torch.no_grad():
+        gated.k.fill_(0.25)
+    expected = 0.25 * gated.lstm(packed)[0].data + packed.data
+    assert torch.allclose(gated(packed.data, packed), expected, atol=1e-6)
+    with torch.no_grad():
+        gated.k.fill_(-1.0)  # g(k) = ReLU(k) = 0: the layer is the identity
+    assert torch.allclose(gated(packed.data, packed), packed.data)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_padding_never_changes_a_sequence_s_output(pooling):
+    model = small(pooling=pooling).eval()
+    tokens, lengths = batch(lengths=(5, 2))
+    alone = model(tokens[1:, :2], lengths[1:])
+    padded = model(tokens, lengths)[1:]
+    longer = torch.cat([tokens, torch.zeros(2, 6, dtype=torch.long)], dim=1)  # more padding
+    assert torch.allclose(alone, padded, atol=1e-6)
+    assert torch.allclose(model(longer, lengths)[1:], alone, atol=1e-6)
+
+
+def test_layer_report_has_one_entry_per_layer_and_k_for_gated_residual():
+    report = small("gated-residual", layers=4).layer_report(*batch())
+    assert [e["layer"] for e in report] == [1, 2, 3, 4]
+    assert all(e["k"] == 1.0 and e["g"] == 1.0 for e in report)
+    assert "gate_mean" in small("highway").layer_report(*batch())[0]
+
+
+def test_invalid_configs_list_the_valid_choices():
+    with pytest.raises(ValueError, match="highway, plain, residual, gated-residual"):
+        ModelConfig(vocab_size=5, num_classes=2, carry="skip")
+    with pytest.raises(ValueError, match="layers must be at least 1"):
+        ModelConfig(vocab_size=5, num_classes=2, layers=0)
+    with pytest.raises(ValueError, match="dropout"):
+        ModelConfig(vocab_size=5, num_classes=2, dropout=1.0)

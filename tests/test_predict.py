@@ -1,0 +1,144 @@
+"""Batch prediction: formats, order, ids, and every bad-input case of the predict command."""
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from hbilstm.cli import app
+from hbilstm.errors import DataError
+from hbilstm.predict import predict
+
+runner = CliRunner()
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_txt_input_gives_one_row_per_line_in_order_with_line_numbers(trained_run, tmp_path):
+    source = tmp_path / "tweets.txt"
+    source.write_text("I love it :)\n\nworst day ever\n   \nok then\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    stats = predict(trained_run, str(source), str(out))
+    rows = read_csv(out)
+    assert [r["line"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert [r["text"] for r in rows] == ["I love it :)", "", "worst day ever", "   ", "ok then"]
+    assert list(rows[0]) == ["line", "text", "label", "confidence", "prob_negative", "prob_neutral", "prob_positive", "error"]
+    for row in rows:
+        if row["text"].strip():
+            probs = [float(row[f"prob_{c}"]) for c in ("negative", "neutral", "positive")]
+            assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+            assert row["label"] in ("negative", "neutral", "positive") and row["error"] == ""
+            assert float(row["confidence"]) == pytest.approx(max(probs))
+        else:
+            assert row["label"] == "" and row["error"] == "empty text" and row["confidence"] == ""
+    assert (stats.rows, stats.predicted, stats.errors) == (5, 3, 2)
+
+
+def test_csv_input_keeps_its_id_column_and_quoted_newlines(trained_run, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text('tweet,id\n"multi\nline, with comma",a7\nsecond,b8\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    predict(trained_run, str(source), str(out), text_column="tweet")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["text"]) for r in rows] == [("a7", "multi\nline, with comma"), ("b8", "second")]
+    assert all(r["error"] is None and r["label"] for r in rows)
+
+
+def test_jsonl_input_and_output_order_match_a_reference_of_single_predictions(trained_run, tmp_path):
+    texts = [f"tweet number {i} {'great' if i % 3 else 'awful'} " + "word " * (i % 17) for i in range(300)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    chunked = tmp_path / "chunked.csv"
+    predict(trained_run, str(source), str(chunked), chunk_size=7, batch_size=5)
+    whole = tmp_path / "whole.csv"
+    predict(trained_run, str(source), str(whole))
+    a, b = read_csv(chunked), read_csv(whole)
+    assert [r["id"] for r in a] == [str(i) for i in range(300)]
+    assert [r["label"] for r in a] == [r["label"] for r in b]
+    for x, y in zip(a, b):
+        assert float(x["prob_positive"]) == pytest.approx(float(y["prob_positive"]), abs=1e-5)
+
+
+def test_stdin_to_stdout(trained_run):
+    result = runner.invoke(app, ["predict", str(trained_run), "-"], input="hello world\nbad bad\n")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["text"] for r in rows] == ["hello world", "bad bad"]
+
+
+def test_undecodable_bytes_are_replaced_and_counted_in_one_warning(trained_run, tmp_path):
+    source = tmp_path / "bad.txt"
+    source.write_bytes(b"caf\xe9 time\nfine\n\xff\xfe oops\n")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["predict", str(trained_run), str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert [r["text"] for r in rows] == ["caf\ufffd time", "fine", "\ufffd\ufffd oops"]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: 3 undecodable byte(s) in " + str(source) + " were replaced with U+FFFD"]
+
+
+def test_empty_tweet_warning_counts_rows_without_prediction(trained_run, tmp_path):
+    source = tmp_path / "t.txt"
+    source.write_text("\n\nhi\n")
+    result = runner.invoke(app, ["predict", str(trained_run), str(source)])
+    assert result.exit_code == 0
+    assert "warning: 2 row(s) got no prediction" in result.stderr
+
+
+@pytest.mark.parametrize("setup,args,message", [
+    (lambda d: (d / "in.csv").write_text("body\nhello\n"), ["in.csv"], "no column 'text' (columns: body)"),
+    (lambda d: None, ["missing.txt"], "missing.txt: no such file"),
+    (lambda d: (d / "dir").mkdir(), ["dir.txt"], "no such file"),
+    (lambda d: (d / "in.xml").write_text("<a/>"), ["in.xml"], "unknown file type"),
+    (lambda d: (d / "in.jsonl").write_text('{"text": "a"}\n{nope\n'), ["in.jsonl"], "in.jsonl:2: malformed JSON"),
+    (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "nodir/out.csv"], "does not exist"),
+    (lambda d: (d / "in.csv").write_text("text\nx\n"), ["in.csv", "-o", "in.csv"], "overwrite the input"),
+    (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "out.parquet"], "must end in .csv or .jsonl"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_output_file(trained_run, tmp_path, monkeypatch, setup, args, message):
+    monkeypatch.chdir(tmp_path)
+    setup(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = runner.invoke(app, ["predict", str(trained_run), *args, *([] if "-o" in args else ["-o", "out.csv"])])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temporary file
+
+
+def test_an_existing_output_is_kept_unless_overwrite(trained_run, tmp_path):
+    source, out = tmp_path / "in.txt", tmp_path / "out.csv"
+    source.write_text("hi\n")
+    out.write_text("precious\n")
+    with pytest.raises(DataError, match="already exists"):
+        predict(trained_run, str(source), str(out))
+    assert out.read_text() == "precious\n"
+    predict(trained_run, str(source), str(out), overwrite=True)
+    assert read_csv(out)[0]["text"] == "hi"
+
+
+def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypatch):
+    import hbilstm.predict as module
+
+    source, out = tmp_path / "in.txt", tmp_path / "out.csv"
+    source.write_text("".join(f"tweet {i}\n" for i in range(50)))
+    calls = {"n": 0}
+    real = module._predict_chunk
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_predict_chunk", failing)
+    with pytest.raises(KeyboardInterrupt):
+        predict(trained_run, str(source), str(out), chunk_size=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
