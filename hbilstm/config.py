@@ -46,7 +46,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     # model
     embedding_dim: int = 100
-    hidden: int = 128
+    hidden: int = 64
     layers: int = 2
     carry: str = "highway"
     gate_bias: float = -2.0

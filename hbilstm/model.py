@@ -38,7 +38,7 @@ class ModelConfig:
     vocab_size: rows of the embedding table (id 0 is padding).
     num_classes: outputs of the classifier.
     embedding_dim: width of the token embeddings (default 100).
-    hidden: LSTM units per direction; every layer outputs ``2 * hidden`` features (default 128).
+    hidden: LSTM units per direction; every layer outputs ``2 * hidden`` features (default 64).
     layers: number of stacked Highway BiLSTM layers (default 2).
     carry: how a layer mixes H(x) with its input; one of :data:`CARRIES` (default highway).
     gate_bias: initial bias b_T of the transform gate; negative, so that a fresh layer mostly
@@ -52,7 +52,7 @@ class ModelConfig:
     vocab_size: int
     num_classes: int
     embedding_dim: int = 100
-    hidden: int = 128
+    hidden: int = 64
     layers: int = 2
     carry: str = "highway"
     gate_bias: float = -2.0

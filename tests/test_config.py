@@ -17,7 +17,7 @@ def test_file_then_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("layers: 4\nlr: 1\ncarry: plain\n")
     config = load_config(path, {"layers": 10, "hidden": None})
-    assert (config.layers, config.lr, config.carry, config.hidden) == (10, 1.0, "plain", 128)
+    assert (config.layers, config.lr, config.carry, config.hidden) == (10, 1.0, "plain", 64)
 
 
 @pytest.mark.parametrize("text,message", [

@@ -33,7 +33,7 @@ def train(
     data: Optional[str] = typer.Option(None, "--data", help="Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where named datasets live. (default: $HBILSTM_DATA_DIR or ./data)"),
     layers: Optional[int] = typer.Option(None, "--layers", help="Number of stacked Highway BiLSTM layers. (default: 2)"),
-    hidden: Optional[int] = typer.Option(None, "--hidden", help="LSTM units per direction. (default: 128)"),
+    hidden: Optional[int] = typer.Option(None, "--hidden", help="LSTM units per direction. (default: 64)"),
     carry: Optional[str] = typer.Option(None, "--carry", help="highway, plain, residual or gated-residual. (default: highway)"),
     gate_bias: Optional[float] = typer.Option(None, "--gate-bias", help="Initial transform-gate bias. (default: -2)"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs to train. (default: 10)"),
