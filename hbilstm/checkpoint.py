@@ -37,8 +37,11 @@ _REQUIRED = ("format", "format_version", "kind", "model_config", "state_dict", "
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """Write ``payload`` (with the format fields added) atomically to ``path``."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
-    with atomic_open(path, "wb") as handle:
-        torch.save(payload, handle)
+    try:
+        with atomic_open(path, "wb") as handle:
+            torch.save(payload, handle)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write ({exc.strerror or exc}); the previous file is kept") from None
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:

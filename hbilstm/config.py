@@ -23,6 +23,7 @@ from .model import CARRIES, POOLINGS
 CLASS_WEIGHTS = ("balanced", "none")
 METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 @dataclass
@@ -36,6 +37,7 @@ class TrainConfig:
     label_column: str = "label"
     id_column: str = "id"
     val_fraction: float = 0.1
+    max_train: int = 0
     lowercase: bool = True
     squash_elongations: bool = True
     normalize_mentions: bool = True
@@ -74,7 +76,8 @@ class TrainConfig:
 
     def _check(self) -> None:
         at_least = {"layers": 1, "hidden": 1, "embedding_dim": 1, "epochs": 1, "batch_size": 1,
-                    "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0, "threads": 0}
+                    "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0, "threads": 0,
+                    "max_train": 0}
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
@@ -125,6 +128,9 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        # YAML 1.1 reads "1e-3" (no dot) as text; accept it as the number it plainly is.
+        if isinstance(value, str) and _FLOAT.match(value.strip()):
+            return float(value)
     elif kind is str:
         if isinstance(value, str):
             return value
@@ -169,6 +175,21 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if value is not None:
             data[key] = value
     return from_dict(data, source)
+
+
+def parse_scalar(text: str) -> Any:
+    """A command-line value: an int, a float (``1e-3`` too), ``true``/``false``/``null``, or text."""
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    try:
+        value = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (bool, type(None))) else text
 
 
 def to_yaml(config: TrainConfig) -> str:

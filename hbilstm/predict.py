@@ -29,6 +29,9 @@ from .tokenizer import TweetTokenizer
 from .vocab import UNK_ID
 
 OUTPUT_FORMATS = ("csv", "jsonl")
+# Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
+# as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
+CHARS_PER_TOKEN = 32
 
 
 @dataclass
@@ -90,7 +93,9 @@ class _Writer:
         self.prob_columns = [f"prob_{name}" for name in labels]
         self.columns = [id_name, "text", "label", "confidence", *self.prob_columns, "error"]
         if fmt == "csv":
-            self.csv = csv.writer(stream, lineterminator="\n")
+            # The default dialect ends rows in CRLF and so quotes any field holding CR or LF:
+            # a tweet with a line break inside stays one row for every CSV reader.
+            self.csv = csv.writer(stream)
             self.csv.writerow(self.columns)
 
     def write(self, row_id, text: str, label: str, probs: list[float] | None, error: str) -> None:
@@ -137,7 +142,7 @@ def predict(
     stream = _open_input(source)
     name = "standard input" if source == "-" else source
     with ReplacementCounter() as counter:
-        records = iter_records(stream, in_format, name, required=(text_column,),
+        records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
                                skip_bad_lines=skip_bad_lines, errors=counter.handler)
         first = next(records, None)  # raises DataError for a missing column before any output
         has_ids = first is not None and in_format != "txt" and id_column in first.fields
@@ -183,9 +188,10 @@ def _predict_chunk(chunk, writer, loaded, tokenizer, text_column, id_column, bat
         value = record.fields.get(text_column) if record.error is None else None
         texts.append("" if value is None else str(value))
     todo = [i for i, (r, t) in enumerate(zip(chunk, texts)) if r.error is None and t.strip()]
+    limit = loaded.max_tokens * CHARS_PER_TOKEN
     sequences = []
-    for tokens in tokenizer.tokenize_many(texts[i] for i in todo):
-        if len(tokens) > loaded.max_tokens:
+    for i, tokens in zip(todo, tokenizer.tokenize_many(texts[i][:limit] for i in todo)):
+        if len(tokens) > loaded.max_tokens or len(texts[i]) > limit:
             stats.truncated += 1
             tokens = tokens[: loaded.max_tokens]
         sequences.append(loaded.vocab.encode(tokens) or [UNK_ID])

@@ -272,14 +272,16 @@ def iter_records(
     required: Sequence[str] = ("text",),
     skip_bad_lines: bool = False,
     errors: str = "strict",
+    optional: Sequence[str] = (),
 ) -> Iterator[Record]:
     """Stream the rows of a text/CSV/TSV/JSONL byte stream in order, one :class:`Record` each.
 
     The bytes are read as UTF-8 (a BOM is skipped; ``errors`` is the codec error handler).
     Lines end in LF, CRLF or a lone CR; for ``txt`` every line is a row, blank ones included,
     and its number is the line number. For CSV/TSV the number counts data rows (quoted fields
-    may span lines). ``required`` names the columns (fields) that must exist: a table without
-    one raises DataError before any row is yielded. A malformed row raises DataError naming
+    may span lines); blank lines between CSV/TSV rows or JSON lines are not rows. ``required``
+    names the columns (fields) that must exist: a table without one raises DataError before any
+    row is yielded, and so does a header naming a required or ``optional`` column twice. A malformed row raises DataError naming
     its line, or, with ``skip_bad_lines``, comes back as a Record with ``error`` set.
     ``name`` is how the source is named in messages.
     """
@@ -292,7 +294,7 @@ def iter_records(
             for number, line in enumerate(text, 1):
                 yield Record(number, {column: line.rstrip("\n")})
         elif fmt in ("csv", "tsv"):
-            yield from _iter_table(text, "," if fmt == "csv" else "\t", name, required, skip_bad_lines)
+            yield from _iter_table(text, "," if fmt == "csv" else "\t", name, required, optional, skip_bad_lines)
         elif fmt == "jsonl":
             yield from _iter_jsonl(text, name, required, skip_bad_lines)
         else:
@@ -311,7 +313,7 @@ def _bad(message: str, skip: bool) -> str:
     return message.split(": ", 1)[1]
 
 
-def _iter_table(text, delimiter, name, required, skip_bad_lines) -> Iterator[Record]:
+def _iter_table(text, delimiter, name, required, optional, skip_bad_lines) -> Iterator[Record]:
     reader = csv.reader(text, delimiter=delimiter)
     try:
         header = next(reader, None)
@@ -323,7 +325,7 @@ def _iter_table(text, delimiter, name, required, skip_bad_lines) -> Iterator[Rec
             raise DataError(
                 f"{name}: no column {missing[0]!r} (columns: {', '.join(header) or 'none'})"
             )
-        duplicated = sorted({c for c in required if header.count(c) > 1})
+        duplicated = sorted({c for c in (*required, *optional) if header.count(c) > 1})
         if duplicated:
             raise DataError(f"{name}: column {duplicated[0]!r} appears more than once in the header")
         needed = max(header.index(c) for c in required) + 1 if required else 0
@@ -380,7 +382,7 @@ def read_table(
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     with stream:
-        for record in iter_records(stream, fmt, str(path), required=(text_column, label_column)):
+        for record in iter_records(stream, fmt, str(path), required=(text_column, label_column), optional=(id_column,)):
             label = record.fields[label_column]
             if label is None or str(label).strip() == "":
                 raise DataError(f"{path}: row {record.line} has no label")

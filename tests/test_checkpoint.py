@@ -5,7 +5,12 @@ import pickle
 import pytest
 import torch
 
-from hbilstm.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
+from hbilstm.checkpoint import (
+    FORMAT_VERSION,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from hbilstm.errors import CheckpointError
 from hbilstm.inference import predict_probs
 from hbilstm.tokenizer import TweetTokenizer

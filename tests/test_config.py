@@ -1,9 +1,8 @@
-from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from hbilstm.config import TrainConfig, load_config
 from hbilstm.errors import ConfigError
 

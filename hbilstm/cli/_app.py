@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
+import threading
 from typing import Callable, TypeVar
 
 import typer
@@ -48,7 +51,12 @@ def user_errors(command: F) -> F:
         from ..train import TrainingDiverged, TrainingInterrupted
 
         try:
-            return command(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            # Files being written are temporary until complete, so nothing half-written stays.
+            print("interrupted; no partial output was kept", file=sys.stderr, flush=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except TrainingInterrupted as exc:
             print(str(exc), file=sys.stderr, flush=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -62,6 +70,24 @@ def user_errors(command: F) -> F:
             raise typer.Exit(0) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C, so that cleanup (removing temporary files) runs for both.
+    Training installs its own handler inside, which stops at the next batch instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,143 @@
+"""Hostile prediction inputs: each case has a defined behaviour (see docs/reliability.md)."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from hbilstm.cli import app
+
+runner = CliRunner()
+
+
+def run_predict(trained_run, tmp_path, name, content, *extra, out="out.csv"):
+    source = tmp_path / name
+    source.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    result = runner.invoke(app, ["predict", str(trained_run), str(source), "-o", str(tmp_path / out), *extra])
+    return result, tmp_path / out
+
+
+def rows_of(path):
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("name", ["empty.txt", "empty.csv", "empty.jsonl"])
+def test_empty_file_gives_an_output_with_no_rows(trained_run, tmp_path, name):
+    result, out = run_predict(trained_run, tmp_path, name, b"")
+    assert result.exit_code == 0, result.output
+    assert rows_of(out) == []
+    assert out.read_text().startswith("line,text,label,confidence,prob_negative")
+
+
+def test_only_blank_lines_keep_one_error_row_each(trained_run, tmp_path):
+    result, out = run_predict(trained_run, tmp_path, "blank.txt", "\n \n\t\n")
+    assert result.exit_code == 0
+    rows = rows_of(out)
+    assert [r["line"] for r in rows] == ["1", "2", "3"]
+    assert all(r["label"] == "" and r["error"] == "empty text" for r in rows)
+
+
+def test_crlf_and_lone_cr_line_endings(trained_run, tmp_path):
+    result, out = run_predict(trained_run, tmp_path, "mixed.txt", b"first\r\nsecond\rthird\nfourth")
+    assert result.exit_code == 0
+    assert [r["text"] for r in rows_of(out)] == ["first", "second", "third", "fourth"]
+
+
+def test_utf8_bom_is_not_part_of_the_first_tweet_or_header(trained_run, tmp_path):
+    result, out = run_predict(trained_run, tmp_path, "bom.txt", "\ufeffhello\nworld\n".encode())
+    assert [r["text"] for r in rows_of(out)] == ["hello", "world"]
+    result, out = run_predict(trained_run, tmp_path, "bom.csv", "\ufefftext,id\nhi,9\n".encode(), out="b.csv")
+    assert result.exit_code == 0, result.output
+    assert [(r["id"], r["text"]) for r in rows_of(out)] == [("9", "hi")]
+
+
+def test_nul_bytes_stay_in_the_text_and_the_row_is_predicted(trained_run, tmp_path):
+    result, out = run_predict(trained_run, tmp_path, "nul.txt", b"a\x00b good\n\x00\n")
+    assert result.exit_code == 0
+    rows = rows_of(out)
+    assert [r["text"] for r in rows] == ["a\x00b good", "\x00"]
+    assert rows[0]["label"] and rows[1]["label"]  # NUL is a character, not whitespace
+    result, out = run_predict(trained_run, tmp_path, "nul.csv", b"text\n\"x\x00y\"\n", out="n.csv")
+    assert result.exit_code == 0 and rows_of(out)[0]["text"] == "x\x00y"
+
+
+def test_a_single_5_mb_line_is_one_truncated_row(trained_run, tmp_path):
+    line = ("spam " * 1_048_576).encode()  # 5 MiB, about a million tokens
+    result, out = run_predict(trained_run, tmp_path, "huge.txt", line + b"\nnext\n")
+    assert result.exit_code == 0
+    rows = rows_of(out)
+    assert len(rows) == 2 and rows[0]["label"] and rows[1]["text"] == "next"
+    assert "warning: 1 tweet(s) longer than" in result.stderr
+
+
+def test_long_tweets_are_truncated_and_counted_in_one_warning(trained_run, tmp_path):
+    from hbilstm.checkpoint import load_model
+
+    max_tokens = load_model(trained_run).max_tokens
+    long = " ".join(["word"] * (max_tokens + 5))
+    result, out = run_predict(trained_run, tmp_path, "long.txt", f"{long}\nshort\n{long}\n")
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if "longer than" in line]
+    assert warnings == [f"warning: 2 tweet(s) longer than {max_tokens} tokens were cut to {max_tokens}"]
+    assert len(rows_of(out)) == 3
+
+
+def test_tsv_with_quoted_newlines_and_embedded_delimiters(trained_run, tmp_path):
+    content = 'id\ttext\n1\t"tab\there\nand newline"\n2\tplain, with comma\n'
+    result, out = run_predict(trained_run, tmp_path, "in.tsv", content)
+    assert result.exit_code == 0
+    assert [(r["id"], r["text"]) for r in rows_of(out)] == [("1", "tab\there\nand newline"), ("2", "plain, with comma")]
+
+
+@pytest.mark.parametrize("header", ["text,text\na,b\n", "id,text,id\n1,a,2\n"])
+def test_duplicated_header_column_is_refused(trained_run, tmp_path, header):
+    result, out = run_predict(trained_run, tmp_path, "dup.csv", header)
+    assert result.exit_code == 2
+    assert "appears more than once in the header" in result.stderr
+    assert not out.exists()
+
+
+def test_jsonl_bad_lines_skipped_on_request_keep_their_rows_and_are_counted(trained_run, tmp_path):
+    content = '{"text": "good"}\n{broken\n["not", "an object"]\n{"body": "no text field"}\n{"text": "fine"}\n'
+    result, out = run_predict(trained_run, tmp_path, "in.jsonl", content, "--skip-bad-lines", out="o.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(out)
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["error"] for r in rows] == [None, "malformed JSON", "expected a JSON object", "no field 'text'", None]
+    assert "warning: 3 row(s) got no prediction" in result.stderr
+
+
+def test_csv_row_with_extra_fields_is_refused_or_kept_as_an_error_row(trained_run, tmp_path):
+    content = "text\nfine\nunquoted, comma\n"
+    result, out = run_predict(trained_run, tmp_path, "in.csv", content)
+    assert result.exit_code == 2 and "in.csv:3: 2 fields but the header has 1" in result.stderr
+    result, out = run_predict(trained_run, tmp_path, "in.csv", content, "--skip-bad-lines")
+    assert [r["error"] != "" for r in rows_of(out)] == [False, True]
+
+
+def test_sigterm_during_prediction_leaves_no_output_and_no_temporary_file(trained_run, tmp_path):
+    source = tmp_path / "many.txt"
+    source.write_text("this is a tweet about something\n" * 400_000)
+    out = tmp_path / "out.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hbilstm.cli", "predict", str(trained_run), str(source), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.txt"]
