@@ -18,7 +18,7 @@ from pathlib import Path
 run = Path(sys.argv[1])
 r = json.loads((run / "results.json").read_text())
 m = json.loads((run / "manifest.json").read_text())
-print(f"{run}: layers {json.loads(json.dumps(r)).get('parameters')} params; best epoch {r['best_epoch']}/{r['epochs_run']} "
+print(f"{run}: {r['parameters']:,} parameters; best epoch {r['best_epoch']}/{r['epochs_run']} "
       f"({r['stopped']}); test macro-recall {100*r['test']['macro_recall']:.2f}, accuracy {100*r['test']['accuracy']:.2f}, "
       f"macro-F1 {100*r['test']['macro_f1']:.2f}; train time {r['train_seconds']:.0f} s; torch threads {m['device']['torch_threads']}")
 PY

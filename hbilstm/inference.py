@@ -57,3 +57,30 @@ def predict_probs(
     finally:
         model.train(was_training)
     return out
+
+
+@torch.inference_mode()
+def layer_statistics(
+    model: nn.Module,
+    sequences: Sequence[Sequence[int]],
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    limit: int = 2000,
+) -> list[dict]:
+    """Per-layer statistics of :meth:`~hbilstm.model.HighwayBiLSTMClassifier.layer_report`
+    (mean transform-gate value, k, output norm) over the first ``limit`` sequences, each batch
+    weighted by its number of tokens."""
+    device = device or next(model.parameters()).device
+    sequences = sequences[:limit]
+    totals: list[dict] = []
+    weight = 0
+    for batch in iter_batches(sequences, None, bucket_order([len(s) for s in sequences], batch_size)):
+        report = model.layer_report(batch.tokens.to(device), batch.lengths)
+        tokens = batch.num_tokens
+        weight += tokens
+        if not totals:
+            totals = [{k: 0.0 for k in entry if k != "layer"} for entry in report]
+        for total, entry in zip(totals, report):
+            for key in total:
+                total[key] += entry[key] * tokens
+    return [{"layer": i + 1, **{k: v / max(1, weight) for k, v in t.items()}} for i, t in enumerate(totals)]

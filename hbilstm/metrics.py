@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+)
 
 METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "macro_recall": "macro-recall"}
 

@@ -85,11 +85,14 @@ def prepare_training_data(
     val_fraction: float,
     seed: int,
     vocab: Vocabulary | None = None,
+    max_train: int = 0,
 ) -> TrainingData:
     """Encode a corpus for training; the vocabulary comes from the training split only.
 
     A corpus without a validation split gets one: ``val_fraction`` of train, chosen with
-    ``seed`` (a corpus of one unsplit file also lacks a test split).
+    ``seed`` (a corpus of one unsplit file also lacks a test split). ``max_train`` > 0 keeps a
+    random sample of that many training examples, the same sample whatever the seed, so that
+    runs differing only in seed see the same data.
     """
     train_examples = corpus.split("train")
     val_source = "val"
@@ -102,6 +105,9 @@ def prepare_training_data(
         val_examples = train_examples.select(sorted(order[:cut]))
         train_examples = train_examples.select(sorted(order[cut:]))
         val_source = f"{val_fraction:.0%} held out from train"
+    if 0 < max_train < len(train_examples):
+        order = torch.randperm(len(train_examples), generator=torch.Generator().manual_seed(0)).tolist()
+        train_examples = train_examples.select(sorted(order[:max_train]))
     train_tokens = encoder.tokens(train_examples)
     counts = Counter(t for tokens in train_tokens for t in tokens)
     if vocab is None:

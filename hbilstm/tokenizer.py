@@ -79,7 +79,11 @@ class TokenizerConfig:
 
 def _build_spacy_tokenizer():
     import spacy
-    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+    from spacy.util import (
+        compile_infix_regex,
+        compile_prefix_regex,
+        compile_suffix_regex,
+    )
 
     nlp = spacy.blank("en")
     defaults = nlp.Defaults

@@ -19,18 +19,23 @@ import contextlib
 import datetime as dt
 import json
 import math
-import shutil
 import signal
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from torch import nn
 
 from . import __version__
@@ -42,7 +47,7 @@ from .embeddings import load_vectors
 from .encoding import default_cache_dir
 from .errors import ConfigError, HbilstmError
 from .fileio import write_json_atomic, write_text_atomic
-from .inference import autocast, predict_probs, resolve_device
+from .inference import autocast, layer_statistics, predict_probs, resolve_device
 from .manifest import build_manifest
 from .metrics import METRIC_NAMES, classification_metrics
 from .model import HighwayBiLSTMClassifier, ModelConfig
@@ -147,8 +152,10 @@ def _stop_signals() -> Iterator[threading.Event]:
 class Trainer:
     """Holds one run's state; :func:`train` drives it."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, console: Console | None, show_progress: bool):
+    def __init__(self, config: TrainConfig, run_dir: Path, console: Console | None, show_progress: bool,
+                 on_epoch: Callable[[dict], None] | None = None):
         self.config = config
+        self.on_epoch = on_epoch
         self.run_dir = run_dir
         self.console = console
         # A progress bar only makes sense on a terminal; logs and pipes get the epoch lines.
@@ -167,7 +174,8 @@ class Trainer:
         encoder = Encoder(self.tokenizer_config, default_cache_dir(), config.max_tokens)
         vocab = Vocabulary(resume_state["vocab"]) if resume_state else None
         self.data: TrainingData = prepare_training_data(
-            corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab
+            corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,
+            config.max_train,
         )
         cache = encoder.cache
         self.log(
@@ -310,7 +318,7 @@ class Trainer:
     def _run_epoch(self, order: list[list[int]], stop: threading.Event, progress: Progress, task) -> None:
         model, config, train = self.model, self.config, self.data.train
         model.train()
-        loss_sum = torch.zeros((), device=self.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         started = time.perf_counter() - self.partial["seconds"]
         batches = iter_batches(train.ids, train.labels, order[self.step:])
@@ -325,7 +333,7 @@ class Trainer:
             if config.clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             self.optimizer.step()
-            loss_sum += loss.detach() * len(batch.index)
+            loss_sum += loss.detach().double() * len(batch.index)
             correct += (logits.detach().argmax(-1) == batch.labels).sum()
             self.partial["examples"] += len(batch.index)
             self.partial["tokens"] += batch.num_tokens
@@ -384,6 +392,8 @@ class Trainer:
         }
         self.history.append(record)
         write_text_atomic(self.run_dir / METRICS_FILE, "".join(_jsonl(r) for r in self.history))
+        if self.on_epoch is not None:
+            self.on_epoch(record)
         self.log(
             f"epoch {self.epoch:>2}: loss {record['train_loss']:.4f}, val {METRIC_NAMES[self.metric]} "
             f"{100 * value:.2f}, acc {100 * val['accuracy']:.2f}; {record['seconds']:.0f}s, "
@@ -450,18 +460,20 @@ def train(
     overwrite: bool = False,
     console: Console | None = None,
     show_progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train a model as ``config`` says, in run directory ``out``; see the module docs.
 
     Raises :class:`TrainingInterrupted` after saving a resumable state when SIGINT or SIGTERM
     arrives, :class:`TrainingDiverged` when the loss stops being finite, and other
     :class:`~hbilstm.errors.HbilstmError` for bad options or data, before any work starts.
+    ``on_epoch`` is called with each epoch's metrics record (a sweep reports progress with it).
     """
     started = time.perf_counter()
     run_dir = Path(out) if out is not None else default_run_dir(config)
     if config.threads:
         torch.set_num_threads(config.threads)
-    trainer = Trainer(config, run_dir, console, show_progress)  # checks the device
+    trainer = Trainer(config, run_dir, console, show_progress, on_epoch)  # checks the device
     state = _check_run_dir(run_dir, resume, overwrite)
     if config.embeddings and not Path(config.embeddings).is_file():
         raise ConfigError(f"embeddings: {config.embeddings}: no such file")
@@ -493,6 +505,7 @@ def train(
     trainer.model.load_state_dict(best["state_dict"])
     val = trainer.evaluate_split(trainer.data.val)
     test = trainer.evaluate_split(trainer.data.test) if trainer.data.test is not None else None
+    layers = layer_statistics(trainer.model, trainer.data.val.ids, device=trainer.device)
     seconds = time.perf_counter() - started
     result = TrainResult(run_dir, trainer.metric, trainer.best_epoch, trainer.best_value,
                          len(trainer.history), trainer.stopped, val, test, seconds)
@@ -506,5 +519,6 @@ def train(
         "train_seconds": sum(r["seconds"] + r["val_seconds"] for r in trainer.history),
         "val": val,
         "test": test,
+        "layers": layers,
     })
     return result

@@ -4,9 +4,9 @@ import json
 import subprocess
 import sys
 
+from conftest import REPO
 from typer.testing import CliRunner
 
-from conftest import REPO
 from hbilstm.cli import app
 
 runner = CliRunner()

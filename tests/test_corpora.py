@@ -1,7 +1,6 @@
 import pytest
-
 from conftest import SEMEVAL, SHARED, SST, TWEETEVAL, make_tweeteval_slice
-from hbilstm import corpora
+
 from hbilstm.corpora import load_corpus, resolve_data_dir
 from hbilstm.errors import DataError
 

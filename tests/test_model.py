@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from hbilstm.model import CARRIES, POOLINGS, HighwayBiLSTMClassifier, HighwayBiLSTMLayer, ModelConfig
+from hbilstm.model import (
+    CARRIES,
+    POOLINGS,
+    HighwayBiLSTMClassifier,
+    HighwayBiLSTMLayer,
+    ModelConfig,
+)
 
 
 def batch(vocab=40, lengths=(7, 3, 1, 5), seed=0):

@@ -4,8 +4,8 @@ import io
 import json
 
 import pytest
-
 from conftest import SEMEVAL, SST, TWEETEVAL
+
 from hbilstm.errors import DataError
 from hbilstm.readers import (
     decode_semeval_text,

@@ -4,7 +4,7 @@ Commands only parse their options and call a library function (``hbilstm.train.t
 ``hbilstm.evaluate.evaluate``, ``hbilstm.predict.predict``), which tests call directly too.
 """
 
+from . import compare, evaluate, predict, train  # noqa: F401  (registers the commands)
 from ._app import app, main
-from . import evaluate, predict, train  # noqa: F401  (registers the commands)
 
 __all__ = ["app", "main"]

@@ -24,9 +24,10 @@ def evaluate(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
 ) -> None:
     """Score a model: accuracy, macro-F1, macro-recall, per-class scores and the confusion matrix."""
-    from ..evaluate import evaluate as run_evaluation, print_report
-    from ..fileio import write_json_atomic
     from ..errors import DataError
+    from ..evaluate import evaluate as run_evaluation
+    from ..evaluate import print_report
+    from ..fileio import write_json_atomic
 
     if json_out is not None and not json_out.parent.is_dir():
         raise DataError(f"{json_out}: folder {json_out.parent} does not exist")

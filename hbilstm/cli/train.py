@@ -6,23 +6,20 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-import yaml
 
+from ..config import parse_scalar
 from ..errors import ConfigError
 from ._app import app, stderr, stdout, user_errors
 
 
 def parse_sets(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` pairs; values are read as YAML (``3``, ``0.5``, ``true``, ``null``, text)."""
+    """``KEY=VALUE`` pairs; a value is a number, ``true``/``false``/``null``, or text."""
     out = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set takes KEY=VALUE, not {pair!r}")
-        try:
-            out[key.strip().replace("-", "_")] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            out[key.strip().replace("-", "_")] = raw
+        out[key.strip().replace("-", "_")] = parse_scalar(raw)
     return out
 
 
@@ -56,7 +53,8 @@ def train(
     Ctrl-C stops at the next batch with a resumable state: rerun with --out RUN_DIR --resume.
     """
     from ..config import load_config
-    from ..train import load_run_config, train as run_training
+    from ..train import load_run_config
+    from ..train import train as run_training
 
     overrides = {
         **parse_sets(sets),

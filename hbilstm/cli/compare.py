@@ -1,0 +1,95 @@
+"""``hbilstm compare`` and ``hbilstm report``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app, stderr, user_errors
+
+
+def parse_extra_options(args: list[str]) -> dict[str, list]:
+    """``--gate-bias -1,-2,-3 --hidden 64`` -> ``{"gate_bias": [-1, -2, -3], "hidden": [64]}``."""
+    from ..errors import ConfigError
+    from ..sweep import parse_values
+
+    options: dict[str, list] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--"):
+            raise ConfigError(f"unexpected argument {token!r}; options look like --name VALUE[,VALUE...]")
+        key, sep, value = token[2:].partition("=")
+        if not sep:
+            if i + 1 >= len(args):
+                raise ConfigError(f"--{key} needs a value")
+            value = args[i + 1]
+            i += 1
+        options[key.replace("-", "_")] = parse_values(value)
+        i += 1
+    return options
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def compare(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the runs and the report, e.g. reports/depth."),
+    depths: str = typer.Option("1,2,4,8,16", "--depths", help="Comma-separated stack depths (--layers values)."),
+    carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", help="Comma-separated carries."),
+    seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per configuration (1..N)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config for every run (e.g. configs/compare.yaml)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Dataset name or path."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where named datasets live."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trainings run at once (processes sharing the CPUs or the GPU)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
+) -> None:
+    """Train every (carry, depth, seed) with otherwise equal settings, then write the report.
+
+    Any training option can be swept or fixed the same way: --gate-bias -1,-2,-3 sweeps it,
+    --hidden 64 fixes it. Each run is an ordinary run directory under OUT/runs/. Rerunning the
+    same command skips finished runs and resumes unfinished ones.
+    """
+    from ..config import load_config
+    from ..report import build_report
+    from ..sweep import parse_values, plan, run_sweep, save_sweep
+    from ._progress import SweepProgress
+
+    extra = parse_extra_options(list(ctx.args))
+    fixed = {k: v[0] for k, v in extra.items() if len(v) == 1}
+    swept = {k: v for k, v in extra.items() if len(v) > 1}
+    for key in ("carry", "layers", "seed"):
+        if key in extra:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"use --{'depths' if key == 'layers' else key + ('s' if key == 'seed' else '')} to set {key}")
+    base = load_config(config, {"data": data, "data_dir": data_dir, **fixed})
+    axes = {"carry": parse_values(carry), "layers": parse_values(depths), "seed": list(range(1, seeds + 1)), **swept}
+    runs = plan(base, axes, out)
+    save_sweep(out, base, axes, ["hbilstm", *sys.argv[1:]])
+    console = stderr()
+    with SweepProgress(console, runs) as progress:
+        run_sweep(runs, jobs=jobs, retry_failed=retry_failed, progress=progress)
+    paths = build_report(out)
+    console.print(f"report: {paths['markdown']} and {paths['html']}")
+
+
+@app.command()
+@user_errors
+def report(
+    out: Path = typer.Argument(..., help="A folder written by hbilstm compare."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="accuracy, macro_f1 or macro_recall (default: the dataset's official one)."),
+) -> None:
+    """Rebuild the report (results.csv, summary.json, plots, report.md, report.html) from finished runs."""
+    from ..errors import ConfigError
+    from ..report import build_report, collect
+
+    if metric is not None and metric not in ("accuracy", "macro_f1", "macro_recall"):
+        raise ConfigError(f"--metric must be accuracy, macro_f1 or macro_recall, not {metric!r}")
+    paths = build_report(out, metric)
+    runs = collect(out)
+    stderr().print(f"{sum(r.status == 'finished' for r in runs)} of {len(runs)} runs finished; "
+                   f"report: {paths['markdown']} and {paths['html']}")
