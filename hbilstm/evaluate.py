@@ -69,7 +69,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         summary.add_row(f"{name}{mark}", f"{100 * report[key]:.2f}")
     console.print(summary)
 
-    per_class = Table(title="per class", title_justify="left")
+    console.print("per class")
+    per_class = Table()
     for column in ("class", "precision", "recall", "F1", "support"):
         per_class.add_column(column, justify="left" if column == "class" else "right")
     for name, scores in report["per_class"].items():
@@ -79,7 +80,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         )
     console.print(per_class)
 
-    confusion = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    console.print("confusion matrix (rows: true, columns: predicted)")
+    confusion = Table()
     confusion.add_column("")
     for name in report["labels"]:
         confusion.add_column(name, justify="right")
