@@ -198,8 +198,11 @@ def findings(summary: dict, tests: list[dict], num_classes: int | None) -> list[
         value = 100 * deepest[f"{metric}_mean"]
         text = (f"{carry}: best test {name} {100 * best[f'{metric}_mean']:.1f} at depth {best['depth']}; "
                 f"at depth {deepest['depth']} it is {value:.1f}, {100 * (best[f'{metric}_mean'] - deepest[f'{metric}_mean']):.1f} below its best")
-        if chance is not None and metric in ("macro_recall", "accuracy") and value <= chance + 2.0:
-            text += f" (chance level is {chance:.1f}: the stack no longer learns)"
+        near_chance = chance is not None and metric in ("macro_recall", "accuracy")
+        if near_chance and 100 * best[f"{metric}_mean"] <= chance + 2.0:
+            text += f" (chance level is {chance:.1f}: no depth learned beyond it)"
+        elif near_chance and value <= chance + 2.0:
+            text += f" (chance level is {chance:.1f}: at this depth the stack no longer learns)"
         lines.append(text + ".")
     significant = [t for t in tests if t["significant"]]
     if tests:
@@ -261,6 +264,8 @@ def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale
 
 def plot_loss_curves(runs: list[Run], path: Path) -> None:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     depths = sorted({r.depth for r in runs if r.history})
     if not depths:
         depths = [0]
@@ -278,6 +283,7 @@ def plot_loss_curves(runs: list[Run], path: Path) -> None:
             ax.plot(range(1, length + 1), mean, label=carry, color=colour, marker=marker, markersize=3)
         ax.set_title(f"depth {depth}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(depths):]:
         ax.set_visible(False)
     axes[0][0].set_ylabel("training loss (mean over seeds)")
@@ -340,7 +346,7 @@ def _fmt(mean: float | None, std: float | None, scale: float = 100.0, digits: in
 def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
     extra = summary["swept"]
     header = ["carry", "depth", *extra, "test accuracy", "test macro-F1", "test macro-recall",
-              "final train loss", "parameters", "wall time (s)", "runs"]
+              "final train loss", "parameters", "train time (s)", "runs"]
     body = []
     for row in summary["rows"]:
         body.append([

@@ -1,0 +1,120 @@
+"""Benchmark 1: training-step time of the Highway BiLSTM stack over a fused ``nn.LSTM``.
+
+A plain stacked BiLSTM can run as one ``nn.LSTM(num_layers=N, bidirectional=True)`` call (one
+cuDNN call on a GPU); the highway stack runs one LSTM call per layer plus its gate. This script
+times one training step (forward, backward, AdamW step) of each on the same packed batch, with
+the same widths, and prints the ratio highway / fused for each depth. Torch only (no spaCy), so
+it runs on a bare GPU machine too.
+
+    python benchmarks/layer_overhead.py                 # CPU, depths 1 4 10 20
+    python benchmarks/layer_overhead.py --device cuda   # GPU, bf16 autocast as in training
+
+Lengths are drawn to match tweets (TweetEval's token counts: mean about 24, 1 to 64).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from hbilstm.model import HighwayBiLSTMLayer
+
+
+class HighwayStack(nn.Module):
+    def __init__(self, input_size: int, hidden: int, layers: int):
+        super().__init__()
+        widths = [input_size] + [2 * hidden] * layers
+        self.layers = nn.ModuleList(HighwayBiLSTMLayer(widths[i], hidden, "highway") for i in range(layers))
+
+    def forward(self, batch):
+        x = batch.data
+        for layer in self.layers:
+            x = layer(x, batch)
+        return x
+
+
+class FusedStack(nn.Module):
+    def __init__(self, input_size: int, hidden: int, layers: int):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden, num_layers=layers, bidirectional=True)
+
+    def forward(self, batch):
+        return self.lstm(batch)[0].data
+
+
+def tweet_lengths(n: int, generator: torch.Generator) -> torch.Tensor:
+    return (torch.randn(n, generator=generator) * 11 + 24).round().clamp(1, 64).long()
+
+
+def make_step(model: nn.Module, device: torch.device, amp: bool):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+    def step(batch):
+        with autocast:
+            out = model(batch)
+        loss = out.float().pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def time_pair(models: list[nn.Module], batches, device: torch.device, amp: bool, repeats: int) -> list[float]:
+    """Median seconds per step of each model, their timings interleaved so drift hits both."""
+    steps = [make_step(m, device, amp) for m in models]
+    for step in steps:
+        for batch in batches[:3]:  # warm-up: allocator, cuDNN plans, thread pools
+            step(batch)
+    times: list[list[float]] = [[] for _ in models]
+    for _ in range(repeats):
+        for i, step in enumerate(steps):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for batch in batches:
+                step(batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times[i].append((time.perf_counter() - start) / len(batches))
+    return [statistics.median(t) for t in times]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--depths", default="1,4,10,20")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--embedding-dim", type=int, default=100)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-amp", action="store_true")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    generator = torch.Generator().manual_seed(0)
+    batches = []
+    for _ in range(args.batches):
+        lengths = tweet_lengths(args.batch_size, generator)
+        x = torch.randn(args.batch_size, int(lengths.max()), args.embedding_dim, generator=generator)
+        batches.append(pack_padded_sequence(x.to(device), lengths, batch_first=True, enforce_sorted=False))
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
+          f"embedding {args.embedding_dim}, hidden {args.hidden} per direction, amp {not args.no_amp and device.type == 'cuda'}")
+    print("| depth | highway step (ms) | fused nn.LSTM step (ms) | ratio |")
+    print("| ---: | ---: | ---: | ---: |")
+    for depth in (int(d) for d in args.depths.split(",")):
+        torch.manual_seed(0)
+        highway = HighwayStack(args.embedding_dim, args.hidden, depth).to(device)
+        fused = FusedStack(args.embedding_dim, args.hidden, depth).to(device)
+        t_highway, t_fused = time_pair([highway, fused], batches, device, not args.no_amp, args.repeats)
+        print(f"| {depth} | {1000 * t_highway:.2f} | {1000 * t_fused:.2f} | {t_highway / t_fused:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
