@@ -6,6 +6,7 @@ never enters the LSTM, but it still costs memory and the gate's matrix products)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -81,3 +82,40 @@ def iter_batches(
         seqs = [sequences[i] for i in positions]
         labs = [labels[i] for i in positions] if labels is not None else None
         yield collate(seqs, labs, positions)
+
+
+class ResidentSplit:
+    """An encoded split held on a device as one flat tensor of ids, batched there.
+
+    Every batch is cut out of device memory with one gather, so after the one upload no step
+    copies tokens from the host (on a GPU that removes a host-to-device copy, and its
+    synchronisation, from every step). Lengths stay on the CPU too, where packing wants them.
+    Batches equal those of :func:`collate` for the same positions.
+    """
+
+    def __init__(self, sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, device: torch.device | str):
+        self.device = torch.device(device)
+        self.lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+        starts = torch.cumsum(self.lengths, 0) - self.lengths
+        flat = torch.tensor(list(itertools.chain.from_iterable(sequences)), dtype=torch.long)
+        # One extra padding id at the end: positions past a sequence's end are pointed there.
+        self.flat = torch.cat([flat, torch.tensor([PAD_ID])]).to(self.device)
+        self.pad_position = len(flat)
+        self.starts = starts.to(self.device)
+        self.device_lengths = self.lengths.to(self.device)
+        self.labels = torch.as_tensor(labels, dtype=torch.long).to(self.device) if labels is not None else None
+
+    def batch(self, positions: list[int]) -> Batch:
+        index_cpu = torch.as_tensor(positions, dtype=torch.long)
+        lengths = self.lengths[index_cpu]
+        steps = torch.arange(int(lengths.max()), device=self.device)
+        index = index_cpu.to(self.device, non_blocking=True)
+        where = self.starts[index][:, None] + steps[None, :]
+        real = steps[None, :] < self.device_lengths[index][:, None]
+        tokens = self.flat[torch.where(real, where, self.pad_position)]
+        labels = self.labels[index] if self.labels is not None else None
+        return Batch(tokens, lengths, labels, positions)
+
+    def batches(self, order: list[list[int]]) -> Iterator[Batch]:
+        for positions in order:
+            yield self.batch(positions)

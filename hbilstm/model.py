@@ -129,9 +129,10 @@ class HighwayBiLSTMLayer(nn.Module):
         elif self.carry == "gated-residual":
             out = torch.relu(self.k) * h + self.project(x)
         else:
-            carried = self.project(x)
-            t = torch.sigmoid(self.gate(x))
-            out = carried + t * (h - carried)  # = H*T + P*(1 - T), one multiply fewer
+            t = torch.sigmoid(self.gate(x)).to(h.dtype)
+            # lerp(P, H, T) = P + T * (H - P) = H*T + P*(1 - T), in one fused kernel. Under
+            # autocast the linear maps give bf16 while the LSTM may not: lerp wants one dtype.
+            out = torch.lerp(self.project(x).to(h.dtype), h, t)
         if stats is not None:
             stats.append(self._stats(x, out, t if self.carry == "highway" else None))
         return out

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
 import sys
 from dataclasses import dataclass
 from itertools import islice
@@ -20,13 +22,13 @@ from typing import IO, Callable, Iterator
 
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import LoadedModel, load_model
 from .errors import DataError
 from .fileio import atomic_open
 from .inference import predict_probs, resolve_device
 from .readers import Record, ReplacementCounter, iter_records, table_format
-from .tokenizer import TweetTokenizer
-from .vocab import UNK_ID
+from .tokenizer import TokenizerConfig, TweetTokenizer
+from .vocab import UNK_ID, Vocabulary
 
 OUTPUT_FORMATS = ("csv", "jsonl")
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
@@ -42,6 +44,10 @@ class PredictStats:
     truncated: int = 0
     replaced_bytes: int = 0
     output: str = "-"
+
+
+def auto_workers() -> int:
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
 def output_format(path: str | None, explicit: str | None) -> str:
@@ -126,17 +132,24 @@ def predict(
     device: str = "auto",
     skip_bad_lines: bool = False,
     overwrite: bool = False,
+    workers: int = -1,
     warn: Callable[[str], None] = lambda message: None,
 ) -> PredictStats:
     """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
     for standard output). Raises DataError, before writing anything, for an unreadable input,
-    a missing column, or an output that would overwrite the input or an existing file."""
+    a missing column, or an output that would overwrite the input or an existing file.
+
+    ``workers`` processes tokenize (0: none, in this process; -1: one per CPU core but one,
+    started only for inputs longer than one chunk of ``chunk_size`` rows)."""
     in_format = input_format or ("txt" if source == "-" else table_format(source))
     out_format = output_format(output, fmt)
     _check_output(source, output, overwrite)
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, torch_device)
-    tokenizer = TweetTokenizer(loaded.tokenizer)
+    if workers < 0:
+        workers = auto_workers()
+    encoder = ChunkEncoder(loaded, workers)
+    limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 
     stream = _open_input(source)
@@ -151,9 +164,15 @@ def predict(
 
         def run(handle: IO[str]) -> None:
             writer = _Writer(handle, out_format, id_name, loaded.label_names)
-            while chunk := list(islice(rows, chunk_size)):
-                _predict_chunk(chunk, writer, loaded, tokenizer, text_column, id_column if has_ids else None,
-                               batch_size, torch_device, stats)
+            # One chunk ahead: while the model scores chunk n, workers encode chunk n + 1.
+            pending = None
+            while records_ := list(islice(rows, chunk_size)):
+                chunk = _prepare(records_, text_column, limit, encoder)
+                if pending is not None:
+                    _finish(pending, writer, loaded, id_column if has_ids else None, batch_size, torch_device, stats)
+                pending = chunk
+            if pending is not None:
+                _finish(pending, writer, loaded, id_column if has_ids else None, batch_size, torch_device, stats)
             handle.flush()
 
         try:
@@ -163,6 +182,7 @@ def predict(
                 with atomic_open(output, "w", encoding="utf-8", newline="") as handle:
                     run(handle)
         finally:
+            encoder.close()
             records.close()
             if stream is not sys.stdin.buffer:
                 stream.close()
@@ -182,29 +202,119 @@ def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
         yield from rest
 
 
-def _predict_chunk(chunk, writer, loaded, tokenizer, text_column, id_column, batch_size, device, stats) -> None:
+def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
+    """Id sequences (cut to ``max_tokens``; never empty) and whether each text was cut."""
+    sequences, cut = [], []
+    for tokens in tokenizer.tokenize_many(texts):
+        cut.append(len(tokens) > max_tokens)
+        sequences.append(vocab.encode(tokens[:max_tokens]) or [UNK_ID])
+    return sequences, cut
+
+
+# --------------------------------------------------------------------------- worker processes
+
+_WORKER: dict = {}
+
+
+def _start_worker(tokenizer: dict, vocab: list[str], max_tokens: int) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(tokenizer)), vocab=Vocabulary(vocab),
+                   max_tokens=max_tokens)
+
+
+def _worker_encode(texts: list[str]) -> tuple[list[list[int]], list[bool]]:
+    return encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts)
+
+
+class _Ready:
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
+
+
+class _Joined:
+    def __init__(self, pending):
+        self.pending = pending
+
+    def get(self):
+        sequences, cut = [], []
+        for part_sequences, part_cut in self.pending.get():
+            sequences += part_sequences
+            cut += part_cut
+        return sequences, cut
+
+
+class ChunkEncoder:
+    """Tokenizes and encodes chunks of texts: in this process, or spread over ``workers``
+    processes that work on the next chunk while this one runs the model.
+
+    The pool starts with the second chunk, so a small input never pays for starting it.
+    """
+
+    PIECE = 1024  # texts per task sent to a worker
+
+    def __init__(self, loaded: LoadedModel, workers: int):
+        self.loaded = loaded
+        self.workers = workers
+        self.local = TweetTokenizer(loaded.tokenizer)
+        self.pool = None
+        self.chunks = 0
+
+    def submit(self, texts: list[str]):
+        self.chunks += 1
+        if self.workers <= 0 or self.chunks == 1:
+            return _Ready(encode_texts(self.local, self.loaded.vocab, self.loaded.max_tokens, texts))
+        if self.pool is None:
+            context = multiprocessing.get_context("spawn")
+            self.pool = context.Pool(
+                self.workers, initializer=_start_worker,
+                initargs=(self.loaded.tokenizer.to_dict(), self.loaded.vocab.tokens, self.loaded.max_tokens),
+            )
+        pieces = [texts[i : i + self.PIECE] for i in range(0, len(texts), self.PIECE)]
+        return _Joined(self.pool.map_async(_worker_encode, pieces))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+@dataclass
+class _Chunk:
+    records: list[Record]
+    texts: list[str]
+    todo: list[int]  # rows with text to predict
+    cut: set[int]  # rows whose text was cut before tokenizing
+    encoded: object  # a _Ready or _Joined of (sequences, cut flags) for the rows in todo
+
+
+def _prepare(records: list[Record], text_column: str, limit: int, encoder: ChunkEncoder) -> _Chunk:
     texts: list[str] = []
-    for record in chunk:
+    for record in records:
         value = record.fields.get(text_column) if record.error is None else None
         texts.append("" if value is None else str(value))
-    todo = [i for i, (r, t) in enumerate(zip(chunk, texts)) if r.error is None and t.strip()]
-    limit = loaded.max_tokens * CHARS_PER_TOKEN
-    sequences = []
-    for i, tokens in zip(todo, tokenizer.tokenize_many(texts[i][:limit] for i in todo)):
-        if len(tokens) > loaded.max_tokens or len(texts[i]) > limit:
-            stats.truncated += 1
-            tokens = tokens[: loaded.max_tokens]
-        sequences.append(loaded.vocab.encode(tokens) or [UNK_ID])
+    todo = [i for i, (r, t) in enumerate(zip(records, texts)) if r.error is None and t.strip()]
+    cut = {i for i in todo if len(texts[i]) > limit}
+    return _Chunk(records, texts, todo, cut, encoder.submit([texts[i][:limit] for i in todo]))
+
+
+def _finish(chunk: _Chunk, writer: _Writer, loaded: LoadedModel, id_column: str | None, batch_size: int,
+            device: torch.device, stats: PredictStats) -> None:
+    sequences, cut_tokens = chunk.encoded.get()
+    stats.truncated += sum(1 for i, flag in zip(chunk.todo, cut_tokens) if flag or i in chunk.cut)
     probs = predict_probs(loaded.model, sequences, batch_size, device) if sequences else torch.empty(0)
-    by_row = dict(zip(todo, probs.tolist()))
-    for i, record in enumerate(chunk):
+    by_row = dict(zip(chunk.todo, probs.tolist()))
+    for i, record in enumerate(chunk.records):
         row_id = record.fields.get(id_column, "") if id_column else record.line
         stats.rows += 1
         if i in by_row:
             p = by_row[i]
             label = loaded.label_names[max(range(len(p)), key=p.__getitem__)]
-            writer.write(row_id, texts[i], label, p, "")
+            writer.write(row_id, chunk.texts[i], label, p, "")
             stats.predicted += 1
         else:
             stats.errors += 1
-            writer.write(row_id, texts[i], "", None, record.error or "empty text")
+            writer.write(row_id, chunk.texts[i], "", None, record.error or "empty text")

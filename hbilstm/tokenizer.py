@@ -109,11 +109,26 @@ class TweetTokenizer:
     ['soo', 'happy', '#win', '@user', ':)', '<url>']
     """
 
+    # Normalised forms are remembered: tweets repeat the same tokens endlessly, and the regular
+    # expressions below cost more than a dictionary lookup. The memo is cleared when it grows large.
+    MEMO_LIMIT = 500_000
+
     def __init__(self, config: TokenizerConfig | None = None):
         self.config = config or TokenizerConfig()
         self._spacy = _build_spacy_tokenizer()
+        self._memo: dict[str, str] = {}
 
     def _normalise(self, token: str) -> str:
+        try:
+            return self._memo[token]
+        except KeyError:
+            pass
+        if len(self._memo) >= self.MEMO_LIMIT:
+            self._memo.clear()
+        result = self._memo[token] = self._normalise_uncached(token)
+        return result
+
+    def _normalise_uncached(self, token: str) -> str:
         if _URL.match(token):
             return URL_TOKEN
         config = self.config
@@ -131,5 +146,6 @@ class TweetTokenizer:
     def tokenize_many(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[list[str]]:
         """Tokenize a stream of texts lazily, one token list per text, in order."""
         cleaned = (html.unescape(text) for text in texts)
+        normalise = self._normalise
         for doc in self._spacy.pipe(cleaned, batch_size=batch_size):
-            yield [self._normalise(t.text) for t in doc if not t.is_space]
+            yield [normalise(t.text) for t in doc if not t.is_space]

@@ -39,7 +39,7 @@ from rich.progress import (
 from torch import nn
 
 from . import __version__
-from .batching import bucket_order, iter_batches
+from .batching import ResidentSplit, bucket_order
 from .checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint, save_checkpoint
 from .config import TrainConfig, from_dict, to_yaml
 from .corpora import Corpus, load_corpus
@@ -215,6 +215,8 @@ class Trainer:
         if config.freeze_embeddings:
             self.model.embedding.weight.requires_grad_(False)
         self.model.to(self.device)
+        # The training split lives on the device: batches are cut out of it there.
+        self.resident = ResidentSplit(self.data.train.ids, self.data.train.labels, self.device)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
         )
@@ -316,15 +318,12 @@ class Trainer:
                 raise TrainingInterrupted(self._interrupted_message())
 
     def _run_epoch(self, order: list[list[int]], stop: threading.Event, progress: Progress, task) -> None:
-        model, config, train = self.model, self.config, self.data.train
+        model, config = self.model, self.config
         model.train()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         started = time.perf_counter() - self.partial["seconds"]
-        batches = iter_batches(train.ids, train.labels, order[self.step:])
-        non_blocking = self.device.type == "cuda"
-        for batch in batches:
-            batch = batch.to(self.device, non_blocking=non_blocking)
+        for batch in iter_batches(self.resident, order[self.step:]):
             with autocast(self.device, config.amp):
                 logits = model(batch.tokens, batch.lengths)
             loss = self.criterion(logits.float(), batch.labels)
@@ -425,6 +424,11 @@ class Trainer:
         picked = probs[torch.arange(len(labels)), labels].clamp_min(1e-12)
         metrics["loss"] = float(-picked.log().mean())
         return metrics
+
+
+def iter_batches(split: ResidentSplit, order: list[list[int]]):
+    """The batches of one epoch (a module-level name, so that tests can watch the loop)."""
+    return split.batches(order)
 
 
 def _jsonl(record: dict) -> str:

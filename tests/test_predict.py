@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from hbilstm.cli import app
@@ -130,7 +131,7 @@ def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypat
     source, out = tmp_path / "in.txt", tmp_path / "out.csv"
     source.write_text("".join(f"tweet {i}\n" for i in range(50)))
     calls = {"n": 0}
-    real = module._predict_chunk
+    real = module._finish
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -138,7 +139,33 @@ def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "_predict_chunk", failing)
+    monkeypatch.setattr(module, "_finish", failing)
     with pytest.raises(KeyboardInterrupt):
         predict(trained_run, str(source), str(out), chunk_size=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_worker_processes_give_the_same_output_as_in_process_tokenizing(trained_run, tmp_path):
+    texts = [f"tweet {i} :) #tag{i % 7} @someone http://t.co/{i} " + "soooo good " * (i % 5) for i in range(2500)]
+    texts[10] = ""
+    texts[20] = "word " * 400  # longer than max_tokens
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(texts) + "\n")
+    local, pooled = tmp_path / "local.csv", tmp_path / "pooled.csv"
+    a = predict(trained_run, str(source), str(local), chunk_size=600, workers=0)
+    b = predict(trained_run, str(source), str(pooled), chunk_size=600, workers=2)
+    assert local.read_bytes() == pooled.read_bytes()
+    assert (a.rows, a.truncated, a.errors) == (b.rows, b.truncated, b.errors) == (2500, 1, 1)
+
+
+def test_sorted_batches_give_the_predictions_of_one_tweet_at_a_time(trained_run, tmp_path):
+    from hbilstm.checkpoint import load_model
+    from hbilstm.inference import predict_probs
+    from hbilstm.tokenizer import TweetTokenizer
+
+    loaded = load_model(trained_run)
+    texts = ["good", "a much longer tweet about nothing much at all today", "bad bad day", "meh #monday"] * 5
+    sequences = [loaded.vocab.encode(t) for t in TweetTokenizer(loaded.tokenizer).tokenize_many(texts)]
+    batched = predict_probs(loaded.model, sequences, batch_size=7)
+    single = torch.cat([predict_probs(loaded.model, [s], batch_size=1) for s in sequences])
+    assert torch.allclose(batched, single, atol=1e-6)

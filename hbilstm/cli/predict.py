@@ -23,6 +23,7 @@ def predict(
     batch_size: int = typer.Option(512, "--batch-size", min=1, help="Tweets per batch."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
+    workers: int = typer.Option(-1, "--workers", min=-1, help="Processes that tokenize while the model runs (0: none; -1: one per core but one, for inputs over one chunk)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Predict the sentiment of every tweet in a file, one output row per input row, in order."""
@@ -38,7 +39,7 @@ def predict(
     stats = run_prediction(
         checkpoint, source, output, text_column=text_column, id_column=id_column,
         input_format=input_format, fmt=fmt, batch_size=batch_size, device=device,
-        skip_bad_lines=skip_bad_lines, overwrite=overwrite, warn=warn,
+        skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, warn=warn,
     )
     if output not in (None, "-"):
         typer.echo(f"{stats.rows:,} rows -> {output} ({stats.predicted:,} predicted)", err=True)
