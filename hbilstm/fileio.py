@@ -55,9 +55,19 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+# Characters that JSON leaves raw inside strings but that ``str.splitlines`` (and
+# some JavaScript parsers) treat as line breaks; escaping them keeps one record per line.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def json_line(obj: Any) -> str:
+    """One JSON record as one line of UTF-8 text, safe for any line splitter."""
+    return json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+
+
 def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
     """Append one JSON record as a single line (one ``write`` call, flushed and synced)."""
-    line = json.dumps(obj, ensure_ascii=False) + "\n"
+    line = json_line(obj)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()

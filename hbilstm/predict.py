@@ -11,7 +11,6 @@ interrupted or failed run leaves no output file behind.
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing
 import os
 import sys
@@ -24,7 +23,7 @@ import torch
 
 from .checkpoint import LoadedModel, load_model
 from .errors import DataError
-from .fileio import atomic_open
+from .fileio import atomic_open, json_line
 from .inference import predict_probs, resolve_device
 from .readers import Record, ReplacementCounter, iter_records, table_format
 from .tokenizer import TokenizerConfig, TweetTokenizer
@@ -115,7 +114,7 @@ class _Writer:
         for column, p in zip(self.prob_columns, probs or [None] * len(self.prob_columns)):
             record[column] = round(p, 6) if p is not None else None
         record["error"] = error or None
-        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.stream.write(json_line(record))
 
 
 def predict(

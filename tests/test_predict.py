@@ -65,6 +65,16 @@ def test_jsonl_input_and_output_order_match_a_reference_of_single_predictions(tr
         assert float(x["prob_positive"]) == pytest.approx(float(y["prob_positive"]), abs=1e-5)
 
 
+def test_jsonl_output_keeps_one_record_per_line_for_unicode_line_separators(trained_run, tmp_path):
+    texts = ["next\x85line", "line\u2028separator", "para\u2029graph"]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    predict(trained_run, str(source), str(out))
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["text"] for line in lines] == texts
+
+
 def test_stdin_to_stdout(trained_run):
     result = runner.invoke(app, ["predict", str(trained_run), "-"], input="hello world\nbad bad\n")
     assert result.exit_code == 0, result.output

@@ -7,7 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hbilstm.predict import predict
@@ -42,6 +42,7 @@ TEXTS = st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=4
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=TEXTS, fmt=st.sampled_from(["csv", "tsv", "jsonl"]), out_fmt=st.sampled_from(["csv", "jsonl"]))
+@example(texts=["\x85", "a\u2028b", "\r", ""], fmt="csv", out_fmt="jsonl")
 def test_predict_keeps_row_count_order_and_text_for_generated_tables(trained_run, texts, fmt, out_fmt):
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / f"in.{fmt}"
