@@ -18,10 +18,11 @@ from typing import Any, Optional
 import yaml
 
 from .errors import ConfigError
-from .model import CARRIES, POOLINGS
+from .model import CARRIES, POOLINGS, ModelConfig
 
 CLASS_WEIGHTS = ("balanced", "none")
 METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
+_MODEL = {f.name: f.default for f in fields(ModelConfig)}
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -46,15 +47,15 @@ class TrainConfig:
     max_tokens: int = 128
     embeddings: Optional[str] = None
     freeze_embeddings: bool = False
-    # model
-    embedding_dim: int = 100
-    hidden: int = 64
-    layers: int = 2
-    carry: str = "highway"
-    gate_bias: float = -2.0
-    pooling: str = "max"
-    dropout: float = 0.3
-    layer_dropout: float = 0.0
+    # model (defaults are the model's own)
+    embedding_dim: int = _MODEL["embedding_dim"]
+    hidden: int = _MODEL["hidden"]
+    layers: int = _MODEL["layers"]
+    carry: str = _MODEL["carry"]
+    gate_bias: float = _MODEL["gate_bias"]
+    pooling: str = _MODEL["pooling"]
+    dropout: float = _MODEL["dropout"]
+    layer_dropout: float = _MODEL["layer_dropout"]
     # training
     epochs: int = 10
     batch_size: int = 64

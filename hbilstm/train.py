@@ -127,6 +127,11 @@ def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:
     return torch.where(counts > 0, weights, torch.zeros_like(weights))
 
 
+def _fresh_partial() -> dict:
+    """Running totals of the epoch in progress (saved with a mid-epoch interruption)."""
+    return {"loss_sum": 0.0, "correct": 0, "examples": 0, "tokens": 0, "seconds": 0.0}
+
+
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[threading.Event]:
     """Turn the first SIGINT/SIGTERM into a flag checked between batches; a second SIGINT
@@ -231,7 +236,7 @@ class Trainer:
 
         # Position and history; overwritten by a resume checkpoint.
         self.epoch, self.step = 1, 0
-        self.partial = {"loss_sum": 0.0, "correct": 0, "examples": 0, "tokens": 0, "seconds": 0.0}
+        self.partial = _fresh_partial()
         self.best_value, self.best_epoch, self.bad_epochs = -math.inf, 0, 0
         self.history: list[dict] = []
         self.stopped = "completed"
@@ -400,7 +405,7 @@ class Trainer:
         )
         self.epoch += 1
         self.step = 0
-        self.partial = {"loss_sum": 0.0, "correct": 0, "examples": 0, "tokens": 0, "seconds": 0.0}
+        self.partial = _fresh_partial()
         if self._should_stop() and self.epoch <= config.epochs:
             self.stopped = "early-stopped"
             self.log(f"early stop: no better val {METRIC_NAMES[self.metric]} for {config.patience} epochs")
