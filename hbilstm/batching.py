@@ -36,11 +36,17 @@ class Batch:
         return Batch(self.tokens.to(device, non_blocking=non_blocking), self.lengths, labels, self.index)
 
 
-def collate(sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, index: list[int]) -> Batch:
+def collate(
+    sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, index: list[int], pin: bool = False
+) -> Batch:
+    """Pad id sequences into one batch; ``pin`` puts the tokens in page-locked memory, so that
+    a ``non_blocking`` copy to a GPU overlaps with the work already queued there."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     tokens = torch.full((len(sequences), int(lengths.max())), PAD_ID, dtype=torch.long)
     for row, seq in enumerate(sequences):
         tokens[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    if pin:
+        tokens = tokens.pin_memory()
     label_tensor = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
     return Batch(tokens, lengths, label_tensor, index)
 
@@ -77,11 +83,12 @@ def iter_batches(
     sequences: Sequence[Sequence[int]],
     labels: Sequence[int] | None,
     order: list[list[int]],
+    pin: bool = False,
 ) -> Iterator[Batch]:
     for positions in order:
         seqs = [sequences[i] for i in positions]
         labs = [labels[i] for i in positions] if labels is not None else None
-        yield collate(seqs, labs, positions)
+        yield collate(seqs, labs, positions, pin)
 
 
 class ResidentSplit:

@@ -49,8 +49,9 @@ def predict_probs(
     out = torch.empty(len(sequences), model.config.num_classes)
     try:
         order = bucket_order([len(s) for s in sequences], batch_size)
-        for batch in iter_batches(sequences, None, order):
-            batch = batch.to(device)
+        cuda = device.type == "cuda"
+        for batch in iter_batches(sequences, None, order, pin=cuda):
+            batch = batch.to(device, non_blocking=cuda)
             with autocast(device, amp):
                 logits = model(batch.tokens, batch.lengths)
             out[batch.index] = torch.softmax(logits.float(), dim=-1).cpu()

@@ -179,6 +179,9 @@ class HighwayBiLSTMClassifier(nn.Module):
                 x = self.layer_dropout(x)
             x = layer(x, batch, stats)
         padded, _ = pad_packed_sequence(batch._replace(data=x), batch_first=True)
+        if padded.is_cuda and lengths.device.type == "cpu":
+            # page-locked, the copy is queued on the GPU instead of stalling the host
+            lengths = lengths.pin_memory().to(padded.device, non_blocking=True)
         return self._pool(padded, lengths.to(padded.device))
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:

@@ -1,0 +1,41 @@
+"""GPU paths against the CPU path. Skipped where no CUDA GPU is visible (CI has none): run them
+on a GPU machine with `python -m pytest -q tests/test_gpu.py`."""
+
+import pytest
+import torch
+
+from hbilstm.batching import ResidentSplit, collate
+from hbilstm.checkpoint import load_model
+from hbilstm.inference import predict_probs
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def test_bf16_gpu_predictions_match_fp32_cpu_within_tolerance(trained_run):
+    cpu = load_model(trained_run, "cpu")
+    gpu = load_model(trained_run, "cuda")
+    generator = torch.Generator().manual_seed(0)
+    sequences = [torch.randint(2, len(cpu.vocab), (int(n),), generator=generator).tolist()
+                 for n in torch.randint(1, 60, (500,), generator=generator)]
+    reference = predict_probs(cpu.model, sequences, 128, torch.device("cpu"))
+    fast = predict_probs(gpu.model, sequences, 128, torch.device("cuda"), amp=True)
+    assert (fast - reference).abs().max() < 0.02  # bf16 keeps about 3 significant digits
+    assert (fast.argmax(-1) == reference.argmax(-1)).float().mean() > 0.98
+
+
+def test_resident_gpu_batches_equal_host_batches():
+    sequences = [[2, 3, 4], [5], [6, 7]]
+    resident = ResidentSplit(sequences, [0, 1, 2], "cuda")
+    batch = resident.batch([2, 0])
+    expected = collate([sequences[2], sequences[0]], [2, 0], [2, 0])
+    assert torch.equal(batch.tokens.cpu(), expected.tokens) and torch.equal(batch.labels.cpu(), expected.labels)
+    assert batch.lengths.device.type == "cpu"
+
+
+def test_one_training_epoch_on_the_gpu(tmp_path, data_dir):
+    from hbilstm.config import TrainConfig
+    from hbilstm.train import train
+
+    result = train(TrainConfig(data_dir=str(data_dir), epochs=1, hidden=16, layers=3, device="cuda"),
+                   tmp_path / "run", show_progress=False)
+    assert result.best_epoch == 1 and result.test is not None
