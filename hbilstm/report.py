@@ -271,7 +271,8 @@ def plot_loss_curves(runs: list[Run], path: Path) -> None:
         depths = [0]
     cols = min(3, len(depths))
     rows_n = math.ceil(len(depths) / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False, sharey=True,
+                             constrained_layout=True)
     for ax, depth in zip(axes.flat, depths):
         for carry in sorted({r.carry for r in runs}, key=_carry_rank):
             curves = [[h["train_loss"] for h in r.history] for r in runs if r.depth == depth and r.carry == carry and r.history]
@@ -326,8 +327,10 @@ def plot_layer_heatmap(runs: list[Run], path: Path, carry: str, key: str, title:
     for y, row in enumerate(grid):
         for x, value in enumerate(row):
             if not math.isnan(value) and width <= 16:
-                ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if (vmax is not None and value > (vmin + vmax) / 2) else "black")
+                # dark ink on light cells, light ink on dark ones
+                r, g, b, _ = image.cmap(image.norm(value))
+                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+                ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7, color=ink)
     fig.colorbar(image, ax=ax)
     _save(fig, path)
     plt.close(fig)
