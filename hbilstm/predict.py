@@ -10,18 +10,21 @@ interrupted or failed run leaves no output file behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
+import numpy as np
 import torch
 
-from .checkpoint import LoadedModel, load_model
+from .checkpoint import LoadedModel, build_model, load_model
 from .errors import DataError
 from .fileio import atomic_open, json_line
 from .inference import predict_probs, resolve_device
@@ -45,8 +48,14 @@ class PredictStats:
     output: str = "-"
 
 
-def auto_workers() -> int:
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+def auto_workers(device: torch.device) -> int:
+    """Worker processes for ``--workers -1``: on a CPU one per core (the workers run the model;
+    this process only reads and writes), on a GPU one per core but one (this process feeds the
+    device). A single core gets none."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2:
+        return 0
+    return min(8, cores if device.type == "cpu" else cores - 1)
 
 
 def output_format(path: str | None, explicit: str | None) -> str:
@@ -138,16 +147,17 @@ def predict(
     for standard output). Raises DataError, before writing anything, for an unreadable input,
     a missing column, or an output that would overwrite the input or an existing file.
 
-    ``workers`` processes tokenize (0: none, in this process; -1: one per CPU core but one,
-    started only for inputs longer than one chunk of ``chunk_size`` rows)."""
+    ``workers`` processes tokenize and, on a CPU, score (0: none, all in this process; -1: as
+    many as :func:`auto_workers` says), started only for inputs longer than
+    ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows."""
     in_format = input_format or ("txt" if source == "-" else table_format(source))
     out_format = output_format(output, fmt)
     _check_output(source, output, overwrite)
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, torch_device)
     if workers < 0:
-        workers = auto_workers()
-    encoder = ChunkEncoder(loaded, workers)
+        workers = auto_workers(torch_device)
+    scorer = ChunkScorer(loaded, torch_device, batch_size, workers)
     limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 
@@ -163,15 +173,15 @@ def predict(
 
         def run(handle: IO[str]) -> None:
             writer = _Writer(handle, out_format, id_name, loaded.label_names)
-            # One chunk ahead: while the model scores chunk n, workers encode chunk n + 1.
+            # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
             pending = None
-            while records_ := list(islice(rows, chunk_size)):
-                chunk = _prepare(records_, text_column, limit, encoder)
+            for records_ in _chunked(rows, chunk_size):
+                chunk = _prepare(records_, text_column, limit, scorer)
                 if pending is not None:
-                    _finish(pending, writer, loaded, id_column if has_ids else None, batch_size, torch_device, stats)
+                    _finish(pending, writer, loaded, id_column if has_ids else None, stats)
                 pending = chunk
             if pending is not None:
-                _finish(pending, writer, loaded, id_column if has_ids else None, batch_size, torch_device, stats)
+                _finish(pending, writer, loaded, id_column if has_ids else None, stats)
             handle.flush()
 
         try:
@@ -181,7 +191,7 @@ def predict(
                 with atomic_open(output, "w", encoding="utf-8", newline="") as handle:
                     run(handle)
         finally:
-            encoder.close()
+            scorer.close()
             records.close()
             if stream is not sys.stdin.buffer:
                 stream.close()
@@ -193,6 +203,11 @@ def predict(
     if stats.errors:
         warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
     return stats
+
+
+def _chunked(rows: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
 def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
@@ -215,70 +230,126 @@ def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, 
 _WORKER: dict = {}
 
 
-def _start_worker(tokenizer: dict, vocab: list[str], max_tokens: int) -> None:
-    torch.set_num_threads(1)
-    _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(tokenizer)), vocab=Vocabulary(vocab),
-                   max_tokens=max_tokens)
+def _start_worker(shipped: str, batch_size: int) -> None:
+    """Set up a worker from the file the parent wrote for it (see ``ChunkScorer._start_pool``)."""
+    torch.set_num_threads(1)  # one process per core: threads would only compete
+    payload = torch.load(shipped, weights_only=True)
+    _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
+                   vocab=Vocabulary(payload["vocab"]), max_tokens=payload["max_tokens"], batch_size=batch_size,
+                   model=build_model(payload).eval() if "state_dict" in payload else None)
 
 
-def _worker_encode(texts: list[str]) -> tuple[list[list[int]], list[bool]]:
-    return encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts)
-
-
-class _Ready:
-    def __init__(self, value):
-        self.value = value
-
-    def get(self):
-        return self.value
-
-
-class _Joined:
-    def __init__(self, pending):
-        self.pending = pending
-
-    def get(self):
-        sequences, cut = [], []
-        for part_sequences, part_cut in self.pending.get():
-            sequences += part_sequences
-            cut += part_cut
+def _worker_run(texts: list[str]):
+    """Encode a piece of texts and, where the worker holds the model, score it too."""
+    sequences, cut = encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts)
+    if _WORKER["model"] is None:
         return sequences, cut
+    return predict_probs(_WORKER["model"], sequences, _WORKER["batch_size"], torch.device("cpu")).numpy(), cut
 
 
-class ChunkEncoder:
-    """Tokenizes and encodes chunks of texts: in this process, or spread over ``workers``
-    processes that work on the next chunk while this one runs the model.
+class _Local:
+    """A chunk done in this process: encoded at once, scored when its result is asked for."""
 
-    The pool starts with the second chunk, so a small input never pays for starting it.
+    def __init__(self, scorer: "ChunkScorer", texts: list[str]):
+        self.scorer = scorer
+        self.sequences, self.cut = encode_texts(scorer.local, scorer.loaded.vocab, scorer.loaded.max_tokens, texts)
+
+    def get(self) -> tuple[torch.Tensor, list[bool]]:
+        return self.scorer.score(self.sequences), self.cut
+
+
+class _Pooled:
+    """A chunk sent to the workers in pieces of texts of similar length (so that their batches
+    waste little on uneven lengths); put back in order, and scored here if they only encode."""
+
+    def __init__(self, scorer: "ChunkScorer", texts: list[str]):
+        self.scorer = scorer
+        self.order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = scorer.PIECE
+        pieces = [[texts[j] for j in self.order[i : i + step]] for i in range(0, len(texts), step)]
+        self.pending = scorer.pool.map_async(_worker_run, pieces)
+
+    def get(self) -> tuple[torch.Tensor, list[bool]]:
+        parts, sorted_cut = [], []
+        for part, part_cut in self.pending.get():
+            parts.append(part)
+            sorted_cut += part_cut
+        cut = [False] * len(self.order)
+        for position, flag in zip(self.order, sorted_cut):
+            cut[position] = flag
+        if not self.scorer.workers_score:
+            sequences: list = [None] * len(self.order)
+            for position, sequence in zip(self.order, (s for part in parts for s in part)):
+                sequences[position] = sequence
+            return self.scorer.score(sequences), cut
+        if not parts:
+            return torch.empty(0), cut
+        probs = torch.empty(len(self.order), parts[0].shape[1])
+        probs[torch.tensor(self.order)] = torch.from_numpy(np.concatenate(parts))
+        return probs, cut
+
+
+class ChunkScorer:
+    """Turns chunks of texts into class probabilities, in this process or with ``workers``
+    processes that work on the next chunk while this process writes out the current one.
+
+    On a CPU each worker tokenizes, encodes and runs its own copy of the model on one thread, so
+    every core does the whole job; on a GPU the workers only tokenize and encode, and the model
+    runs here, on the device.
+
+    The first ``LOCAL_CHUNKS`` chunks are done here, so that an input of one chunk never pays
+    for starting workers (each imports torch and spaCy: a few seconds); the last of them is
+    scored here while the workers start.
     """
 
     PIECE = 1024  # texts per task sent to a worker
+    LOCAL_CHUNKS = 1
 
-    def __init__(self, loaded: LoadedModel, workers: int):
-        self.loaded = loaded
-        self.workers = workers
+    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int):
+        self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
+        self.workers_score = device.type == "cpu"
         self.local = TweetTokenizer(loaded.tokenizer)
         self.pool = None
+        self.shipped: str | None = None
         self.chunks = 0
+
+    def score(self, sequences: list[list[int]]) -> torch.Tensor:
+        if not sequences:
+            return torch.empty(0)
+        return predict_probs(self.loaded.model, sequences, self.batch_size, self.device)
 
     def submit(self, texts: list[str]):
         self.chunks += 1
-        if self.workers <= 0 or self.chunks == 1:
-            return _Ready(encode_texts(self.local, self.loaded.vocab, self.loaded.max_tokens, texts))
+        if self.workers <= 0 or self.chunks <= self.LOCAL_CHUNKS:
+            return _Local(self, texts)
         if self.pool is None:
-            context = multiprocessing.get_context("spawn")
-            self.pool = context.Pool(
-                self.workers, initializer=_start_worker,
-                initargs=(self.loaded.tokenizer.to_dict(), self.loaded.vocab.tokens, self.loaded.max_tokens),
-            )
-        pieces = [texts[i : i + self.PIECE] for i in range(0, len(texts), self.PIECE)]
-        return _Joined(self.pool.map_async(_worker_encode, pieces))
+            self.pool = self._start_pool()
+        return _Pooled(self, texts)
+
+    def _start_pool(self):
+        # What the workers need goes through a temporary file, not through the pipe that starts
+        # them: a large pickle there would block this process until each worker had imported
+        # torch and read it. The file holds this process's model, so every worker scores with
+        # exactly the weights loaded here.
+        loaded = self.loaded
+        payload = {"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab.tokens, "max_tokens": loaded.max_tokens}
+        if self.workers_score:
+            payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict())
+        fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+        return multiprocessing.get_context("spawn").Pool(
+            self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
             self.pool = None
+        if self.shipped is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.shipped)
+            self.shipped = None
 
 
 @dataclass
@@ -287,24 +358,22 @@ class _Chunk:
     texts: list[str]
     todo: list[int]  # rows with text to predict
     cut: set[int]  # rows whose text was cut before tokenizing
-    encoded: object  # a _Ready or _Joined of (sequences, cut flags) for the rows in todo
+    scored: _Local | _Pooled  # gives (probabilities, cut flags) for the rows in todo
 
 
-def _prepare(records: list[Record], text_column: str, limit: int, encoder: ChunkEncoder) -> _Chunk:
+def _prepare(records: list[Record], text_column: str, limit: int, scorer: ChunkScorer) -> _Chunk:
     texts: list[str] = []
     for record in records:
         value = record.fields.get(text_column) if record.error is None else None
         texts.append("" if value is None else str(value))
     todo = [i for i, (r, t) in enumerate(zip(records, texts)) if r.error is None and t.strip()]
     cut = {i for i in todo if len(texts[i]) > limit}
-    return _Chunk(records, texts, todo, cut, encoder.submit([texts[i][:limit] for i in todo]))
+    return _Chunk(records, texts, todo, cut, scorer.submit([texts[i][:limit] for i in todo]))
 
 
-def _finish(chunk: _Chunk, writer: _Writer, loaded: LoadedModel, id_column: str | None, batch_size: int,
-            device: torch.device, stats: PredictStats) -> None:
-    sequences, cut_tokens = chunk.encoded.get()
+def _finish(chunk: _Chunk, writer: _Writer, loaded: LoadedModel, id_column: str | None, stats: PredictStats) -> None:
+    probs, cut_tokens = chunk.scored.get()
     stats.truncated += sum(1 for i, flag in zip(chunk.todo, cut_tokens) if flag or i in chunk.cut)
-    probs = predict_probs(loaded.model, sequences, batch_size, device) if sequences else torch.empty(0)
     by_row = dict(zip(chunk.todo, probs.tolist()))
     for i, record in enumerate(chunk.records):
         row_id = record.fields.get(id_column, "") if id_column else record.line

@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -155,17 +157,42 @@ def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 
-def test_worker_processes_give_the_same_output_as_in_process_tokenizing(trained_run, tmp_path):
+@pytest.mark.parametrize("workers_score", [True, False], ids=["workers-score", "workers-only-encode"])
+def test_worker_processes_give_the_same_output_as_one_process(trained_run, tmp_path, monkeypatch, workers_score):
+    from hbilstm import predict as module
+
     texts = [f"tweet {i} :) #tag{i % 7} @someone http://t.co/{i} " + "soooo good " * (i % 5) for i in range(2500)]
     texts[10] = ""
-    texts[20] = "word " * 400  # longer than max_tokens
+    texts[1500] = "word " * 400  # longer than max_tokens, in a chunk the workers do
     source = tmp_path / "in.txt"
     source.write_text("\n".join(texts) + "\n")
     local, pooled = tmp_path / "local.csv", tmp_path / "pooled.csv"
     a = predict(trained_run, str(source), str(local), chunk_size=600, workers=0)
+    # On a GPU the workers only encode and the model runs in the parent: take that path on the CPU.
+    real_init = module.ChunkScorer.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.workers_score = workers_score
+
+    monkeypatch.setattr(module.ChunkScorer, "__init__", init)
+    started = []
+    real_start = module.ChunkScorer._start_pool
+    monkeypatch.setattr(module.ChunkScorer, "_start_pool", lambda self: started.append(1) or real_start(self))
     b = predict(trained_run, str(source), str(pooled), chunk_size=600, workers=2)
+    assert started == [1]  # the workers did take part
     assert local.read_bytes() == pooled.read_bytes()
     assert (a.rows, a.truncated, a.errors) == (b.rows, b.truncated, b.errors) == (2500, 1, 1)
+    assert not list(Path(tempfile.gettempdir()).glob("hbilstm-workers-*"))  # the file for the workers is gone
+
+
+def test_a_one_chunk_input_starts_no_workers(trained_run, tmp_path, monkeypatch):
+    from hbilstm import predict as module
+
+    monkeypatch.setattr(module.ChunkScorer, "_start_pool", lambda self: pytest.fail("workers started"))
+    source = tmp_path / "in.txt"
+    source.write_text("one\ntwo\nthree\n")
+    assert predict(trained_run, str(source), str(tmp_path / "out.csv"), chunk_size=3, workers=2).predicted == 3
 
 
 def test_sorted_batches_give_the_predictions_of_one_tweet_at_a_time(trained_run, tmp_path):

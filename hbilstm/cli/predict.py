@@ -23,7 +23,7 @@ def predict(
     batch_size: int = typer.Option(512, "--batch-size", min=1, help="Tweets per batch."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
-    workers: int = typer.Option(-1, "--workers", min=-1, help="Processes that tokenize while the model runs (0: none; -1: one per core but one, for inputs over one chunk)."),
+    workers: int = typer.Option(-1, "--workers", min=-1, help="Worker processes for inputs over one chunk: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: one per core on a CPU, one per core but one on a GPU)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Predict the sentiment of every tweet in a file, one output row per input row, in order."""
