@@ -222,8 +222,11 @@ class Trainer:
         self.model.to(self.device)
         # The training split lives on the device: batches are cut out of it there.
         self.resident = ResidentSplit(self.data.train.ids, self.data.train.labels, self.device)
+        # The fused AdamW updates every parameter in one kernel: on the CPU its step is ten times
+        # faster than the per-parameter loop (benchmarks.md), which matters with a large embedding.
         self.optimizer = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+            [p for p in self.model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay,
+            fused=self.device.type in ("cpu", "cuda") or None,
         )
         weights = None
         if config.class_weights == "balanced":
