@@ -65,15 +65,6 @@ def json_line(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
 
 
-def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
-    """Append one JSON record as a single line (one ``write`` call, flushed and synced)."""
-    line = json_line(obj)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -270,23 +270,23 @@ class _Pooled:
         self.pending = scorer.pool.map_async(_worker_run, pieces)
 
     def get(self) -> tuple[torch.Tensor, list[bool]]:
-        parts, sorted_cut = [], []
-        for part, part_cut in self.pending.get():
-            parts.append(part)
-            sorted_cut += part_cut
-        cut = [False] * len(self.order)
-        for position, flag in zip(self.order, sorted_cut):
-            cut[position] = flag
+        results = self.pending.get()
+        cut = _unsort(self.order, [flag for _, part_cut in results for flag in part_cut])
         if not self.scorer.workers_score:
-            sequences: list = [None] * len(self.order)
-            for position, sequence in zip(self.order, (s for part in parts for s in part)):
-                sequences[position] = sequence
-            return self.scorer.score(sequences), cut
-        if not parts:
+            return self.scorer.score(_unsort(self.order, [s for part, _ in results for s in part])), cut
+        if not results:
             return torch.empty(0), cut
-        probs = torch.empty(len(self.order), parts[0].shape[1])
-        probs[torch.tensor(self.order)] = torch.from_numpy(np.concatenate(parts))
+        probs = torch.empty(len(self.order), results[0][0].shape[1])
+        probs[torch.tensor(self.order)] = torch.from_numpy(np.concatenate([part for part, _ in results]))
         return probs, cut
+
+
+def _unsort(order: list[int], items: list) -> list:
+    """Put ``items``, given in the sequence of positions ``order``, back in position order."""
+    out: list = [None] * len(order)
+    for position, item in zip(order, items):
+        out[position] = item
+    return out
 
 
 class ChunkScorer:

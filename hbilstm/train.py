@@ -46,7 +46,7 @@ from .corpora import Corpus, load_corpus
 from .embeddings import load_vectors
 from .encoding import default_cache_dir
 from .errors import ConfigError, HbilstmError
-from .fileio import write_json_atomic, write_text_atomic
+from .fileio import json_line, write_json_atomic, write_text_atomic
 from .inference import autocast, layer_statistics, predict_probs, resolve_device
 from .manifest import build_manifest
 from .metrics import METRIC_NAMES, classification_metrics
@@ -398,7 +398,7 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
         }
         self.history.append(record)
-        write_text_atomic(self.run_dir / METRICS_FILE, "".join(_jsonl(r) for r in self.history))
+        write_text_atomic(self.run_dir / METRICS_FILE, "".join(json_line(r) for r in self.history))
         if self.on_epoch is not None:
             self.on_epoch(record)
         self.log(
@@ -437,10 +437,6 @@ class Trainer:
 def iter_batches(split: ResidentSplit, order: list[list[int]]):
     """The batches of one epoch (a module-level name, so that tests can watch the loop)."""
     return split.batches(order)
-
-
-def _jsonl(record: dict) -> str:
-    return json.dumps(record) + "\n"
 
 
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
