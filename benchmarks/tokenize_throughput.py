@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import spacy
-
-from hbilstm.tokenizer import TweetTokenizer
+from hbilstm.data.tokenizer import TweetTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TWEETS = REPO.parent / "shared" / "data" / "tweeteval-sentiment" / "test_text.txt"

@@ -21,11 +21,11 @@ from typing import Any
 
 import torch
 
+from .data.tokenizer import TokenizerConfig
+from .data.vocab import Vocabulary
 from .errors import CheckpointError
 from .fileio import atomic_open
 from .model import HighwayBiLSTMClassifier, ModelConfig
-from .tokenizer import TokenizerConfig
-from .vocab import Vocabulary
 
 FORMAT = "hbilstm-checkpoint"
 FORMAT_VERSION = 1

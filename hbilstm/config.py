@@ -18,12 +18,11 @@ from typing import Any, Optional
 import yaml
 
 from .errors import ConfigError
-from .model import CARRIES, POOLINGS, ModelConfig
+from .model.config import CARRIES, POOLINGS, ModelConfig
 
 CLASS_WEIGHTS = ("balanced", "none")
 METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
 _MODEL = {f.name: f.default for f in fields(ModelConfig)}
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -99,14 +98,22 @@ class TrainConfig:
                 raise ConfigError(
                     f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}"
                 )
-        if not _DEVICE.match(self.device):
-            raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+        check_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return from_dict({**self.to_dict(), **changes})
+
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+def check_device(name: str) -> None:
+    """ConfigError unless ``name`` is auto, cpu, cuda, cuda:N or mps (``--device`` everywhere)."""
+    if not isinstance(name, str) or not _DEVICE.match(name):
+        raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, not {name!r}")
 
 
 def _field_type(name: str) -> Any:

@@ -22,3 +22,11 @@ class ConfigError(HbilstmError):
 
 class CheckpointError(HbilstmError):
     """A checkpoint is missing, damaged, unsafe or of another format version."""
+
+
+class TrainingInterrupted(HbilstmError):
+    """SIGINT or SIGTERM stopped training; a resumable checkpoint was written."""
+
+
+class TrainingDiverged(HbilstmError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""

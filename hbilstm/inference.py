@@ -8,12 +8,15 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .batching import bucket_order, iter_batches
+from .config import check_device
+from .data.batching import bucket_order, iter_batches
 from .errors import ConfigError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` is CUDA when a GPU is visible, else the CPU; anything else is taken as given."""
+    """``auto`` is CUDA when a GPU is visible, else the CPU; anything else is taken as given.
+    ConfigError for a name that is not a device or a device that is not there."""
+    check_device(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)

@@ -63,10 +63,10 @@ def data_dir(tmp_path_factory) -> Path:
 def trained_run(tmp_path_factory, data_dir) -> Path:
     """One small highway model trained for two epochs on the real slice; shared read-only."""
     from hbilstm.config import TrainConfig
-    from hbilstm.train import train
+    from hbilstm.training import train
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     config = TrainConfig(data_dir=str(data_dir), layers=2, hidden=16, embedding_dim=24,
                          epochs=2, batch_size=32, min_freq=1, seed=3)
-    train(config, run, show_progress=False)
+    train(config, run)
     return run

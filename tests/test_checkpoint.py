@@ -11,9 +11,9 @@ from hbilstm.checkpoint import (
     load_model,
     save_checkpoint,
 )
+from hbilstm.data.tokenizer import TweetTokenizer
 from hbilstm.errors import CheckpointError
 from hbilstm.inference import predict_probs
-from hbilstm.tokenizer import TweetTokenizer
 
 TWEETS = ["I love this so much :)", "worst day ever #fail", "the meeting is at 5pm @user", ""]
 

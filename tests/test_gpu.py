@@ -4,8 +4,8 @@ on a GPU machine with `python -m pytest -q tests/test_gpu.py`."""
 import pytest
 import torch
 
-from hbilstm.batching import ResidentSplit, collate
 from hbilstm.checkpoint import load_model
+from hbilstm.data.batching import ResidentSplit, collate
 from hbilstm.inference import predict_probs
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -34,8 +34,8 @@ def test_resident_gpu_batches_equal_host_batches():
 
 def test_one_training_epoch_on_the_gpu(tmp_path, data_dir):
     from hbilstm.config import TrainConfig
-    from hbilstm.train import train
+    from hbilstm.training import train
 
     result = train(TrainConfig(data_dir=str(data_dir), epochs=1, hidden=16, layers=3, device="cuda"),
-                   tmp_path / "run", show_progress=False)
+                   tmp_path / "run")
     assert result.best_epoch == 1 and result.test is not None

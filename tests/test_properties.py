@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from hbilstm.data.readers import iter_records
+from hbilstm.data.tokenizer import TweetTokenizer
 from hbilstm.predict import predict
-from hbilstm.readers import iter_records
-from hbilstm.tokenizer import TweetTokenizer
 
 TOKENIZER = TweetTokenizer()
 NO_LINE_BREAKS = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=60)

@@ -1,7 +1,9 @@
 """The ``hbilstm`` command line: one Typer app, one module per command.
 
-Commands only parse their options and call a library function (``hbilstm.train.train``,
-``hbilstm.evaluate.evaluate``, ``hbilstm.predict.predict``), which tests call directly too.
+Commands only parse their options and call a library function (``hbilstm.training.train``,
+``hbilstm.evaluation.evaluate.evaluate``, ``hbilstm.predict.predict``, ``hbilstm.study``), which
+tests call directly too. ``options`` defines the options several commands share; ``_progress``
+shows training and sweep progress.
 """
 
 from . import compare, evaluate, predict, train  # noqa: F401  (registers the commands)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from .. import __version__
-from ..errors import EXIT_USAGE, HbilstmError
+from ..errors import EXIT_USAGE, HbilstmError, TrainingDiverged, TrainingInterrupted
 
 app = typer.Typer(
     name="hbilstm",
@@ -48,8 +48,6 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from ..train import TrainingDiverged, TrainingInterrupted
-
         try:
             with _sigterm_as_interrupt():
                 return command(*args, **kwargs)

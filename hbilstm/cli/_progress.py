@@ -1,15 +1,53 @@
-"""One rich overview of a sweep: done / running / left, with an ETA weighted by run cost."""
+"""Progress on the terminal: a bar per training epoch, and one overview of a sweep."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from ..training.callbacks import TrainCallback
+
+
+class TrainProgress(TrainCallback):
+    """Epoch lines on ``console``, and on a terminal a live bar with the running loss and speed."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress: Progress | None = None
+
+    def log(self, message: str) -> None:
+        self.console.print(message, highlight=False)
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
+        self.close()
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} tok/s"),
+            TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, transient=True, disable=not self.console.is_terminal,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=batches, completed=done, epoch=f"{epoch}/{epochs}",
+                                           loss="-", speed="-")
+
+    def batch_end(self, step: int, loss: float, tokens_per_s: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, loss=f"{loss:.4f}", speed=f"{tokens_per_s:,.0f}")
+
+    def epoch_end(self, record: dict) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 class SweepProgress:

@@ -8,15 +8,16 @@ from typing import Optional
 
 import typer
 
+from . import options
 from ._app import app, stderr, user_errors
 
 
 def parse_extra_options(args: list[str]) -> dict[str, list]:
     """``--gate-bias -1,-2,-3 --hidden 64`` -> ``{"gate_bias": [-1, -2, -3], "hidden": [64]}``."""
     from ..errors import ConfigError
-    from ..sweep import parse_values
+    from ..study.sweep import parse_values
 
-    options: dict[str, list] = {}
+    parsed: dict[str, list] = {}
     i = 0
     while i < len(args):
         token = args[i]
@@ -28,22 +29,22 @@ def parse_extra_options(args: list[str]) -> dict[str, list]:
                 raise ConfigError(f"--{key} needs a value")
             value = args[i + 1]
             i += 1
-        options[key.replace("-", "_")] = parse_values(value)
+        parsed[key.replace("-", "_")] = parse_values(value)
         i += 1
-    return options
+    return parsed
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @user_errors
 def compare(
     ctx: typer.Context,
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the runs and the report, e.g. reports/depth."),
+    out: Path = options.output("Folder for the runs and the report, e.g. reports/depth.", "--out", required=True),
     depths: str = typer.Option("1,2,4,8,16", "--depths", help="Comma-separated stack depths (--layers values)."),
     carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", help="Comma-separated carries."),
     seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per configuration (1..N)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config for every run (e.g. configs/compare.yaml)."),
-    data: Optional[str] = typer.Option(None, "--data", help="Dataset name or path."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where named datasets live."),
+    config: Optional[Path] = options.config(),
+    data: Optional[str] = options.data("Dataset name or path."),
+    data_dir: Optional[str] = options.data_dir(),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trainings run at once (processes sharing the CPUs or the GPU)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
 ) -> None:
@@ -54,8 +55,8 @@ def compare(
     same command skips finished runs and resumes unfinished ones.
     """
     from ..config import load_config
-    from ..report import build_report
-    from ..sweep import parse_values, plan, run_sweep, save_sweep
+    from ..study.report import build_report
+    from ..study.sweep import parse_values, plan, run_sweep, save_sweep
     from ._progress import SweepProgress
 
     extra = parse_extra_options(list(ctx.args))
@@ -85,7 +86,8 @@ def report(
 ) -> None:
     """Rebuild the report (results.csv, summary.json, plots, report.md, report.html) from finished runs."""
     from ..errors import ConfigError
-    from ..report import build_report, collect
+    from ..study.collect import collect
+    from ..study.report import build_report
 
     if metric is not None and metric not in ("accuracy", "macro_f1", "macro_recall"):
         raise ConfigError(f"--metric must be accuracy, macro_f1 or macro_recall, not {metric!r}")

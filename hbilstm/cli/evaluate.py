@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
+from . import options
 from ._app import app, stdout, user_errors
 
 
@@ -14,24 +15,61 @@ from ._app import app, stdout, user_errors
 @user_errors
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="A run directory (its model.pt) or a checkpoint file."),
-    data: Optional[str] = typer.Option(None, "--data", help="Dataset name or path. (default: the one the model was trained on)"),
+    data: Optional[str] = options.data("Dataset name or path. (default: the one the model was trained on)"),
     split: str = typer.Option("test", "--split", help="train, val or test (a single file is scored whole)."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where named datasets live."),
+    data_dir: Optional[str] = options.data_dir(),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of a CSV/TSV/JSONL dataset."),
     label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column of a CSV/TSV/JSONL dataset."),
-    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Tweets per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics to this JSON file."),
+    batch_size: int = options.batch_size(256),
+    device: str = options.device(),
+    json_out: Optional[Path] = options.output("Also write every number to this JSON file.", "--json"),
 ) -> None:
     """Score a model: accuracy, macro-F1, macro-recall, per-class scores and the confusion matrix."""
     from ..errors import DataError
-    from ..evaluate import evaluate as run_evaluation
-    from ..evaluate import print_report
+    from ..evaluation.evaluate import evaluate as run_evaluation
     from ..fileio import write_json_atomic
 
     if json_out is not None and not json_out.parent.is_dir():
         raise DataError(f"{json_out}: folder {json_out.parent} does not exist")
     report = run_evaluation(checkpoint, data, split, data_dir, batch_size, device, text_column, label_column)
-    print_report(report, stdout())
+    print_report(report)
     if json_out is not None:
         write_json_atomic(json_out, report)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Rich tables on standard output: the summary scores, per-class scores and the confusion matrix."""
+    from rich.table import Table
+
+    from ..evaluation.metrics import METRIC_NAMES
+
+    console = stdout()
+    official = report["official_metric"]
+    console.print(f"{report['dataset']} / {report['split']}: {report['n']:,} examples ({report['checkpoint']})")
+    summary = Table()
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    for key, name in METRIC_NAMES.items():
+        mark = " (official)" if key == official else ""
+        summary.add_row(f"{name}{mark}", f"{100 * report[key]:.2f}")
+    console.print(summary)
+
+    console.print("per class")
+    per_class = Table()
+    for column in ("class", "precision", "recall", "F1", "support"):
+        per_class.add_column(column, justify="left" if column == "class" else "right")
+    for name, scores in report["per_class"].items():
+        per_class.add_row(
+            name, f"{100 * scores['precision']:.2f}", f"{100 * scores['recall']:.2f}",
+            f"{100 * scores['f1']:.2f}", f"{scores['support']:,}",
+        )
+    console.print(per_class)
+
+    console.print("confusion matrix (rows: true, columns: predicted)")
+    confusion = Table()
+    confusion.add_column("")
+    for name in report["labels"]:
+        confusion.add_column(name, justify="right")
+    for name, row in zip(report["labels"], report["confusion"]):
+        confusion.add_row(name, *(f"{v:,}" for v in row))
+    console.print(confusion)

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from . import options
 from ._app import app, user_errors
 
 
@@ -15,13 +16,13 @@ from ._app import app, user_errors
 def predict(
     checkpoint: Path = typer.Argument(..., help="A run directory (its model.pt) or a checkpoint file."),
     source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl, or - for stdin."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write here (.csv or .jsonl) instead of stdout."),
+    output: Optional[str] = options.output("Write here (.csv or .jsonl) instead of stdout."),
     text_column: str = typer.Option("text", "--text-column", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
     id_column: str = typer.Option("id", "--id-column", help="Column or field copied to the output as the row id, when present; else the line number is."),
     input_format: Optional[str] = typer.Option(None, "--input-format", help="txt, csv, tsv or jsonl. (default: from the extension; txt for stdin)"),
     fmt: Optional[str] = typer.Option(None, "--format", help="Output format, csv or jsonl. (default: from the output's extension; csv on stdout)"),
-    batch_size: int = typer.Option(512, "--batch-size", min=1, help="Tweets per batch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    batch_size: int = options.batch_size(512),
+    device: str = options.device(),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
     workers: int = typer.Option(-1, "--workers", min=-1, help="Worker processes for inputs over one chunk: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: one per core on a CPU, one per core but one on a GPU)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),

@@ -9,6 +9,7 @@ import typer
 
 from ..config import parse_scalar
 from ..errors import ConfigError
+from . import options
 from ._app import app, stderr, stdout, user_errors
 
 
@@ -26,35 +27,37 @@ def parse_sets(pairs: list[str]) -> dict:
 @app.command()
 @user_errors
 def train(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see configs/default.yaml); options given here override it."),
-    data: Optional[str] = typer.Option(None, "--data", help="Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where named datasets live. (default: $HBILSTM_DATA_DIR or ./data)"),
+    config: Optional[Path] = options.config(),
+    data: Optional[str] = options.data("Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
+    data_dir: Optional[str] = options.data_dir(),
     layers: Optional[int] = typer.Option(None, "--layers", help="Number of stacked Highway BiLSTM layers. (default: 2)"),
     hidden: Optional[int] = typer.Option(None, "--hidden", help="LSTM units per direction. (default: 64)"),
     carry: Optional[str] = typer.Option(None, "--carry", help="highway, plain, residual or gated-residual. (default: highway)"),
     gate_bias: Optional[float] = typer.Option(None, "--gate-bias", help="Initial transform-gate bias. (default: -2)"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs to train. (default: 10)"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Tweets per batch. (default: 64)"),
+    batch_size: Optional[int] = options.batch_size(None),
     lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate. (default: 0.002)"),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout on embeddings and pooled features. (default: 0.3)"),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", help="Pretrained vectors, GloVe/word2vec text format, plain or .gz."),
     freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed, or fine-tune them."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu, cuda, cuda:N. (default: auto)"),
+    device: Optional[str] = options.device(None),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed. (default: 13)"),
     sets: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Any other config option, e.g. --set pooling=mean (repeatable)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory. (default: runs/<data>-<carry>-L<layers>-<time>)"),
-    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished run in --out."),
+    out: Optional[Path] = options.output("Run directory. (default: runs/<data>-<carry>-L<layers>-<time>)", "--out"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished run in --output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
 ) -> None:
     """Train a model; the best epoch's checkpoint is saved as RUN_DIR/model.pt.
 
     Prints one line per epoch and, at the end, the best model's validation and test scores.
-    Ctrl-C stops at the next batch with a resumable state: rerun with --out RUN_DIR --resume.
+    Ctrl-C stops at the next batch with a resumable state: rerun with --output RUN_DIR --resume.
     """
     from ..config import load_config
-    from ..train import load_run_config
-    from ..train import train as run_training
+    from ..evaluation.metrics import METRIC_NAMES
+    from ..training import load_run_config
+    from ..training import train as run_training
+    from ._progress import TrainProgress
 
     overrides = {
         **parse_sets(sets),
@@ -65,17 +68,21 @@ def train(
     }
     if resume:
         if out is None:
-            raise ConfigError("--resume needs --out RUN_DIR")
+            raise ConfigError("--resume needs --output RUN_DIR")
         if config is not None:
             raise ConfigError("--resume reads the run's own config.yaml; leave out --config")
         settings = load_run_config(out, overrides)
     else:
         settings = load_config(config, overrides)
-    console = None if quiet else stderr()
-    result = run_training(settings, out, resume=resume, overwrite=overwrite, console=console)
+    progress = None if quiet else TrainProgress(stderr())
+    try:
+        result = run_training(settings, out, resume=resume, overwrite=overwrite, callback=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     if quiet:
         return
-    name = {"macro_recall": "macro-recall", "macro_f1": "macro-F1", "accuracy": "accuracy"}[result.metric]
+    name = METRIC_NAMES[result.metric]
     lines = [f"best epoch {result.best_epoch} of {result.epochs_run} ({result.stopped}), {result.seconds:.0f}s"]
     for split, scores in (("val", result.val), ("test", result.test)):
         if scores is not None:

@@ -1,0 +1,37 @@
+"""Options shared by several commands, defined once so that each is spelt and explained alike.
+
+Every command names its output ``--output`` / ``-o`` (``train`` and ``compare`` also take the
+older ``--out``; ``evaluate`` the older ``--json``), its dataset ``--data`` and ``--data-dir``,
+its device ``--device`` and its batch size ``--batch-size``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def device(default: Optional[str] = "auto") -> typer.models.OptionInfo:
+    shown = "" if default is not None else " (default: auto)"
+    return typer.Option(default, "--device", help=f"auto (CUDA when present), cpu, cuda, cuda:N or mps.{shown}")
+
+
+def data(help_text: str) -> typer.models.OptionInfo:
+    return typer.Option(None, "--data", help=help_text)
+
+
+def data_dir() -> typer.models.OptionInfo:
+    return typer.Option(None, "--data-dir", help="Where named datasets live. (default: $HBILSTM_DATA_DIR or ./data)")
+
+
+def batch_size(default: Optional[int]) -> typer.models.OptionInfo:
+    return typer.Option(default, "--batch-size", min=1, help="Tweets per batch." + (" (default: 64)" if default is None else ""))
+
+
+def output(help_text: str, *aliases: str, required: bool = False) -> typer.models.OptionInfo:
+    return typer.Option(... if required else None, "--output", *aliases, "-o", help=help_text)
+
+
+def config() -> typer.models.OptionInfo:
+    return typer.Option(None, "--config", "-c", help="YAML config (see configs/default.yaml); options given here override it.")

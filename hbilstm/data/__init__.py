@@ -1,0 +1,11 @@
+"""From files of tweets to batches of ids. Knows nothing of the model.
+
+* ``readers``     the file formats (TweetEval, SemEval, SST, CSV/TSV/JSONL), streamed or whole;
+* ``corpora``     datasets by name or path: splits, label names, official metric;
+* ``tokenizer``   spaCy's tokenizer made Twitter-aware;
+* ``token_cache`` tokenized splits cached as Arrow tables;
+* ``vocab``       tokens <-> ids;
+* ``pipeline``    a corpus to encoded splits (tokenize, build the vocabulary, encode);
+* ``batching``    length-bucketed, padded batches;
+* ``embeddings``  pretrained vectors for a vocabulary.
+"""

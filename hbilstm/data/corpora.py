@@ -1,0 +1,271 @@
+"""Datasets by name or path: which files, which splits, which labels, which metric.
+
+Named datasets live in folders under the data directory (``--data-dir``, env
+``HBILSTM_DATA_DIR``, default ``./data``):
+
+=============================  ==========================  ========================
+name                           folder                      official metric
+=============================  ==========================  ========================
+``tweeteval-sentiment``        ``tweeteval-sentiment/``    macro-averaged recall
+``tweeteval-sentiment-binary`` ``tweeteval-sentiment/``    macro-averaged recall
+``sst2``                       ``sst/``                    accuracy
+``sst5``                       ``sst/``                    accuracy
+=============================  ==========================  ========================
+
+A path instead of a name loads that folder (TweetEval layout, SST layout, a SemEval-2017 Task 4A
+folder, or ``train``/``val``/``test`` table files) or one file (a table, a SemEval file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataError
+from .readers import (
+    SEMEVAL_LABELS,
+    SST2_LABELS,
+    SST5_LABELS,
+    TABLE_FORMATS,
+    Examples,
+    read_semeval,
+    read_sst,
+    read_table,
+    read_tweeteval,
+    read_tweeteval_mapping,
+)
+
+SPLITS = ("train", "val", "test")
+TWEETEVAL_FILES = [f"{s}_{kind}.txt" for s in SPLITS for kind in ("text", "labels")] + ["mapping.txt"]
+SST_FILES = ["raw.clean.train", "raw.clean.dev", "raw.clean.test"]
+HUB_ID, HUB_CONFIG = "cardiffnlp/tweet_eval", "sentiment"
+NAMED = {
+    "tweeteval-sentiment": "tweeteval-sentiment",
+    "tweeteval-sentiment-binary": "tweeteval-sentiment",
+    "sst2": "sst",
+    "sst5": "sst",
+}
+METRICS = ("macro_recall", "macro_f1", "accuracy")
+
+
+@dataclass
+class Corpus:
+    """A dataset ready to encode: its splits, label names (in id order) and official metric.
+
+    ``splits`` holds those of ``train``, ``val`` and ``test`` that the source has; a single file
+    that is not split is held as ``all``. ``files`` are the files read (hashed into manifests).
+    """
+
+    name: str
+    label_names: list[str]
+    splits: dict[str, Examples]
+    metric: str
+    files: list[Path] = field(default_factory=list)
+
+    def split(self, name: str) -> Examples:
+        if name in self.splits:
+            return self.splits[name]
+        if set(self.splits) == {"all"}:
+            return self.splits["all"]
+        raise DataError(
+            f"dataset {self.name!r} has no {name!r} split (it has: {', '.join(self.splits)})"
+        )
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """``data_dir`` if given, else ``$HBILSTM_DATA_DIR``, else ``./data``."""
+    return Path(data_dir or os.environ.get("HBILSTM_DATA_DIR") or "data")
+
+
+def load_corpus(
+    spec: str,
+    data_dir: str | os.PathLike | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    id_column: str = "id",
+    download: bool = True,
+) -> Corpus:
+    """Load a dataset by name (see module docs) or by path."""
+    if spec in NAMED:
+        return _load_named(spec, resolve_data_dir(data_dir), download)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"{spec!r} is neither a dataset name ({', '.join(NAMED)}) nor an existing path"
+        )
+    if path.is_dir():
+        return _load_folder(path, text_column, label_column, id_column)
+    return _load_file(path, text_column, label_column, id_column)
+
+
+# --------------------------------------------------------------------------- named
+
+
+def _load_named(name: str, data_dir: Path, download: bool) -> Corpus:
+    folder = data_dir / NAMED[name]
+    if name.startswith("tweeteval"):
+        if not all((folder / f).is_file() for f in TWEETEVAL_FILES):
+            if download and not folder.exists():
+                fetch_tweeteval(folder)
+            else:
+                missing = [f for f in TWEETEVAL_FILES if not (folder / f).is_file()]
+                raise DataError(f"{folder} lacks {', '.join(missing)} (TweetEval's layout)")
+        corpus = _tweeteval(folder, name)
+        if name.endswith("-binary"):
+            corpus = _drop_label(corpus, "neutral")
+        return corpus
+    # SST
+    missing = [f for f in SST_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(
+            f"dataset {name!r} needs {', '.join(missing)} in {folder} "
+            "(Stanford Sentiment Treebank, 'sentence ||| label' per line)"
+        )
+    return _sst(folder, name, binary=name == "sst2")
+
+
+def fetch_tweeteval(folder: Path) -> None:
+    """Download TweetEval sentiment from the Hugging Face Hub into ``folder``.
+
+    Written to a temporary folder and renamed into place, so a failed download leaves nothing.
+    """
+    hint = (
+        f"dataset 'tweeteval-sentiment' is not in {folder} and could not be downloaded "
+        f"from the Hub ({{why}}); put {', '.join(TWEETEVAL_FILES)} there "
+        "(TweetEval's datasets/sentiment folder) or pass --data-dir"
+    )
+    try:
+        import datasets
+
+        hub = datasets.load_dataset(HUB_ID, HUB_CONFIG)
+    except Exception as exc:  # offline, hub down, no such dataset: all one answer for the user
+        why = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise DataError(hint.format(why=why)) from None
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        names = hub["train"].features["label"].names
+        (tmp / "mapping.txt").write_text(
+            "".join(f"{i}\t{n}\n" for i, n in enumerate(names)), encoding="utf-8"
+        )
+        for ours, theirs in (("train", "train"), ("val", "validation"), ("test", "test")):
+            rows = hub[theirs]
+            # One tweet per line: a newline inside a tweet would break the alignment.
+            texts = [re.sub(r"[\r\n]+", " ", t) for t in rows["text"]]
+            (tmp / f"{ours}_text.txt").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+            (tmp / f"{ours}_labels.txt").write_text(
+                "".join(f"{label}\n" for label in rows["label"]), encoding="utf-8"
+            )
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _tweeteval(folder: Path, name: str) -> Corpus:
+    labels = read_tweeteval_mapping(folder)
+    splits = {s: read_tweeteval(folder, s, labels) for s in SPLITS}
+    return Corpus(name, labels, splits, "macro_recall", [folder / f for f in TWEETEVAL_FILES])
+
+
+def _sst(folder: Path, name: str, binary: bool) -> Corpus:
+    files = [folder / f for f in SST_FILES]
+    splits = {s: read_sst(f, binary) for s, f in zip(SPLITS, files)}
+    labels = list(SST2_LABELS if binary else SST5_LABELS)
+    return Corpus(name, labels, splits, "accuracy", files)
+
+
+def _drop_label(corpus: Corpus, label: str) -> Corpus:
+    labels = [n for n in corpus.label_names if n != label]
+    splits = {
+        s: ex.select([i for i, lab in enumerate(ex.labels) if lab != label])
+        for s, ex in corpus.splits.items()
+    }
+    return Corpus(corpus.name, labels, splits, corpus.metric, corpus.files)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _is_semeval_file(path: Path) -> bool:
+    return bool(re.search(r"-A\.(txt|tsv)$", path.name))
+
+
+def _load_folder(folder: Path, text_column: str, label_column: str, id_column: str) -> Corpus:
+    if all((folder / f).is_file() for f in TWEETEVAL_FILES):
+        return _tweeteval(folder, folder.name)
+    if all((folder / f).is_file() for f in SST_FILES):
+        return _sst(folder, folder.name, binary=False)
+    semeval = sorted(p for p in folder.iterdir() if _is_semeval_file(p) and p.name.startswith("twitter"))
+    if semeval:
+        return _semeval_folder(folder, semeval)
+    tables: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        stem = path.name.split(".")[0].lower()
+        split = {"train": "train", "val": "val", "valid": "val", "dev": "val", "test": "test"}.get(stem)
+        if split and path.suffix.lower() in TABLE_FORMATS and path.suffix.lower() != ".txt":
+            if split in tables:
+                raise DataError(f"{folder}: two files for the {split} split ({tables[split].name}, {path.name})")
+            tables[split] = path
+    if not tables:
+        raise DataError(
+            f"{folder}: no dataset found (expected TweetEval's {{split}}_text.txt files, SST's "
+            "raw.clean.* files, SemEval *-A.txt files, or train/val/test .csv/.tsv/.jsonl files)"
+        )
+    splits = {s: read_table(p, text_column, label_column, id_column) for s, p in tables.items()}
+    return _table_corpus(folder.name, splits, list(tables.values()))
+
+
+def _semeval_folder(folder: Path, files: list[Path]) -> Corpus:
+    """SemEval-2016's setup: train = *train-A, val = *dev-A and *devtest-A, test = 2016 test.
+
+    A tweet id that appears in a later split is dropped from the earlier ones (test wins over
+    val, val over train), and repeated ids within a split keep their first row, as the task's
+    organisers advise.
+    """
+    def pick(*patterns: str) -> list[Path]:
+        return [f for f in files if any(re.search(p, f.name) for p in patterns)]
+
+    groups = {
+        "train": pick(r"train-A"),
+        "val": pick(r"dev-A", r"devtest-A"),
+        "test": pick(r"2016test-A"),
+    }
+    splits: dict[str, Examples] = {}
+    seen: set[str] = set()
+    for split in ("test", "val", "train"):
+        merged = Examples()
+        for path in groups[split]:
+            merged.extend(read_semeval(path))
+        keep = []
+        for i, tweet_id in enumerate(merged.ids):
+            if tweet_id not in seen:
+                seen.add(tweet_id)
+                keep.append(i)
+        if groups[split]:
+            splits[split] = merged.select(keep)
+    used = [f for split in SPLITS for f in groups[split]]
+    return Corpus(folder.name, list(SEMEVAL_LABELS), {s: splits[s] for s in SPLITS if s in splits}, "macro_recall", used)
+
+
+def _load_file(path: Path, text_column: str, label_column: str, id_column: str) -> Corpus:
+    if _is_semeval_file(path):
+        return Corpus(path.stem, list(SEMEVAL_LABELS), {"all": read_semeval(path)}, "macro_recall", [path])
+    if path.name.startswith("raw.clean."):
+        return Corpus(path.name, list(SST5_LABELS), {"all": read_sst(path)}, "accuracy", [path])
+    examples = read_table(path, text_column, label_column, id_column)
+    return _table_corpus(path.stem, {"all": examples}, [path])
+
+
+def _table_corpus(name: str, splits: dict[str, Examples], files: list[Path]) -> Corpus:
+    source = splits.get("train") or next(iter(splits.values()))
+    found = set(source.labels)
+    if all(re.fullmatch(r"-?\d+", label) for label in found):
+        labels = sorted(found, key=int)
+    else:
+        labels = sorted(found)
+    return Corpus(name, labels, splits, "macro_recall", files)

@@ -1,0 +1,145 @@
+"""From a dataset to id sequences: load, tokenize (cached), build the vocabulary, encode.
+
+Data code only: nothing here knows of the model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..errors import DataError
+from .corpora import Corpus
+from .readers import Examples
+from .token_cache import TokenCache
+from .tokenizer import TokenizerConfig, TweetTokenizer
+from .vocab import UNK_ID, Vocabulary
+
+
+def encode(token_lists: Sequence[Sequence[str]], vocab: Vocabulary, max_tokens: int | None = None) -> list[list[int]]:
+    """Token lists to id lists, cut to ``max_tokens``; an empty list becomes ``[<unk>]`` so
+    that every sequence has at least one step."""
+    return [vocab.encode(tokens[:max_tokens] if max_tokens else tokens) or [UNK_ID] for tokens in token_lists]
+
+
+def encode_labels(labels: Sequence[str], label_names: Sequence[str], source: str) -> list[int]:
+    """Label names to class ids; a name the model does not know is a DataError."""
+    index = {name: i for i, name in enumerate(label_names)}
+    try:
+        return [index[label] for label in labels]
+    except KeyError as exc:
+        raise DataError(
+            f"{source}: label {exc.args[0]!r} is not one of {', '.join(label_names)}"
+        ) from None
+
+
+def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
+    """Id sequences (cut to ``max_tokens``; never empty) and whether each text was cut."""
+    token_lists = list(tokenizer.tokenize_many(texts))
+    return encode(token_lists, vocab, max_tokens), [len(tokens) > max_tokens for tokens in token_lists]
+
+
+@dataclass
+class EncodedSplit:
+    """Id sequences, class ids and the texts' ids of one split."""
+
+    ids: list[list[int]]
+    labels: list[int]
+    row_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.ids]
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(s) for s in self.ids)
+
+
+class Encoder:
+    """Tokenizes with a cache and encodes with a vocabulary, for a fixed label set."""
+
+    def __init__(self, tokenizer_config: TokenizerConfig, cache_dir: Path | None, max_tokens: int):
+        self.tokenizer_config = tokenizer_config
+        self.cache = TokenCache(TweetTokenizer(tokenizer_config), cache_dir)
+        self.max_tokens = max_tokens
+
+    def tokens(self, examples: Examples) -> list[list[str]]:
+        return self.cache.tokenize(examples.texts)
+
+    def encode(
+        self,
+        examples: Examples,
+        vocab: Vocabulary,
+        label_names: Sequence[str],
+        source: str,
+        tokens: list[list[str]] | None = None,
+    ) -> EncodedSplit:
+        tokens = tokens if tokens is not None else self.tokens(examples)
+        return EncodedSplit(
+            encode(tokens, vocab, self.max_tokens),
+            encode_labels(examples.labels, label_names, source),
+            list(examples.ids),
+        )
+
+
+@dataclass
+class TrainingData:
+    corpus: Corpus
+    vocab: Vocabulary
+    train: EncodedSplit
+    val: EncodedSplit
+    test: EncodedSplit | None
+    token_counts: Counter
+    val_source: str  # "val" split of the dataset, or "held out from train"
+
+
+def prepare_training_data(
+    corpus: Corpus,
+    encoder: Encoder,
+    min_freq: int,
+    max_vocab: int,
+    val_fraction: float,
+    seed: int,
+    vocab: Vocabulary | None = None,
+    max_train: int = 0,
+) -> TrainingData:
+    """Encode a corpus for training; the vocabulary comes from the training split only.
+
+    A corpus without a validation split gets one: ``val_fraction`` of train, chosen with
+    ``seed`` (a corpus of one unsplit file also lacks a test split). ``max_train`` > 0 keeps a
+    random sample of that many training examples, the same sample whatever the seed, so that
+    runs differing only in seed see the same data.
+    """
+    train_examples = corpus.split("train")
+    val_source = "val"
+    if "val" in corpus.splits:
+        val_examples = corpus.splits["val"]
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(train_examples), generator=generator).tolist()
+        cut = max(1, int(round(len(order) * val_fraction)))
+        val_examples = train_examples.select(sorted(order[:cut]))
+        train_examples = train_examples.select(sorted(order[cut:]))
+        val_source = f"{val_fraction:.0%} held out from train"
+    if 0 < max_train < len(train_examples):
+        order = torch.randperm(len(train_examples), generator=torch.Generator().manual_seed(0)).tolist()
+        train_examples = train_examples.select(sorted(order[:max_train]))
+    train_tokens = encoder.tokens(train_examples)
+    counts = Counter(t for tokens in train_tokens for t in tokens)
+    if vocab is None:
+        vocab = Vocabulary.build(train_tokens, min_freq=min_freq, max_size=max_vocab)
+    labels = corpus.label_names
+    train = encoder.encode(train_examples, vocab, labels, f"{corpus.name} train", train_tokens)
+    val = encoder.encode(val_examples, vocab, labels, f"{corpus.name} val")
+    test = None
+    if "test" in corpus.splits:
+        test = encoder.encode(corpus.splits["test"], vocab, labels, f"{corpus.name} test")
+    return TrainingData(corpus, vocab, train, val, test, counts, val_source)

@@ -1,0 +1,1 @@
+"""Scoring trained models: the metrics, and a model's scores on a split of a dataset."""

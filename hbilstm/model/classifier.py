@@ -1,0 +1,86 @@
+"""The sentence classifier: embedding -> a stack of Highway BiLSTM layers -> pooling -> linear.
+
+``HighwayBiLSTMClassifier`` holds N :class:`~hbilstm.model.layers.HighwayBiLSTMLayer` in an
+``nn.ModuleList``. Padding never enters an LSTM: the stack runs on packed sequences, and pooling
+looks only at real tokens. Imports only torch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .config import ModelConfig
+from .layers import HighwayBiLSTMLayer
+
+
+class HighwayBiLSTMClassifier(nn.Module):
+    """Sentence classifier over a stack of :class:`HighwayBiLSTMLayer`.
+
+    ``forward(tokens, lengths)`` takes a padded ``(batch, time)`` tensor of token ids and the
+    true length of each row (at least 1) and returns ``(batch, num_classes)`` logits.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx)
+        widths = [config.embedding_dim] + [2 * config.hidden] * config.layers
+        self.layers = nn.ModuleList(
+            HighwayBiLSTMLayer(widths[i], config.hidden, config.carry, config.gate_bias)
+            for i in range(config.layers)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.layer_dropout = nn.Dropout(config.layer_dropout)
+        self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
+
+    def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None) -> Tensor:
+        """Pooled ``(batch, 2 * hidden)`` features of each sequence."""
+        embedded = self.dropout(self.embedding(tokens))
+        batch = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        x = batch.data
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                x = self.layer_dropout(x)
+            x = layer(x, batch, stats)
+        padded, _ = pad_packed_sequence(batch._replace(data=x), batch_first=True)
+        if padded.is_cuda and lengths.device.type == "cpu":
+            # page-locked, the copy is queued on the GPU instead of stalling the host
+            lengths = lengths.pin_memory().to(padded.device, non_blocking=True)
+        return self._pool(padded, lengths.to(padded.device))
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return self.classifier(self.dropout(self.encode(tokens, lengths)))
+
+    def _pool(self, padded: Tensor, lengths: Tensor) -> Tensor:
+        steps = torch.arange(padded.size(1), device=padded.device)
+        real = steps[None, :] < lengths[:, None]  # (batch, time)
+        if self.config.pooling == "max":
+            return padded.masked_fill(~real[..., None], float("-inf")).amax(dim=1)
+        if self.config.pooling == "mean":
+            summed = (padded * real[..., None]).sum(dim=1)
+            return summed / lengths[:, None].to(padded.dtype)
+        # "last": the forward direction's state at the last token, the backward one's at the first.
+        half = padded.size(-1) // 2
+        rows = torch.arange(padded.size(0), device=padded.device)
+        forward_last = padded[rows, lengths - 1, :half]
+        backward_first = padded[:, 0, half:]
+        return torch.cat([forward_last, backward_first], dim=-1)
+
+    @torch.no_grad()
+    def layer_report(self, tokens: Tensor, lengths: Tensor) -> list[dict]:
+        """Per-layer statistics on one batch, in eval mode: ``gate_mean`` (mean T over real
+        tokens and units, highway), ``gate_std``, ``k`` and ``g = ReLU(k)`` (gated-residual) and
+        ``output_norm`` (mean L2 norm of a token's output)."""
+        was_training = self.training
+        self.eval()
+        try:
+            stats: list[dict] = []
+            self.encode(tokens, lengths, stats)
+        finally:
+            self.train(was_training)
+        return [{"layer": i + 1, **entry} for i, entry in enumerate(stats)]
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

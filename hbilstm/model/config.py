@@ -1,0 +1,61 @@
+"""The shape of a Highway BiLSTM classifier, as plain values (no torch needed to read or check it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+CARRIES = ("highway", "plain", "residual", "gated-residual")
+POOLINGS = ("max", "mean", "last")
+
+
+@dataclass
+class ModelConfig:
+    """Shape and behaviour of a :class:`HighwayBiLSTMClassifier`.
+
+    Parameters
+    ----------
+    vocab_size: rows of the embedding table (id 0 is padding).
+    num_classes: outputs of the classifier.
+    embedding_dim: width of the token embeddings (default 100).
+    hidden: LSTM units per direction; every layer outputs ``2 * hidden`` features (default 64).
+    layers: number of stacked Highway BiLSTM layers (default 2).
+    carry: how a layer mixes H(x) with its input; one of :data:`CARRIES` (default highway).
+    gate_bias: initial bias b_T of the transform gate; negative, so that a fresh layer mostly
+        carries its input forward (default -2, T = sigmoid(-2) = 0.12).
+    pooling: how token features become one vector per tweet; one of :data:`POOLINGS`.
+    dropout: dropout rate on the embeddings and on the pooled features (default 0.3).
+    layer_dropout: dropout rate on the input of every LSTM after the first (default 0).
+    padding_idx: the padding id in the embedding table (default 0).
+    """
+
+    vocab_size: int
+    num_classes: int
+    embedding_dim: int = 100
+    hidden: int = 64
+    layers: int = 2
+    carry: str = "highway"
+    gate_bias: float = -2.0
+    pooling: str = "max"
+    dropout: float = 0.3
+    layer_dropout: float = 0.0
+    padding_idx: int = 0
+
+    def __post_init__(self) -> None:
+        if self.carry not in CARRIES:
+            raise ValueError(f"carry must be one of {', '.join(CARRIES)}, not {self.carry!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
+        for name in ("vocab_size", "num_classes", "embedding_dim", "hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("dropout", "layer_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,164 @@
+"""``hbilstm predict``: batch prediction over a file of tweets, streamed in chunks.
+
+Input: ``.txt`` (one tweet per line), ``.csv``/``.tsv`` (a text column), ``.jsonl`` (a text
+field), or ``-`` for standard input. Output: CSV or JSONL, one row per input row in input
+order, with the input's id (or its line number), the text, the predicted label, its confidence
+and one probability per class. An empty tweet keeps its row, with an empty label and an
+``error`` value. Output goes to a temporary file renamed into place at the end, so an
+interrupted or failed run leaves no output file behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+from ..checkpoint import LoadedModel, load_model
+from ..data.readers import Record, ReplacementCounter, iter_records, table_format
+from ..fileio import atomic_open
+from ..inference import resolve_device
+from .io import Writer, check_output, open_input, output_format
+from .workers import ChunkScorer, ScoredChunk, auto_workers
+
+# Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
+# as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
+CHARS_PER_TOKEN = 32
+
+
+@dataclass
+class PredictStats:
+    rows: int = 0
+    predicted: int = 0
+    errors: int = 0
+    truncated: int = 0
+    replaced_bytes: int = 0
+    output: str = "-"
+
+
+def predict(
+    checkpoint: str | Path,
+    source: str,
+    output: str | None = None,
+    *,
+    text_column: str = "text",
+    id_column: str = "id",
+    input_format: str | None = None,
+    fmt: str | None = None,
+    batch_size: int = 512,
+    chunk_size: int = 8192,
+    device: str = "auto",
+    skip_bad_lines: bool = False,
+    overwrite: bool = False,
+    workers: int = -1,
+    warn: Callable[[str], None] = lambda message: None,
+) -> PredictStats:
+    """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
+    for standard output). Raises DataError, before writing anything, for an unreadable input,
+    a missing column, or an output that would overwrite the input or an existing file.
+
+    ``workers`` processes tokenize and, on a CPU, score (0: none, all in this process; -1: as
+    many as :func:`auto_workers` says), started only for inputs longer than
+    ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows."""
+    in_format = input_format or ("txt" if source == "-" else table_format(source))
+    out_format = output_format(output, fmt)
+    check_output(source, output, overwrite)
+    torch_device = resolve_device(device)
+    loaded = load_model(checkpoint, torch_device)
+    if workers < 0:
+        workers = auto_workers(torch_device)
+    scorer = ChunkScorer(loaded, torch_device, batch_size, workers)
+    limit = loaded.max_tokens * CHARS_PER_TOKEN
+    stats = PredictStats(output=output or "-")
+
+    stream = open_input(source)
+    name = "standard input" if source == "-" else source
+    with ReplacementCounter() as counter:
+        records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
+                               skip_bad_lines=skip_bad_lines, errors=counter.handler)
+        first = next(records, None)  # raises DataError for a missing column before any output
+        has_ids = first is not None and in_format != "txt" and id_column in first.fields
+        id_name = id_column if has_ids else "line"
+        rows = _chain(first, records)
+
+        def run(handle: IO[str]) -> None:
+            writer = Writer(handle, out_format, id_name, loaded.label_names)
+            # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
+            pending = None
+            for records_ in _chunked(rows, chunk_size):
+                chunk = _prepare(records_, text_column, limit, scorer)
+                if pending is not None:
+                    _finish(pending, writer, loaded, id_column if has_ids else None, stats)
+                pending = chunk
+            if pending is not None:
+                _finish(pending, writer, loaded, id_column if has_ids else None, stats)
+            handle.flush()
+
+        try:
+            if output is None or output == "-":
+                run(sys.stdout)
+            else:
+                with atomic_open(output, "w", encoding="utf-8", newline="") as handle:
+                    run(handle)
+        finally:
+            scorer.close()
+            records.close()
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    stats.replaced_bytes = counter.count
+    if stats.replaced_bytes:
+        warn(f"{stats.replaced_bytes:,} undecodable byte(s) in {name} were replaced with U+FFFD")
+    if stats.truncated:
+        warn(f"{stats.truncated:,} tweet(s) longer than {loaded.max_tokens} tokens were cut to {loaded.max_tokens}")
+    if stats.errors:
+        warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
+    return stats
+
+
+def _chunked(rows: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+@dataclass
+class _Chunk:
+    records: list[Record]
+    texts: list[str]
+    todo: list[int]  # rows with text to predict
+    cut: set[int]  # rows whose text was cut before tokenizing
+    scored: ScoredChunk  # gives (probabilities, cut flags) for the rows in todo
+
+
+def _prepare(records: list[Record], text_column: str, limit: int, scorer: ChunkScorer) -> _Chunk:
+    texts: list[str] = []
+    for record in records:
+        value = record.fields.get(text_column) if record.error is None else None
+        texts.append("" if value is None else str(value))
+    todo = [i for i, (r, t) in enumerate(zip(records, texts)) if r.error is None and t.strip()]
+    cut = {i for i in todo if len(texts[i]) > limit}
+    return _Chunk(records, texts, todo, cut, scorer.submit([texts[i][:limit] for i in todo]))
+
+
+def _finish(chunk: _Chunk, writer: Writer, loaded: LoadedModel, id_column: str | None, stats: PredictStats) -> None:
+    probs, cut_tokens = chunk.scored.get()
+    stats.truncated += sum(1 for i, flag in zip(chunk.todo, cut_tokens) if flag or i in chunk.cut)
+    by_row = dict(zip(chunk.todo, probs.tolist()))
+    for i, record in enumerate(chunk.records):
+        row_id = record.fields.get(id_column, "") if id_column else record.line
+        stats.rows += 1
+        if i in by_row:
+            p = by_row[i]
+            label = loaded.label_names[max(range(len(p)), key=p.__getitem__)]
+            writer.write(row_id, chunk.texts[i], label, p, "")
+            stats.predicted += 1
+        else:
+            stats.errors += 1
+            writer.write(row_id, chunk.texts[i], "", None, record.error or "empty text")

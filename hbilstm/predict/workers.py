@@ -1,0 +1,160 @@
+"""Scoring chunks of texts in this process or in worker processes.
+
+On a CPU each worker tokenizes, encodes and scores its share with its own copy of the model (one
+thread each); on a GPU the workers only tokenize and encode, and the model runs here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import tempfile
+from typing import Union
+
+import numpy as np
+import torch
+
+from ..checkpoint import LoadedModel, build_model
+from ..data.pipeline import encode_texts
+from ..data.tokenizer import TokenizerConfig, TweetTokenizer
+from ..data.vocab import Vocabulary
+from ..inference import predict_probs
+
+
+def auto_workers(device: torch.device) -> int:
+    """Worker processes for ``--workers -1``: on a CPU one per core (the workers run the model;
+    this process only reads and writes), on a GPU one per core but one (this process feeds the
+    device). A single core gets none."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2:
+        return 0
+    return min(8, cores if device.type == "cpu" else cores - 1)
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(shipped: str, batch_size: int) -> None:
+    """Set up a worker from the file the parent wrote for it (see ``ChunkScorer._start_pool``)."""
+    torch.set_num_threads(1)  # one process per core: threads would only compete
+    payload = torch.load(shipped, weights_only=True)
+    _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
+                   vocab=Vocabulary(payload["vocab"]), max_tokens=payload["max_tokens"], batch_size=batch_size,
+                   model=build_model(payload).eval() if "state_dict" in payload else None)
+
+
+def _worker_run(texts: list[str]):
+    """Encode a piece of texts and, where the worker holds the model, score it too."""
+    sequences, cut = encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts)
+    if _WORKER["model"] is None:
+        return sequences, cut
+    return predict_probs(_WORKER["model"], sequences, _WORKER["batch_size"], torch.device("cpu")).numpy(), cut
+
+
+class _Local:
+    """A chunk done in this process: encoded at once, scored when its result is asked for."""
+
+    def __init__(self, scorer: "ChunkScorer", texts: list[str]):
+        self.scorer = scorer
+        self.sequences, self.cut = encode_texts(scorer.local, scorer.loaded.vocab, scorer.loaded.max_tokens, texts)
+
+    def get(self) -> tuple[torch.Tensor, list[bool]]:
+        return self.scorer.score(self.sequences), self.cut
+
+
+class _Pooled:
+    """A chunk sent to the workers in pieces of texts of similar length (so that their batches
+    waste little on uneven lengths); put back in order, and scored here if they only encode."""
+
+    def __init__(self, scorer: "ChunkScorer", texts: list[str]):
+        self.scorer = scorer
+        self.order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = scorer.PIECE
+        pieces = [[texts[j] for j in self.order[i : i + step]] for i in range(0, len(texts), step)]
+        self.pending = scorer.pool.map_async(_worker_run, pieces)
+
+    def get(self) -> tuple[torch.Tensor, list[bool]]:
+        results = self.pending.get()
+        cut = _unsort(self.order, [flag for _, part_cut in results for flag in part_cut])
+        if not self.scorer.workers_score:
+            return self.scorer.score(_unsort(self.order, [s for part, _ in results for s in part])), cut
+        if not results:
+            return torch.empty(0), cut
+        probs = torch.empty(len(self.order), results[0][0].shape[1])
+        probs[torch.tensor(self.order)] = torch.from_numpy(np.concatenate([part for part, _ in results]))
+        return probs, cut
+
+
+def _unsort(order: list[int], items: list) -> list:
+    """Put ``items``, given in the sequence of positions ``order``, back in position order."""
+    out: list = [None] * len(order)
+    for position, item in zip(order, items):
+        out[position] = item
+    return out
+
+
+ScoredChunk = Union[_Local, _Pooled]
+
+
+class ChunkScorer:
+    """Turns chunks of texts into class probabilities, in this process or with ``workers``
+    processes that work on the next chunk while this process writes out the current one.
+
+    On a CPU each worker tokenizes, encodes and runs its own copy of the model on one thread, so
+    every core does the whole job; on a GPU the workers only tokenize and encode, and the model
+    runs here, on the device.
+
+    The first ``LOCAL_CHUNKS`` chunks are done here, so that an input of one chunk never pays
+    for starting workers (each imports torch and spaCy: a few seconds); the last of them is
+    scored here while the workers start.
+    """
+
+    PIECE = 1024  # texts per task sent to a worker
+    LOCAL_CHUNKS = 1
+
+    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int):
+        self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
+        self.workers_score = device.type == "cpu"
+        self.local = TweetTokenizer(loaded.tokenizer)
+        self.pool = None
+        self.shipped: str | None = None
+        self.chunks = 0
+
+    def score(self, sequences: list[list[int]]) -> torch.Tensor:
+        if not sequences:
+            return torch.empty(0)
+        return predict_probs(self.loaded.model, sequences, self.batch_size, self.device)
+
+    def submit(self, texts: list[str]):
+        self.chunks += 1
+        if self.workers <= 0 or self.chunks <= self.LOCAL_CHUNKS:
+            return _Local(self, texts)
+        if self.pool is None:
+            self.pool = self._start_pool()
+        return _Pooled(self, texts)
+
+    def _start_pool(self):
+        # What the workers need goes through a temporary file, not through the pipe that starts
+        # them: a large pickle there would block this process until each worker had imported
+        # torch and read it. The file holds this process's model, so every worker scores with
+        # exactly the weights loaded here.
+        loaded = self.loaded
+        payload = {"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab.tokens, "max_tokens": loaded.max_tokens}
+        if self.workers_score:
+            payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict())
+        fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+        return multiprocessing.get_context("spawn").Pool(
+            self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+        if self.shipped is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.shipped)
+            self.shipped = None

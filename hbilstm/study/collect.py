@@ -1,0 +1,96 @@
+"""The runs of a sweep folder, read back from their run directories."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .sweep import OUTCOME_FILE, run_dirs
+
+METRICS = ("accuracy", "macro_f1", "macro_recall")
+CARRY_ORDER = ("plain", "highway", "residual", "gated-residual")
+
+
+@dataclass
+class Run:
+    name: str
+    config: dict
+    status: str  # finished | diverged | failed | interrupted
+    results: dict | None = None
+    history: list[dict] = field(default_factory=list)
+    message: str = ""
+    manifest: dict | None = None
+
+    @property
+    def carry(self) -> str:
+        return self.config["carry"]
+
+    @property
+    def depth(self) -> int:
+        return int(self.config["layers"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+    def test(self, metric: str) -> float | None:
+        if not self.results:
+            return None
+        split = self.results.get("test") or self.results.get("val")
+        return split[metric] if split else None
+
+    @property
+    def final_train_loss(self) -> float | None:
+        return self.history[-1]["train_loss"] if self.history else None
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(r["seconds"] + r.get("val_seconds", 0) for r in self.history) if self.history else None
+
+
+def collect(out: Path) -> list[Run]:
+    runs = []
+    for folder in run_dirs(out):
+        config_path = folder / "config.yaml"
+        if not config_path.is_file():
+            continue
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        history = [json.loads(line) for line in _lines(folder / "metrics.jsonl")]
+        manifest = _json(folder / "manifest.json")
+        results = _json(folder / "results.json")
+        outcome = _json(folder / OUTCOME_FILE)
+        if results is not None:
+            status, message = "finished", ""
+        elif outcome is not None:
+            status, message = outcome["status"], outcome.get("message", "")
+        else:
+            status, message = "interrupted", "not finished; rerun the sweep to continue it"
+        runs.append(Run(folder.name, config, status, results, history, message, manifest))
+    return runs
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def swept_keys(runs: list[Run]) -> list[str]:
+    """Options other than carry, layers and seed whose values differ between runs."""
+    keys = []
+    for key in runs[0].config if runs else []:
+        if key in ("carry", "layers", "seed"):
+            continue
+        if len({json.dumps(r.config.get(key)) for r in runs}) > 1:
+            keys.append(key)
+    return keys
+
+
+def carry_rank(carry: str) -> int:
+    return CARRY_ORDER.index(carry) if carry in CARRY_ORDER else len(CARRY_ORDER)

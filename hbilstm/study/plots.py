@@ -1,0 +1,132 @@
+"""The report's plots, written as PNG files (matplotlib, no screen needed)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from ..fileio import atomic_open
+from .collect import Run, carry_rank
+
+# One colour and marker per carry, distinguishable in colour-blind and grey-scale viewing.
+STYLE = {
+    "plain": ("#d55e00", "o"),
+    "highway": ("#0072b2", "s"),
+    "residual": ("#009e73", "^"),
+    "gated-residual": ("#cc79a7", "D"),
+}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # An opaque white figure with dark ink reads the same in light and dark viewers.
+    plt.rcParams.update({"figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
+                         "axes.grid": True, "grid.alpha": 0.3, "font.size": 10})
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+
+
+def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale: float = 100.0) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for carry in sorted({r["carry"] for r in summary["rows"]}, key=carry_rank):
+        rows = sorted((r for r in summary["rows"] if r["carry"] == carry and r[f"{key}_mean"] is not None), key=lambda r: r["depth"])
+        if not rows:
+            continue
+        colour, marker = STYLE.get(carry, ("#333333", "x"))
+        ax.errorbar([r["depth"] for r in rows], [scale * r[f"{key}_mean"] for r in rows],
+                    yerr=[scale * (r[f"{key}_std"] or 0) for r in rows], label=carry, color=colour,
+                    marker=marker, capsize=3, linewidth=1.6)
+    ax.set_xscale("log", base=2)
+    depths = sorted({r["depth"] for r in summary["rows"]})
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.set_xlabel("depth (Highway BiLSTM layers, log scale)")
+    ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(title="carry")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_loss_curves(runs: list[Run], path: Path) -> None:
+    plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
+    depths = sorted({r.depth for r in runs if r.history})
+    if not depths:
+        depths = [0]
+    cols = min(3, len(depths))
+    rows_n = math.ceil(len(depths) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False, sharey=True,
+                             constrained_layout=True)
+    for ax, depth in zip(axes.flat, depths):
+        for carry in sorted({r.carry for r in runs}, key=carry_rank):
+            curves = [[h["train_loss"] for h in r.history] for r in runs if r.depth == depth and r.carry == carry and r.history]
+            if not curves:
+                continue
+            length = max(len(c) for c in curves)
+            mean = [statistics.fmean([c[i] for c in curves if len(c) > i]) for i in range(length)]
+            colour, marker = STYLE.get(carry, ("#333333", "x"))
+            ax.plot(range(1, length + 1), mean, label=carry, color=colour, marker=marker, markersize=3)
+        ax.set_title(f"depth {depth}")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in list(axes.flat)[len(depths):]:
+        ax.set_visible(False)
+    axes[0][0].set_ylabel("training loss (mean over seeds)")
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _layer_matrix(runs: list[Run], carry: str, key: str) -> tuple[list[int], list[list[float]]]:
+    depths = sorted({r.depth for r in runs if r.carry == carry and r.results and r.results.get("layers")})
+    matrix = []
+    for depth in depths:
+        values: list[list[float]] = [[] for _ in range(depth)]
+        for run in runs:
+            if run.carry == carry and run.depth == depth and run.results and run.results.get("layers"):
+                for entry in run.results["layers"]:
+                    if key in entry:
+                        values[entry["layer"] - 1].append(entry[key])
+        matrix.append([statistics.fmean(v) if v else math.nan for v in values])
+    return depths, matrix
+
+
+def plot_layer_heatmap(runs: list[Run], path: Path, carry: str, key: str, title: str, cmap: str, vmin=None, vmax=None) -> bool:
+    depths, matrix = _layer_matrix(runs, carry, key)
+    if not depths:
+        return False
+    plt = _plt()
+    width = max(depths)
+    grid = [[row[i] if i < len(row) else math.nan for i in range(width)] for row in matrix]
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.35 * width + 2.5), 0.5 * len(depths) + 1.6))
+    image = ax.imshow(grid, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+    ticks = list(range(0, width, max(1, width // 16)))
+    ax.set_xticks(ticks, [str(t + 1) for t in ticks])
+    ax.set_xlabel("layer (1 = nearest the embeddings)")
+    ax.set_ylabel("depth of the stack")
+    ax.set_title(title)
+    ax.grid(False)
+    for y, row in enumerate(grid):
+        for x, value in enumerate(row):
+            if not math.isnan(value) and width <= 16:
+                # dark ink on light cells, light ink on dark ones
+                r, g, b, _ = image.cmap(image.norm(value))
+                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+                ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7, color=ink)
+    fig.colorbar(image, ax=ax)
+    _save(fig, path)
+    plt.close(fig)
+    return True

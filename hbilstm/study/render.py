@@ -1,0 +1,145 @@
+"""The report's text: results.csv, report.md and a self-contained report.html."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+from pathlib import Path
+
+from ..evaluation.metrics import METRIC_NAMES
+from ..fileio import atomic_open
+from .collect import METRICS, Run, carry_rank, swept_keys
+
+
+def _fmt(mean: float | None, std: float | None, scale: float = 100.0, digits: int = 1) -> str:
+    if mean is None:
+        return "–"
+    return f"{scale * mean:.{digits}f} ± {scale * (std or 0):.{digits}f}"
+
+
+def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
+    extra = summary["swept"]
+    header = ["carry", "depth", *extra, "test accuracy", "test macro-F1", "test macro-recall",
+              "final train loss", "parameters", "train time (s)", "runs"]
+    body = []
+    for row in summary["rows"]:
+        body.append([
+            row["carry"], str(row["depth"]), *(str(row[k]) for k in extra),
+            _fmt(row["accuracy_mean"], row["accuracy_std"]), _fmt(row["macro_f1_mean"], row["macro_f1_std"]),
+            _fmt(row["macro_recall_mean"], row["macro_recall_std"]),
+            _fmt(row["final_train_loss_mean"], row["final_train_loss_std"], 1.0, 3),
+            f"{row['parameters']:,}" if row["parameters"] else "–",
+            f"{row['seconds_mean']:.0f}" if row["seconds_mean"] is not None else "–",
+            f"{row['finished']}/{row['runs']}" + (" (" + "; ".join(row["failed"]) + ")" if row["failed"] else ""),
+        ])
+    return header, body
+
+
+def provenance_of(runs: list[Run], sweep: dict) -> dict:
+    manifest = next((r.manifest for r in runs if r.manifest), None) or {}
+    base = sweep.get("base", {})
+    fixed = {k: v for k, v in base.items() if k not in sweep.get("axes", {})}
+    return {
+        "command": " ".join(sweep.get("command", [])),
+        "axes": sweep.get("axes", {}),
+        "fixed": fixed,
+        "data": manifest.get("data", {}),
+        "packages": manifest.get("packages", {}),
+        "device": manifest.get("device", {}),
+        "git": manifest.get("git"),
+    }
+
+
+def write_results_csv(runs: list[Run], path: Path) -> None:
+    extra = swept_keys(runs)
+    header = ["run", "carry", "depth", "seed", *extra, "status", "test_accuracy", "test_macro_f1",
+              "test_macro_recall", "val_metric", "best_epoch", "epochs_run", "final_train_loss",
+              "parameters", "seconds", "message"]
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for r in sorted(runs, key=lambda r: (carry_rank(r.carry), r.depth, r.seed, r.name)):
+            res = r.results or {}
+            val_metric = (res.get("val") or {}).get(res.get("metric", ""), "")
+            writer.writerow([
+                r.name, r.carry, r.depth, r.seed, *(r.config.get(k) for k in extra), r.status,
+                *(("" if r.test(m) is None else f"{r.test(m):.6f}") for m in METRICS),
+                f"{val_metric:.6f}" if val_metric != "" else "", res.get("best_epoch", ""), len(r.history),
+                "" if r.final_train_loss is None else f"{r.final_train_loss:.6f}",
+                res.get("parameters", ""), "" if r.seconds is None else f"{r.seconds:.1f}", r.message,
+            ])
+
+
+def _tests_table(tests: list[dict]) -> tuple[list[str], list[list[str]]]:
+    header = ["depth", "seed pairs", "highway − plain (points)", "p (paired t-test)", "beyond seed noise?"]
+    body = [[str(t["depth"]), str(t["pairs"]), f"{100 * t['mean_difference']:+.2f}",
+             "–" if t["p_value"] is None else f"{t['p_value']:.3g}", "yes" if t["significant"] else "no"]
+            for t in tests]
+    return header, body
+
+
+def _md_table(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _settings_lines(provenance: dict) -> list[str]:
+    packages = provenance.get("packages", {})
+    device = provenance.get("device", {})
+    data = provenance.get("data", {})
+    fixed = provenance.get("fixed", {})
+    keep = ("data", "hidden", "embedding_dim", "epochs", "batch_size", "lr", "dropout", "gate_bias",
+            "pooling", "max_tokens", "patience", "class_weights")
+    return [
+        f"command: `{provenance.get('command', '')}`",
+        "swept: " + ", ".join(f"{k} = {v}" for k, v in provenance.get("axes", {}).items()),
+        "fixed: " + ", ".join(f"{k} = {fixed[k]}" for k in keep if k in fixed),
+        f"data: {data.get('dataset', '?')} ("
+        + ", ".join(f"{Path(f['path']).name} {f['sha256'][:12]}" for f in data.get("files", [])[:7]) + ")",
+        "software: " + ", ".join(f"{k} {v}" for k, v in packages.items() if v),
+        f"device: {device.get('type', '?')} {device.get('name', '')}, {device.get('torch_threads', '?')} torch threads"
+        + (f", git {provenance['git']['commit'][:10]}" + (" (dirty)" if provenance['git'].get('dirty') else "") if provenance.get("git") else ""),
+    ]
+
+
+def markdown(summary, tests, facts, provenance, plots, out: Path, runs) -> str:
+    metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
+    parts = [f"# Depth study: test {metric} against depth", "", "## Findings", ""]
+    parts += [f"- {line}" for line in facts]
+    parts += ["", "## Results (mean ± sd over seeds; test split)", "", _md_table(*_table(summary)), ""]
+    if tests:
+        parts += ["## Highway against plain, paired over seeds", "", _md_table(*_tests_table(tests)), ""]
+    for path, caption in plots.values():
+        parts += [f"### {caption}", "", f"![{caption}]({path.relative_to(out).as_posix()})", ""]
+    parts += ["## Settings", ""] + [f"- {line}" for line in _settings_lines(provenance)] + [""]
+    return "\n".join(parts)
+
+
+def _html_table(header: list[str], body: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def html_page(summary, tests, facts, provenance, plots, runs) -> str:
+    metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
+    figures = []
+    for path, caption in plots.values():
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        figures.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+             "table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #8884;padding:.25rem .5rem;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}figure{margin:1.5rem 0}img{max-width:100%;background:#fff;border-radius:4px}"
+             "@media (prefers-color-scheme: dark){body{background:#111;color:#ddd}a{color:#8bf}}")
+    body = [f"<h1>Depth study: test {html.escape(metric)} against depth</h1>", "<h2>Findings</h2><ul>"]
+    body += [f"<li>{html.escape(line)}</li>" for line in facts] + ["</ul>"]
+    body += ["<h2>Results (mean ± sd over seeds; test split)</h2>", _html_table(*_table(summary))]
+    if tests:
+        body += ["<h2>Highway against plain, paired over seeds</h2>", _html_table(*_tests_table(tests))]
+    body += figures
+    body += ["<h2>Settings</h2><ul>"] + [f"<li>{html.escape(line)}</li>" for line in _settings_lines(provenance)] + ["</ul>"]
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f"<title>hbilstm depth study</title><style>{style}</style></head><body>" + "".join(body) + "</body></html>\n")

@@ -1,0 +1,219 @@
+"""Sweeps: train every combination of some options, each as an ordinary run directory.
+
+``hbilstm compare`` is a sweep over depth (``layers``), ``carry`` and ``seed``; any other training
+option can be swept or fixed the same way. Every run goes through :func:`hbilstm.training.train`,
+the function behind ``hbilstm train``: there is no second training loop.
+
+A sweep directory holds ``sweep.json`` (what was asked) and ``runs/<name>/`` for each run.
+Rerunning the same sweep skips finished runs, resumes interrupted ones and restarts runs that
+never finished an epoch; a run that diverges or fails is recorded in its ``outcome.json`` and the
+sweep goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import itertools
+import json
+import multiprocessing
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..config import TrainConfig, parse_scalar
+from ..errors import ConfigError, HbilstmError, TrainingDiverged, TrainingInterrupted
+from ..fileio import write_json_atomic
+
+SWEEP_FILE = "sweep.json"
+OUTCOME_FILE = "outcome.json"
+RUNS_DIR = "runs"
+# How the run names spell the common axes; other axes appear as key=value.
+_SHORT = {"carry": "{}", "layers": "L{}", "seed": "s{}"}
+
+
+@dataclass
+class PlannedRun:
+    name: str
+    config: TrainConfig
+    run_dir: Path
+
+    @property
+    def cost(self) -> int:
+        """Relative cost, for progress and ETA: epochs times layers."""
+        return self.config.epochs * self.config.layers
+
+
+def plan(base: TrainConfig, axes: dict[str, list[Any]], out: Path) -> list[PlannedRun]:
+    """One run per combination of the axes' values, cheapest (shallowest) first."""
+    for key in axes:
+        if key not in base.to_dict():
+            raise ConfigError(f"cannot sweep unknown option {key!r}")
+        if not axes[key]:
+            raise ConfigError(f"option {key!r} has no values to sweep")
+    keys = list(axes)
+    runs = []
+    for values in itertools.product(*(axes[k] for k in keys)):
+        changes = dict(zip(keys, values))
+        config = base.replace(**changes)  # validates every value before any run starts
+        runs.append(PlannedRun(run_name(changes), config, out / RUNS_DIR / run_name(changes)))
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise ConfigError("two runs of the sweep would share a name; give each swept value once")
+    return sorted(runs, key=lambda r: (r.config.layers, names.index(r.name)))
+
+
+def run_name(changes: dict[str, Any]) -> str:
+    parts = []
+    for key in ("carry", "layers", "seed"):
+        if key in changes:
+            parts.append(_SHORT[key].format(changes[key]))
+    parts += [f"{k}={v}" for k, v in changes.items() if k not in _SHORT]
+    return "-".join(str(p).replace("/", "_").replace(" ", "_") for p in parts) or "run"
+
+
+def run_state(run: PlannedRun) -> str:
+    """``finished``, ``failed`` (diverged or errored, recorded), ``interrupted`` or ``new``."""
+    if (run.run_dir / "results.json").is_file():
+        return "finished"
+    if (run.run_dir / OUTCOME_FILE).is_file():
+        return "failed"
+    if (run.run_dir / "last.pt").is_file():
+        return "interrupted"
+    return "new"
+
+
+def execute(run: PlannedRun, threads: int, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Train one run (resuming it if it was interrupted); return its outcome as a dict.
+
+    Divergence and errors are recorded in ``outcome.json`` and returned, never raised, so that a
+    sweep goes on; an interruption (Ctrl-C) is raised so that the sweep stops.
+    """
+    import torch
+
+    from ..training import TrainCallback, train
+
+    class EpochReport(TrainCallback):
+        def epoch_end(self, record: dict) -> None:
+            if on_epoch is not None:
+                on_epoch(record)
+
+    if threads:
+        torch.set_num_threads(threads)
+    state = run_state(run)
+    started = time.perf_counter()
+    try:
+        result = train(run.config, run.run_dir, resume=state == "interrupted", overwrite=state == "new",
+                       callback=EpochReport())
+    except TrainingInterrupted:
+        raise
+    except TrainingDiverged as exc:
+        return _record(run, "diverged", str(exc), started)
+    except HbilstmError as exc:
+        return _record(run, "failed", str(exc), started)
+    except Exception as exc:  # a bug in one run must not end a day-long sweep
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return _record(run, "failed", detail, started, traceback.format_exc())
+    metric = result.metric
+    return {"name": run.name, "status": "finished", "seconds": time.perf_counter() - started,
+            "metric": metric, "test": (result.test or result.val)[metric]}
+
+
+def _record(run: PlannedRun, status: str, message: str, started: float, trace: str | None = None) -> dict:
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    outcome = {"name": run.name, "status": status, "message": message, "seconds": time.perf_counter() - started}
+    write_json_atomic(run.run_dir / OUTCOME_FILE, {**outcome, "traceback": trace})
+    return outcome
+
+
+def _worker(run: PlannedRun, threads: int, queue) -> dict:
+    def report(record: dict) -> None:
+        queue.put((run.name, record["epoch"]))
+
+    return execute(run, threads, report)
+
+
+def save_sweep(out: Path, base: TrainConfig, axes: dict[str, list[Any]], command: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / SWEEP_FILE, {"axes": axes, "base": base.to_dict(), "command": command})
+
+
+def run_sweep(
+    runs: list[PlannedRun],
+    jobs: int = 1,
+    retry_failed: bool = False,
+    progress: Callable[[str, PlannedRun | None, dict | None], None] | None = None,
+) -> list[dict]:
+    """Run what is left of a sweep, ``jobs`` trainings at a time; return the new outcomes.
+
+    ``progress(event, run, info)`` hears ``"start"``, ``"epoch"`` (info: ``{"epoch": n}``),
+    ``"done"`` (info: the outcome) and ``"skip"`` events.
+    """
+    notify = progress or (lambda event, run, info: None)
+    todo = []
+    for run in runs:
+        state = run_state(run)
+        if state == "finished" or (state == "failed" and not retry_failed):
+            notify("skip", run, {"state": state})
+            continue
+        if state == "failed":
+            (run.run_dir / OUTCOME_FILE).unlink()
+        todo.append(run)
+    if not todo:
+        return []
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    outcomes = []
+    if jobs <= 1:
+        for run in todo:
+            notify("start", run, None)
+            outcome = execute(run, 0, lambda record, run=run: notify("epoch", run, {"epoch": record["epoch"]}))
+            outcomes.append(outcome)
+            notify("done", run, outcome)
+        return outcomes
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        queue = manager.Queue()
+        by_name = {run.name: run for run in todo}
+        with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            pending = {}
+            for run in todo:
+                pending[pool.submit(_worker, run, threads, queue)] = run
+            started: set[str] = set()
+            while pending:
+                done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
+                while not queue.empty():
+                    name, epoch = queue.get()
+                    if name not in started:
+                        started.add(name)
+                        notify("start", by_name[name], None)
+                    notify("epoch", by_name[name], {"epoch": epoch})
+                for future in done:
+                    run = pending.pop(future)
+                    outcome = future.result()  # TrainingInterrupted propagates: the sweep stops
+                    outcomes.append(outcome)
+                    notify("done", run, outcome)
+    return outcomes
+
+
+def parse_values(raw: str) -> list[Any]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; each value a number, boolean, null or text."""
+    values = []
+    for part in raw.split(","):
+        if not part.strip():
+            raise ConfigError(f"empty value in {raw!r}")
+        values.append(parse_scalar(part))
+    return values
+
+
+def load_sweep(out: Path) -> dict:
+    path = out / SWEEP_FILE
+    if not path.is_file():
+        raise ConfigError(f"{out}: no {SWEEP_FILE} here; is this a compare output folder?")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_dirs(out: Path) -> Iterable[Path]:
+    root = out / RUNS_DIR
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

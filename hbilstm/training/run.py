@@ -1,0 +1,205 @@
+"""``train(config, out)``: what ``hbilstm train`` (and every run of a sweep) calls.
+
+A run directory holds:
+
+* ``config.yaml``   the resolved options;
+* ``manifest.json`` seed, software versions, git commit, device and data-file hashes;
+* ``metrics.jsonl`` one line per finished epoch (train loss and accuracy, validation scores);
+* ``model.pt``      the best epoch's model (by the validation set's official metric);
+* ``last.pt``       everything needed to resume: weights, optimizer, position, RNG states;
+* ``results.json``  the best model's validation and test scores, written at the end.
+
+Every file is written atomically. SIGINT/SIGTERM stop at the next batch with a resumable
+``last.pt``; ``--resume`` continues to the same weights an uninterrupted run reaches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint
+from ..config import TrainConfig, from_dict, load_config, to_yaml
+from ..data.corpora import load_corpus
+from ..errors import ConfigError, TrainingDiverged
+from ..fileio import write_json_atomic, write_text_atomic
+from ..inference import layer_statistics, resolve_device
+from .callbacks import TrainCallback
+from .loop import METRICS_FILE, Trainer
+from .manifest import build_manifest
+from .parts import build
+from .state import TrainState
+
+CONFIG_FILE, MANIFEST_FILE, RESULTS_FILE = "config.yaml", "manifest.json", "results.json"
+RUN_FILES = (CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, RESULTS_FILE, MODEL_FILE, RESUME_FILE)
+# Options that may change when a run is resumed; the rest define the run.
+RESUMABLE_OVERRIDES = ("epochs", "patience", "device", "threads", "amp")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metric: str
+    best_epoch: int
+    best_value: float
+    epochs_run: int
+    stopped: str  # "completed" | "early-stopped"
+    val: dict
+    test: dict | None
+    seconds: float
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    name = Path(config.data).name if Path(config.data).exists() else config.data
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name}-{config.carry}-L{config.layers}-{stamp}"
+
+
+def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The saved config of a run, with the options that may change on resume applied."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: no {CONFIG_FILE} here, so nothing to resume")
+    config = load_config(path)
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    fixed = [k for k, v in changes.items() if k not in RESUMABLE_OVERRIDES and getattr(config, k) != v]
+    if fixed:
+        raise ConfigError(
+            f"--{fixed[0].replace('_', '-')} cannot change when resuming (only "
+            f"{', '.join('--' + k for k in RESUMABLE_OVERRIDES)} can)"
+        )
+    return config.replace(**changes)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """Turn the first SIGINT/SIGTERM into a flag checked between batches; a second SIGINT
+    interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
+    """Refuse to touch an existing run unless told how; return the state to resume from."""
+    if resume:
+        if not (run_dir / RESUME_FILE).is_file():
+            raise ConfigError(f"{run_dir}: no {RESUME_FILE} to resume from")
+        return load_checkpoint(run_dir / RESUME_FILE, kind="resume")
+    existing = [f for f in RUN_FILES if (run_dir / f).exists()]
+    if existing and not overwrite:
+        raise ConfigError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); use --resume to continue it "
+            "or --overwrite to start again"
+        )
+    return None
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _check_resumable(saved: dict, config: TrainConfig) -> None:
+    saved_config = from_dict(saved["train_config"])
+    changed = [k for k in saved_config.to_dict()
+               if k not in RESUMABLE_OVERRIDES and getattr(saved_config, k) != getattr(config, k)]
+    if changed:
+        raise ConfigError(f"{changed[0]} differs from the run being resumed")
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    callback: TrainCallback | None = None,
+) -> TrainResult:
+    """Train a model as ``config`` says, in run directory ``out``; see the module docs.
+
+    Raises :class:`~hbilstm.errors.TrainingInterrupted` after saving a resumable state when
+    SIGINT or SIGTERM arrives, :class:`~hbilstm.errors.TrainingDiverged` when the loss stops
+    being finite, and other :class:`~hbilstm.errors.HbilstmError` for bad options or data, before
+    any work starts. ``callback`` hears progress (see :class:`TrainCallback`); without one,
+    training is silent.
+    """
+    started = time.perf_counter()
+    callback = callback or TrainCallback()
+    run_dir = Path(out) if out is not None else default_run_dir(config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    saved = _check_run_dir(run_dir, resume, overwrite)
+    if config.embeddings and not Path(config.embeddings).is_file():
+        raise ConfigError(f"embeddings: {config.embeddings}: no such file")
+    corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
+    if saved is None:
+        _clear_run_dir(run_dir)
+    else:
+        _check_resumable(saved, config)
+    write_text_atomic(run_dir / CONFIG_FILE, to_yaml(config))
+    manifest = build_manifest(config.seed, device, corpus.name, corpus.files)
+    if saved is not None and (run_dir / MANIFEST_FILE).is_file():
+        previous = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = {**previous, "resumed": previous.get("resumed", []) + [manifest["created"]]}
+    callback.log(f"run directory: {run_dir}")
+    parts = build(config, corpus, device, saved, callback.log)
+    manifest["parameters"] = parts.model.num_parameters()
+    manifest["embeddings"] = parts.embedding_info
+    write_json_atomic(run_dir / MANIFEST_FILE, manifest)
+
+    state = TrainState.from_dict(saved, config.patience) if saved is not None else TrainState(config.patience)
+    trainer = Trainer(config, parts, corpus, run_dir, device, state, callback)
+    if saved is not None:
+        trainer.restore(saved)
+    with _stop_signals() as stop:
+        trainer.fit(stop)
+
+    stopping = state.stopping
+    if stopping.best_epoch == 0:
+        raise TrainingDiverged("no epoch finished, so there is no model to keep")
+    best = load_checkpoint(run_dir / MODEL_FILE)
+    parts.model.load_state_dict(best["state_dict"])
+    val = trainer.evaluate_split(parts.data.val)
+    test = trainer.evaluate_split(parts.data.test) if parts.data.test is not None else None
+    layers = layer_statistics(parts.model, parts.data.val.ids, device=device)
+    epochs_run = len(state.history)
+    stopped = "early-stopped" if epochs_run < config.epochs else "completed"
+    write_json_atomic(run_dir / RESULTS_FILE, {
+        "dataset": corpus.name,
+        "metric": parts.metric,
+        "best_epoch": stopping.best_epoch,
+        "epochs_run": epochs_run,
+        "stopped": stopped,
+        "parameters": parts.model.num_parameters(),
+        "train_seconds": sum(r["seconds"] + r["val_seconds"] for r in state.history),
+        "val": val,
+        "test": test,
+        "layers": layers,
+    })
+    return TrainResult(run_dir, parts.metric, stopping.best_epoch, stopping.best_value, epochs_run, stopped,
+                       val, test, time.perf_counter() - started)

@@ -1,0 +1,91 @@
+"""Training on a slice of real tweets: run directory contents, reproducibility, resume."""
+
+import json
+
+import pytest
+import torch
+
+from hbilstm.checkpoint import load_checkpoint
+from hbilstm.config import TrainConfig
+from hbilstm.errors import ConfigError
+from hbilstm.training import load_run_config, train
+from hbilstm.training.parts import class_weights
+
+
+def tiny(data_dir, **kw):
+    settings = dict(data_dir=str(data_dir), layers=2, hidden=8, embedding_dim=12, epochs=2,
+                    batch_size=32, min_freq=1, seed=5)
+    settings.update(kw)
+    return TrainConfig(**settings)
+
+
+def test_run_directory_holds_config_manifest_metrics_checkpoints_and_results(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.yaml", "manifest.json", "metrics.jsonl", "model.pt", "last.pt", "results.json"} <= names
+    lines = (trained_run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    manifest = json.loads((trained_run / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["packages"]["torch"] == torch.__version__.split("+")[0] or \
+        manifest["packages"]["torch"].startswith(torch.__version__.split("+")[0])
+    assert len(manifest["data"]["files"]) == 7 and all(len(f["sha256"]) == 64 for f in manifest["data"]["files"])
+    results = json.loads((trained_run / "results.json").read_text())
+    assert results["metric"] == "macro_recall" and results["test"]["n"] == 150
+    assert 0.0 <= results["test"]["macro_recall"] <= 1.0
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_everything_to_rebuild(trained_run):
+    raw = torch.load(trained_run / "model.pt", weights_only=True)
+    assert raw["format_version"] == 1 and raw["labels"] == ["negative", "neutral", "positive"]
+    assert raw["vocab"][:2] == ["<pad>", "<unk>"] and raw["train_config"]["hidden"] == 16
+    assert raw["model_config"]["vocab_size"] == len(raw["vocab"])
+
+
+def test_same_seed_same_weights_different_seed_different_weights(tmp_path, data_dir):
+    def weights(run, seed):
+        train(tiny(data_dir, epochs=1, seed=seed), tmp_path / run)
+        return load_checkpoint(tmp_path / run / "last.pt")["state_dict"]
+
+    a, b, c = weights("a", 1), weights("b", 1), weights("c", 2)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_an_existing_run_is_not_overwritten_without_overwrite(tmp_path, data_dir):
+    run = tmp_path / "run"
+    train(tiny(data_dir, epochs=1), run)
+    before = (run / "model.pt").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run.*--overwrite"):
+        train(tiny(data_dir, epochs=1), run)
+    assert (run / "model.pt").read_bytes() == before
+    train(tiny(data_dir, epochs=1, seed=99), run, overwrite=True)
+    assert (run / "model.pt").read_bytes() != before
+
+
+def test_resume_with_more_epochs_continues_to_the_uninterrupted_result(tmp_path, data_dir):
+    straight = tmp_path / "straight"
+    train(tiny(data_dir, epochs=3), straight)
+    split = tmp_path / "split"
+    train(tiny(data_dir, epochs=2), split)
+    train(load_run_config(split, {"epochs": 3}), split, resume=True)
+    a = load_checkpoint(straight / "last.pt")["state_dict"]
+    b = load_checkpoint(split / "last.pt")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (straight / "metrics.jsonl").read_text().count("\n") == (split / "metrics.jsonl").read_text().count("\n") == 3
+
+
+def test_resume_refuses_to_change_what_defines_the_run(tmp_path, data_dir):
+    run = tmp_path / "run"
+    train(tiny(data_dir, epochs=1), run)
+    with pytest.raises(ConfigError, match="--hidden cannot change when resuming"):
+        load_run_config(run, {"hidden": 64})
+
+
+def test_balanced_class_weights():
+    weights = class_weights([0, 0, 0, 1], 3)
+    assert weights.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
+
+
+@pytest.mark.parametrize("carry", ["plain", "residual", "gated-residual"])
+def test_every_carry_trains_one_epoch_end_to_end(tmp_path, data_dir, carry):
+    result = train(tiny(data_dir, epochs=1, carry=carry, layers=3), tmp_path / carry)
+    assert result.best_epoch == 1 and result.test is not None
