@@ -27,12 +27,14 @@ class HighwayBiLSTMClassifier(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx)
         widths = [config.embedding_dim] + [2 * config.hidden] * config.layers
+        # layer_dropout acts on the LSTM input of every layer after the first (the first one reads
+        # the embeddings, dropped already); inside the layer, so the carry path is never dropped.
         self.layers = nn.ModuleList(
-            HighwayBiLSTMLayer(widths[i], config.hidden, config.carry, config.gate_bias)
+            HighwayBiLSTMLayer(widths[i], config.hidden, config.carry, config.gate_bias,
+                               config.layer_dropout if i > 0 else 0.0)
             for i in range(config.layers)
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.layer_dropout = nn.Dropout(config.layer_dropout)
         self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
 
     def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None) -> Tensor:
@@ -40,9 +42,7 @@ class HighwayBiLSTMClassifier(nn.Module):
         embedded = self.dropout(self.embedding(tokens))
         batch = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         x = batch.data
-        for i, layer in enumerate(self.layers):
-            if i > 0:
-                x = self.layer_dropout(x)
+        for layer in self.layers:
             x = layer(x, batch, stats)
         padded, _ = pad_packed_sequence(batch._replace(data=x), batch_first=True)
         if padded.is_cuda and lengths.device.type == "cpu":

@@ -24,7 +24,8 @@ class ModelConfig:
         carries its input forward (default -2, T = sigmoid(-2) = 0.12).
     pooling: how token features become one vector per tweet; one of :data:`POOLINGS`.
     dropout: dropout rate on the embeddings and on the pooled features (default 0.3).
-    layer_dropout: dropout rate on the input of every LSTM after the first (default 0).
+    layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
+        the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
     """
 

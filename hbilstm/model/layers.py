@@ -31,18 +31,22 @@ class HighwayBiLSTMLayer(nn.Module):
     hidden: LSTM units per direction; the output width is ``2 * hidden``.
     carry: one of :data:`CARRIES`.
     gate_bias: initial transform-gate bias (highway only).
+    input_dropout: dropout rate on the LSTM's input only; the gate and the carry path see x
+        undropped, so that a deep stack never drops its highway (default 0).
 
     ``forward`` takes and returns the *data* tensor of a packed sequence (one row per real
     token); ``batch`` is the packed sequence whose layout that data follows.
     """
 
-    def __init__(self, input_size: int, hidden: int, carry: str = "highway", gate_bias: float = -2.0):
+    def __init__(self, input_size: int, hidden: int, carry: str = "highway", gate_bias: float = -2.0,
+                 input_dropout: float = 0.0):
         super().__init__()
         if carry not in CARRIES:
             raise ValueError(f"carry must be one of {', '.join(CARRIES)}, not {carry!r}")
         self.carry = carry
         self.input_size = input_size
         self.output_size = 2 * hidden
+        self.input_dropout = nn.Dropout(input_dropout)
         self.lstm = nn.LSTM(input_size, hidden, num_layers=1, bidirectional=True)
         # P: the carry path must match the output width; identity costs nothing where it does.
         if carry == "plain" or input_size == self.output_size:
@@ -61,7 +65,7 @@ class HighwayBiLSTMLayer(nn.Module):
             self.k = nn.Parameter(torch.ones(()))
 
     def forward(self, x: Tensor, batch: PackedSequence, stats: list | None = None) -> Tensor:
-        h = self.lstm(batch._replace(data=x))[0].data
+        h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
         if self.carry == "plain":
             out = h
         elif self.carry == "residual":

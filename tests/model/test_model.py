@@ -137,3 +137,17 @@ def test_invalid_configs_list_the_valid_choices():
         ModelConfig(vocab_size=5, num_classes=2, layers=0)
     with pytest.raises(ValueError, match="dropout"):
         ModelConfig(vocab_size=5, num_classes=2, dropout=1.0)
+
+
+def test_layer_dropout_drops_the_lstm_input_only_never_the_carry_path():
+    tokens, lengths = batch()
+    # T ~ 0: every layer carries its input (y = P(x)), so dropout on the carry path would show
+    # in training mode; dropout on the LSTM input alone cannot.
+    closed = small("highway", layers=4, layer_dropout=0.5, gate_bias=-40.0, dropout=0.0)
+    assert torch.allclose(closed.train().encode(tokens, lengths), closed.eval().encode(tokens, lengths), atol=1e-6)
+    # T ~ 1: y = H(x), and the dropout on the LSTMs' input changes what they compute.
+    opened = small("highway", layers=4, layer_dropout=0.5, gate_bias=40.0, dropout=0.0)
+    torch.manual_seed(0)
+    assert not torch.allclose(opened.train().encode(tokens, lengths), opened.eval().encode(tokens, lengths), atol=1e-3)
+    # the first layer's LSTM reads the (embedding-dropped) embeddings, not a second dropout
+    assert closed.layers[0].input_dropout.p == 0.0 and closed.layers[1].input_dropout.p == 0.5
