@@ -16,7 +16,7 @@ from ..config import TrainConfig
 from ..data.batching import ResidentSplit, bucket_order
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit
-from ..errors import TrainingDiverged, TrainingInterrupted
+from ..errors import CheckpointError, TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
@@ -73,7 +73,11 @@ class Trainer:
     def restore(self, saved: dict) -> None:
         """Weights, optimizer and RNG states from a resume checkpoint (the position is in ``state``)."""
         self.model.load_state_dict(saved["state_dict"])
-        self.parts.optimizer.load_state_dict(saved["optimizer"])
+        try:
+            self.parts.optimizer.load_state_dict(saved["optimizer"])
+        except ValueError:  # before 0.2 every parameter sat in one group, all of them decayed
+            raise CheckpointError(f"{self.run_dir / RESUME_FILE}: written by an older hbilstm whose optimizer "
+                                  "state this version cannot continue; start the run again") from None
         torch.set_rng_state(saved["rng"]["torch"])
         if self.device.type == "cuda" and "cuda" in saved["rng"]:
             torch.cuda.set_rng_state_all(saved["rng"]["cuda"])

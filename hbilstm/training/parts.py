@@ -53,12 +53,22 @@ def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters, with weight decay on the weight matrices only.
+
+    Biases and the residual gate k are left undecayed: decay would drag the transform-gate bias
+    b_T from its negative start toward 0 (opening every gate) and k toward 0, undoing the
+    initialisation the carries depend on. The embedding's padding row is zero and gets no
+    gradient, so decay keeps it zero.
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
+    ]
     # The fused AdamW updates every parameter in one kernel: on the CPU its step is ten times
     # faster than the per-parameter loop (benchmarks.md), which matters with a large embedding.
-    return torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay,
-        fused=device.type in ("cpu", "cuda") or None,
-    )
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr,
+                             fused=device.type in ("cpu", "cuda") or None)
 
 
 def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_state: dict | None,

@@ -9,7 +9,6 @@ from hbilstm.checkpoint import load_checkpoint
 from hbilstm.config import TrainConfig
 from hbilstm.errors import ConfigError
 from hbilstm.training import load_run_config, train
-from hbilstm.training.parts import class_weights
 
 
 def tiny(data_dir, **kw):
@@ -79,10 +78,6 @@ def test_resume_refuses_to_change_what_defines_the_run(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="--hidden cannot change when resuming"):
         load_run_config(run, {"hidden": 64})
 
-
-def test_balanced_class_weights():
-    weights = class_weights([0, 0, 0, 1], 3)
-    assert weights.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
 
 
 @pytest.mark.parametrize("carry", ["plain", "residual", "gated-residual"])
