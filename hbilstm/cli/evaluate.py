@@ -53,6 +53,9 @@ def print_report(report: dict[str, Any]) -> None:
         mark = " (official)" if key == official else ""
         summary.add_row(f"{name}{mark}", f"{100 * report[key]:.2f}")
     console.print(summary)
+    if report["macro_over"] != report["labels"]:
+        console.print(f"macro scores average the {len(report['macro_over'])} classes present in the data: "
+                      + ", ".join(report["macro_over"]))
 
     console.print("per class")
     per_class = Table()

@@ -75,7 +75,7 @@ class Trainer:
         self.model.load_state_dict(saved["state_dict"])
         try:
             self.parts.optimizer.load_state_dict(saved["optimizer"])
-        except ValueError:  # before 0.2 every parameter sat in one group, all of them decayed
+        except ValueError:  # older versions decayed every parameter, in one group
             raise CheckpointError(f"{self.run_dir / RESUME_FILE}: written by an older hbilstm whose optimizer "
                                   "state this version cannot continue; start the run again") from None
         torch.set_rng_state(saved["rng"]["torch"])
