@@ -2,8 +2,9 @@
 
 Tokenizing tens of thousands of tweets with spaCy takes seconds; a second run over the same
 texts with the same tokenizer settings reads the tokens back from an Arrow table written with
-``datasets`` instead. The cache key is a hash of the texts themselves and of the tokenizer
-settings, so an edited data file or a changed option never reads stale tokens.
+``datasets`` instead. The cache key is a hash of the texts themselves, the tokenizer
+settings and the spaCy version, so an edited data file, a changed option or a spaCy upgrade never
+reads stale tokens.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(texts: Sequence[str], config: TokenizerConfig) -> str:
+    """A hash of the texts, the tokenizer settings, our rules' version and spaCy's version (an
+    upgrade of spaCy may change its tokenization rules, and so the tokens)."""
+    import spacy
+
     digest = hashlib.sha256()
-    digest.update(json.dumps([TOKENIZER_RULES_VERSION, config.to_dict()], sort_keys=True).encode())
+    digest.update(json.dumps([TOKENIZER_RULES_VERSION, spacy.__version__, config.to_dict()], sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")

@@ -45,3 +45,14 @@ def test_encode_truncates_and_never_returns_an_empty_sequence():
     assert encode([["a", "b", "c"], [], ["zzz"]], vocab, max_tokens=2) == [
         [vocab.id("a"), vocab.id("b")], [UNK_ID], [UNK_ID]
     ]
+
+
+def test_another_spacy_version_does_not_reuse_the_cache(tmp_path, monkeypatch):
+    import spacy
+
+    texts = ["an upgrade may change tokenization rules"]
+    TokenCache(TweetTokenizer(), tmp_path).tokenize(texts)
+    monkeypatch.setattr(spacy, "__version__", "99.0.0")
+    upgraded = TokenCache(TweetTokenizer(), tmp_path)
+    upgraded.tokenize(texts)
+    assert (upgraded.hits, upgraded.misses) == (0, 1)
