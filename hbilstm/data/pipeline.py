@@ -132,6 +132,10 @@ def prepare_training_data(
     if 0 < max_train < len(train_examples):
         order = torch.randperm(len(train_examples), generator=torch.Generator().manual_seed(0)).tolist()
         train_examples = train_examples.select(sorted(order[:max_train]))
+    for name, examples in (("train", train_examples), ("val", val_examples)):
+        if len(examples) == 0:
+            raise DataError(f"{corpus.name}: the {name} split has no examples; there is nothing to "
+                            + ("train on" if name == "train" else "select the best epoch with"))
     train_tokens = encoder.tokens(train_examples)
     counts = Counter(t for tokens in train_tokens for t in tokens)
     if vocab is None:

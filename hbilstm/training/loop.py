@@ -142,8 +142,6 @@ class Trainer:
 
     def _end_epoch(self) -> None:
         config, state = self.config, self.state
-        if state.step == 0:
-            return
         val_started = time.perf_counter()
         val = self.evaluate_split(self.parts.data.val)
         metric = self.parts.metric

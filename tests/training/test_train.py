@@ -7,7 +7,7 @@ import torch
 
 from hbilstm.checkpoint import load_checkpoint
 from hbilstm.config import TrainConfig
-from hbilstm.errors import ConfigError
+from hbilstm.errors import ConfigError, DataError
 from hbilstm.training import load_run_config, train
 
 
@@ -84,3 +84,26 @@ def test_resume_refuses_to_change_what_defines_the_run(tmp_path, data_dir):
 def test_every_carry_trains_one_epoch_end_to_end(tmp_path, data_dir, carry):
     result = train(tiny(data_dir, epochs=1, carry=carry, layers=3), tmp_path / carry)
     assert result.best_epoch == 1 and result.test is not None
+
+
+@pytest.mark.parametrize("weights", ["none", "balanced"])
+def test_an_empty_training_split_is_refused_with_one_line(tmp_path, data_dir, weights):
+    import shutil
+    import signal
+
+    folder = tmp_path / "empty-train"
+    shutil.copytree(data_dir / "tweeteval-sentiment", folder)
+    (folder / "train_text.txt").write_text("")
+    (folder / "train_labels.txt").write_text("")
+
+    def too_long(signum, frame):
+        raise TimeoutError("training an empty split did not stop")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    try:
+        with pytest.raises(DataError, match="empty-train: the train split has no examples"):
+            train(tiny(data_dir, data=str(folder), class_weights=weights), tmp_path / "run")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
