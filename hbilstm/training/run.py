@@ -131,6 +131,19 @@ def _check_resumable(saved: dict, config: TrainConfig) -> None:
         raise ConfigError(f"{changed[0]} differs from the run being resumed")
 
 
+def _check_same_data(before: list[dict], now: list[dict]) -> None:
+    """ConfigError when the data files differ from those the run started with (by content)."""
+    old = {Path(f["path"]).name: f["sha256"] for f in before}
+    new = {Path(f["path"]).name: f["sha256"] for f in now}
+    for name in sorted(old.keys() | new.keys()):
+        if old.get(name) != new.get(name):
+            what = "changed" if name in old and name in new else "is new" if name in new else "is gone"
+            raise ConfigError(
+                f"data file {name} {what} since the run started (manifest.json records its SHA-256); "
+                "resuming would train on other data: restore the file, or start a new run"
+            )
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None = None,
@@ -157,15 +170,16 @@ def train(
     if config.embeddings and not Path(config.embeddings).is_file():
         raise ConfigError(f"embeddings: {config.embeddings}: no such file")
     corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
+    manifest = build_manifest(config.seed, device, corpus.name, corpus.files)
     if saved is None:
         _clear_run_dir(run_dir)
     else:
         _check_resumable(saved, config)
+        if (run_dir / MANIFEST_FILE).is_file():
+            previous = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+            _check_same_data(previous["data"]["files"], manifest["data"]["files"])
+            manifest = {**previous, "resumed": previous.get("resumed", []) + [manifest["created"]]}
     write_text_atomic(run_dir / CONFIG_FILE, to_yaml(config))
-    manifest = build_manifest(config.seed, device, corpus.name, corpus.files)
-    if saved is not None and (run_dir / MANIFEST_FILE).is_file():
-        previous = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-        manifest = {**previous, "resumed": previous.get("resumed", []) + [manifest["created"]]}
     callback.log(f"run directory: {run_dir}")
     parts = build(config, corpus, device, saved, callback.log)
     manifest["parameters"] = parts.model.num_parameters()

@@ -107,3 +107,21 @@ def test_an_empty_training_split_is_refused_with_one_line(tmp_path, data_dir, we
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_resume_refuses_when_a_data_file_changed_since_the_run_started(tmp_path, data_dir):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    run = tmp_path / "run"
+    train(tiny(copy, epochs=1), run)
+    before = (run / "last.pt").read_bytes()
+    with open(copy / "tweeteval-sentiment" / "train_text.txt", "a") as handle:
+        handle.write("one more tweet\n")
+    with open(copy / "tweeteval-sentiment" / "train_labels.txt", "a") as handle:
+        handle.write("1\n")
+    with pytest.raises(ConfigError, match=r"data file train_\w+\.txt changed since the run started"):
+        train(load_run_config(run, {"epochs": 2}), run, resume=True)
+    assert (run / "last.pt").read_bytes() == before
+    assert load_run_config(run).epochs == 1  # nothing of the run was rewritten
