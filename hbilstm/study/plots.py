@@ -82,7 +82,7 @@ def plot_loss_curves(runs: list[Run], path: Path) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(depths):]:
         ax.set_visible(False)
-    axes[0][0].set_ylabel("training loss (mean over seeds)")
+    axes[0][0].set_ylabel("training objective (mean over seeds)")
     if axes[0][0].get_legend_handles_labels()[0]:
         axes[0][0].legend(fontsize=8)
     _save(fig, path)

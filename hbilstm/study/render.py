@@ -21,7 +21,7 @@ def _fmt(mean: float | None, std: float | None, scale: float = 100.0, digits: in
 def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
     extra = summary["swept"]
     header = ["carry", "depth", *extra, "test accuracy", "test macro-F1", "test macro-recall",
-              "final train loss", "parameters", "train time (s)", "runs"]
+              "last-epoch train loss", "parameters", "train time (s)", "runs"]
     body = []
     for row in summary["rows"]:
         body.append([

@@ -5,8 +5,8 @@ Writes into the sweep folder:
 * ``results.csv``  one row per run (finished, diverged or failed);
 * ``summary.json`` mean and standard deviation over seeds per (carry, depth, other swept options),
   the paired highway-versus-plain tests, the findings and the provenance;
-* ``plots/*.png``  test metric against depth, final training loss against depth, training-loss
-  curves, transform-gate activity per layer and the learned k per layer;
+* ``plots/*.png``  test metric against depth, last-epoch training objective against depth,
+  training-objective curves, transform-gate activity per layer and the learned k per layer;
 * ``report.md`` and a self-contained ``report.html`` (plots embedded).
 """
 
@@ -45,11 +45,13 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
         plot_metric_vs_depth(summary, path, metric, f"test {name} (%, mean ± sd over seeds)")
         plots["metric"] = (path, f"Test {name} against depth")
         path = plots_dir / "train_loss_vs_depth.png"
-        plot_metric_vs_depth(summary, path, "final_train_loss", "final training loss (mean ± sd)", scale=1.0)
-        plots["loss"] = (path, "Final training loss against depth: does the stack still fit its training set?")
+        plot_metric_vs_depth(summary, path, "final_train_loss", "last-epoch training objective (mean ± sd)", scale=1.0)
+        plots["loss"] = (path, "Training objective in the last epoch against depth (class-weighted cross-entropy, "
+                               "averaged over the epoch's batches with dropout on): a stack that cannot fit its "
+                               "training data stays near ln(classes)")
         path = plots_dir / "loss_curves.png"
         plot_loss_curves(runs, path)
-        plots["curves"] = (path, "Training-loss curves per depth (mean over seeds)")
+        plots["curves"] = (path, "Training objective per epoch, per depth (mean over seeds; class-weighted, dropout on)")
     path = plots_dir / "gates_highway.png"
     if plot_layer_heatmap(runs, path, "highway", "gate_mean", "mean transform gate T per layer (highway; 0 = carry, 1 = transform)", "viridis", 0.0, 1.0):
         plots["gates"] = (path, "Transform-gate activity per layer, for every highway depth")

@@ -125,3 +125,23 @@ def test_resume_refuses_when_a_data_file_changed_since_the_run_started(tmp_path,
         train(load_run_config(run, {"epochs": 2}), run, resume=True)
     assert (run / "last.pt").read_bytes() == before
     assert load_run_config(run).epochs == 1  # nothing of the run was rewritten
+
+
+def test_val_loss_is_the_training_objective_class_weights_included(tmp_path, data_dir):
+    from hbilstm.data.batching import collate
+    from hbilstm.data.corpora import load_corpus
+    from hbilstm.training.parts import build
+
+    config = tiny(data_dir, epochs=1, class_weights="balanced")
+    train(config, tmp_path / "run")
+    parts = build(config, load_corpus(config.data, config.data_dir), torch.device("cpu"), None, lambda line: None)
+    assert parts.criterion.weight is not None and not torch.allclose(parts.criterion.weight, torch.ones(3))
+    parts.model.load_state_dict(load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"])
+    val = parts.data.val
+    batch = collate(val.ids, val.labels, list(range(len(val))))
+    with torch.no_grad():
+        expected = float(parts.criterion(parts.model.eval()(batch.tokens, batch.lengths), batch.labels))
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert results["val"]["loss"] == pytest.approx(expected, rel=1e-5)
+    assert record["val_loss"] == pytest.approx(expected, rel=1e-5)
