@@ -61,7 +61,9 @@ class HighwayBiLSTMClassifier(nn.Module):
         if self.config.pooling == "mean":
             summed = (padded * real[..., None]).sum(dim=1)
             return summed / lengths[:, None].to(padded.dtype)
-        # "last": the forward direction's state at the last token, the backward one's at the first.
+        # "last": the forward half of the top layer's output at the last real token and the backward
+        # half at the first, where each direction has read the whole tweet. With the plain carry
+        # these are the LSTM's final states; the other carries mix the carried input into them.
         half = padded.size(-1) // 2
         rows = torch.arange(padded.size(0), device=padded.device)
         forward_last = padded[rows, lengths - 1, :half]

@@ -145,3 +145,15 @@ def test_val_loss_is_the_training_objective_class_weights_included(tmp_path, dat
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert results["val"]["loss"] == pytest.approx(expected, rel=1e-5)
     assert record["val_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_better_val_score(tmp_path, data_dir):
+    # lr 1e-12 leaves the weights as they start, so no epoch after the first scores better
+    run = tmp_path / "run"
+    result = train(tiny(data_dir, epochs=4, patience=1, lr=1e-12), run)
+    assert (result.best_epoch, result.epochs_run, result.stopped) == (1, 2, "early-stopped")
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    # resumed with more patience it trains on, and the run is no longer called early-stopped
+    result = train(load_run_config(run, {"patience": 5}), run, resume=True)
+    assert (result.epochs_run, result.stopped) == (4, "completed")
+    assert json.loads((run / "results.json").read_text())["stopped"] == "completed"
