@@ -18,7 +18,7 @@ def predict(
     source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl, or - for stdin."),
     output: Optional[str] = options.output("Write here (.csv or .jsonl) instead of stdout."),
     text_column: str = typer.Option("text", "--text-column", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
-    id_column: str = typer.Option("id", "--id-column", help="Column or field copied to the output as the row id, when present; else the line number is."),
+    id_column: str = typer.Option("id", "--id-column", help="Column or field copied to the output as the row id when the input has it (a row without one gets its line number); else the output has line numbers."),
     input_format: Optional[str] = typer.Option(None, "--input-format", help="txt, csv, tsv or jsonl. (default: from the extension; txt for stdin)"),
     fmt: Optional[str] = typer.Option(None, "--format", help="Output format, csv or jsonl. (default: from the output's extension; csv on stdout)"),
     batch_size: int = options.batch_size(512),

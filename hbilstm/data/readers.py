@@ -273,6 +273,7 @@ def iter_records(
     skip_bad_lines: bool = False,
     errors: str = "strict",
     optional: Sequence[str] = (),
+    columns: list[str] | None = None,
 ) -> Iterator[Record]:
     """Stream the rows of a text/CSV/TSV/JSONL byte stream in order, one :class:`Record` each.
 
@@ -283,7 +284,8 @@ def iter_records(
     names the columns (fields) that must exist: a table without one raises DataError before any
     row is yielded, and so does a header naming a required or ``optional`` column twice. A malformed row raises DataError naming
     its line, or, with ``skip_bad_lines``, comes back as a Record with ``error`` set.
-    ``name`` is how the source is named in messages.
+    ``name`` is how the source is named in messages. For CSV/TSV, a ``columns`` list is filled
+    with the header's names as soon as the header is read.
     """
     text = io.TextIOWrapper(
         stream, encoding="utf-8-sig", errors=errors, newline="" if fmt in ("csv", "tsv") else None
@@ -294,7 +296,8 @@ def iter_records(
             for number, line in enumerate(text, 1):
                 yield Record(number, {column: line.rstrip("\n")})
         elif fmt in ("csv", "tsv"):
-            yield from _iter_table(text, "," if fmt == "csv" else "\t", name, required, optional, skip_bad_lines)
+            yield from _iter_table(text, "," if fmt == "csv" else "\t", name, required, optional, skip_bad_lines,
+                                   columns)
         elif fmt == "jsonl":
             yield from _iter_jsonl(text, name, required, skip_bad_lines)
         else:
@@ -313,13 +316,15 @@ def _bad(message: str, skip: bool) -> str:
     return message.split(": ", 1)[1]
 
 
-def _iter_table(text, delimiter, name, required, optional, skip_bad_lines) -> Iterator[Record]:
+def _iter_table(text, delimiter, name, required, optional, skip_bad_lines, columns) -> Iterator[Record]:
     reader = csv.reader(text, delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
             return
         header = [h.strip() for h in header]
+        if columns is not None:
+            columns[:] = header
         missing = [c for c in required if c not in header]
         if missing:
             raise DataError(
@@ -367,6 +372,22 @@ def _iter_jsonl(text, name, required, skip_bad_lines) -> Iterator[Record]:
             yield Record(number, obj, error=reason)
             continue
         yield Record(number, obj)
+
+
+def jsonl_has_field(path: Path, key: str) -> bool:
+    """Whether any JSON object in the JSON Lines file ``path`` has ``key``: a byte search for the
+    quoted key, then a parse of the lines that hold it."""
+    needle = json.dumps(key, ensure_ascii=False).encode("utf-8")
+    with open(path, "rb") as handle:
+        for line in handle:
+            if needle in line:
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and key in obj:
+                    return True
+    return False
 
 
 def read_table(

@@ -10,6 +10,7 @@ interrupted or failed run leaves no output file behind.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass
 from itertools import islice
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 from ..checkpoint import LoadedModel, load_model
-from ..data.readers import Record, ReplacementCounter, iter_records, table_format
+from ..data.readers import Record, ReplacementCounter, iter_records, jsonl_has_field, table_format
 from ..fileio import atomic_open
 from ..inference import resolve_device
 from .io import Writer, check_output, open_input, output_format
@@ -76,12 +77,14 @@ def predict(
     stream = open_input(source)
     name = "standard input" if source == "-" else source
     with ReplacementCounter() as counter:
+        columns: list[str] = []
         records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
-                               skip_bad_lines=skip_bad_lines, errors=counter.handler)
-        first = next(records, None)  # raises DataError for a missing column before any output
-        has_ids = first is not None and in_format != "txt" and id_column in first.fields
+                               skip_bad_lines=skip_bad_lines, errors=counter.handler, columns=columns)
+        head = list(islice(records, chunk_size))  # raises DataError for a missing column before any output
+        has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
+                           more=len(head) == chunk_size)
         id_name = id_column if has_ids else "line"
-        rows = _chain(first, records)
+        rows = itertools.chain(head, records)
 
         def run(handle: IO[str]) -> None:
             writer = Writer(handle, out_format, id_name, loaded.label_names)
@@ -122,10 +125,18 @@ def _chunked(rows: Iterator[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
-    if first is not None:
-        yield first
-        yield from rest
+def _has_ids(in_format: str, id_column: str, columns: list[str], head: list[Record], path: Path | None,
+             more: bool) -> bool:
+    """Whether the input carries row ids, decided once for the whole input: a CSV/TSV by its
+    header; JSONL by whether any record has the field (the first chunk, then a scan of the rest
+    of the file; from standard input, the first chunk alone); plain text never."""
+    if in_format in ("csv", "tsv"):
+        return id_column in columns
+    if in_format != "jsonl":
+        return False
+    if any(id_column in record.fields for record in head):
+        return True
+    return more and path is not None and jsonl_has_field(path, id_column)
 
 
 @dataclass
@@ -152,7 +163,9 @@ def _finish(chunk: _Chunk, writer: Writer, loaded: LoadedModel, id_column: str |
     stats.truncated += sum(1 for i, flag in zip(chunk.todo, cut_tokens) if flag or i in chunk.cut)
     by_row = dict(zip(chunk.todo, probs.tolist()))
     for i, record in enumerate(chunk.records):
-        row_id = record.fields.get(id_column, "") if id_column else record.line
+        row_id = record.fields.get(id_column) if id_column else None
+        if row_id is None or row_id == "":
+            row_id = record.line  # every row gets an id: its line (row) number where it has none
         stats.rows += 1
         if i in by_row:
             p = by_row[i]

@@ -141,3 +141,35 @@ def test_sigterm_during_prediction_leaves_no_output_and_no_temporary_file(traine
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["many.txt"]
+
+
+@pytest.mark.parametrize("content,ids", [
+    # the first record has no id, later ones do: the file has ids, the first row keeps its line number
+    ('{"text": "a"}\n{"id": "x2", "text": "b"}\n{"text": "c"}\n', [1, "x2", 3]),
+    # the first has one, a later one does not: that row gets its line number, never ""
+    ('{"id": "a1", "text": "x"}\n{"text": "y"}\n', ["a1", 2]),
+])
+def test_jsonl_ids_are_decided_for_the_whole_file_and_every_row_gets_one(trained_run, tmp_path, content, ids):
+    result, out = run_predict(trained_run, tmp_path, "in.jsonl", content, out="o.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(out)
+    assert [r["id"] for r in rows] == ids and all("line" not in r for r in rows)
+
+
+def test_jsonl_ids_after_the_first_chunk_are_found(trained_run, tmp_path):
+    from hbilstm.predict import predict
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "no id here"}\n' * 5 + '{"id": "late", "text": "found"}\n')
+    out = tmp_path / "o.csv"
+    predict(trained_run, str(source), str(out), chunk_size=2)
+    assert [r["id"] for r in rows_of(out)] == ["1", "2", "3", "4", "5", "late"]
+
+
+def test_csv_ids_are_decided_by_the_header_not_the_first_row(trained_run, tmp_path):
+    # the first row is short: it has no id cell, yet the header has an id column
+    content = "text,id\nhello\nsecond,x9\n"
+    result, out = run_predict(trained_run, tmp_path, "in.csv", content)
+    assert result.exit_code == 0, result.output
+    rows = rows_of(out)
+    assert list(rows[0])[0] == "id" and [r["id"] for r in rows] == ["1", "x9"]
