@@ -106,7 +106,7 @@ class SweepProgress:
             remaining = (run.config.epochs - self.epochs_seen.get(run.name, 0)) * run.config.layers
             self.progress.advance(self.task, max(0, remaining))
             if info["status"] == "finished":
-                line = f"{run.name}: test {info['metric'].replace('_', '-')} {100 * info['test']:.2f} ({info['seconds']:.0f}s)"
+                line = f"{run.name}: {info['split']} {info['metric'].replace('_', '-')} {100 * info['score']:.2f} ({info['seconds']:.0f}s)"
             else:
                 self.failed += 1
                 line = f"{run.name}: {info['status']}: {info['message']}"

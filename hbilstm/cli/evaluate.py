@@ -16,7 +16,7 @@ from ._app import app, stdout, user_errors
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="A run directory (its model.pt) or a checkpoint file."),
     data: Optional[str] = options.data("Dataset name or path. (default: the one the model was trained on)"),
-    split: str = typer.Option("test", "--split", help="train, val or test (a single file is scored whole)."),
+    split: Optional[str] = typer.Option(None, "--split", help="train, val or test. (default: test; another dataset's single file is scored whole)"),
     data_dir: Optional[str] = options.data_dir(),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of a CSV/TSV/JSONL dataset."),
     label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column of a CSV/TSV/JSONL dataset."),
@@ -46,6 +46,8 @@ def print_report(report: dict[str, Any]) -> None:
     console = stdout()
     official = report["official_metric"]
     console.print(f"{report['dataset']} / {report['split']}: {report['n']:,} examples ({report['checkpoint']})")
+    if report["split_note"]:
+        console.print(f"{report['split']}: {report['split_note']}")
     summary = Table()
     summary.add_column("metric")
     summary.add_column("value", justify="right")

@@ -57,7 +57,8 @@ class Corpus:
     """A dataset ready to encode: its splits, label names (in id order) and official metric.
 
     ``splits`` holds those of ``train``, ``val`` and ``test`` that the source has; a single file
-    that is not split is held as ``all``. ``files`` are the files read (hashed into manifests).
+    that is not split is held as ``all`` (and has no train, val or test split of its own).
+    ``files`` are the files read (hashed into manifests).
     """
 
     name: str
@@ -66,11 +67,13 @@ class Corpus:
     metric: str
     files: list[Path] = field(default_factory=list)
 
+    @property
+    def unsplit(self) -> bool:
+        return set(self.splits) == {"all"}
+
     def split(self, name: str) -> Examples:
         if name in self.splits:
             return self.splits[name]
-        if set(self.splits) == {"all"}:
-            return self.splits["all"]
         raise DataError(
             f"dataset {self.name!r} has no {name!r} split (it has: {', '.join(self.splits)})"
         )

@@ -111,27 +111,10 @@ def prepare_training_data(
     vocab: Vocabulary | None = None,
     max_train: int = 0,
 ) -> TrainingData:
-    """Encode a corpus for training; the vocabulary comes from the training split only.
-
-    A corpus without a validation split gets one: ``val_fraction`` of train, chosen with
-    ``seed`` (a corpus of one unsplit file also lacks a test split). ``max_train`` > 0 keeps a
-    random sample of that many training examples, the same sample whatever the seed, so that
-    runs differing only in seed see the same data.
-    """
-    train_examples = corpus.split("train")
-    val_source = "val"
-    if "val" in corpus.splits:
-        val_examples = corpus.splits["val"]
-    else:
-        generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(train_examples), generator=generator).tolist()
-        cut = max(1, int(round(len(order) * val_fraction)))
-        val_examples = train_examples.select(sorted(order[:cut]))
-        train_examples = train_examples.select(sorted(order[cut:]))
-        val_source = f"{val_fraction:.0%} held out from train"
-    if 0 < max_train < len(train_examples):
-        order = torch.randperm(len(train_examples), generator=torch.Generator().manual_seed(0)).tolist()
-        train_examples = train_examples.select(sorted(order[:max_train]))
+    """Encode a corpus for training (splits as :func:`training_splits` cuts them); the
+    vocabulary comes from the training split only."""
+    splits = training_splits(corpus, val_fraction, seed, max_train)
+    train_examples, val_examples = splits["train"], splits["val"]
     for name, examples in (("train", train_examples), ("val", val_examples)):
         if len(examples) == 0:
             raise DataError(f"{corpus.name}: the {name} split has no examples; there is nothing to "
@@ -144,6 +127,37 @@ def prepare_training_data(
     train = encoder.encode(train_examples, vocab, labels, f"{corpus.name} train", train_tokens)
     val = encoder.encode(val_examples, vocab, labels, f"{corpus.name} val")
     test = None
+    if "test" in splits:
+        test = encoder.encode(splits["test"], vocab, labels, f"{corpus.name} test")
+    return TrainingData(corpus, vocab, train, val, test, counts, held_out_source(corpus, val_fraction))
+
+
+def training_splits(corpus: Corpus, val_fraction: float, seed: int, max_train: int = 0) -> dict[str, Examples]:
+    """The ``train``, ``val`` and (where the corpus has one) ``test`` examples a run uses.
+
+    A corpus without a validation split gets one: ``val_fraction`` of its training examples (of
+    the whole file for a corpus of one unsplit file, which has no test split), chosen with
+    ``seed``. ``max_train`` > 0 keeps a random sample of that many training examples, the same
+    sample whatever the seed, so that runs differing only in seed see the same data. Evaluation
+    calls this too, to score exactly the split a run held out.
+    """
+    train = corpus.splits["train"] if "train" in corpus.splits else corpus.splits.get("all", Examples())
+    if "val" in corpus.splits:
+        val = corpus.splits["val"]
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(train), generator=generator).tolist()
+        cut = max(1, int(round(len(order) * val_fraction))) if order else 0
+        train, val = train.select(sorted(order[cut:])), train.select(sorted(order[:cut]))
+    if 0 < max_train < len(train):
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
+        train = train.select(sorted(order[:max_train]))
+    out = {"train": train, "val": val}
     if "test" in corpus.splits:
-        test = encoder.encode(corpus.splits["test"], vocab, labels, f"{corpus.name} test")
-    return TrainingData(corpus, vocab, train, val, test, counts, val_source)
+        out["test"] = corpus.splits["test"]
+    return out
+
+
+def held_out_source(corpus: Corpus, val_fraction: float) -> str:
+    """How a run got its validation split: the corpus's own, or held out from train."""
+    return "val" if "val" in corpus.splits else f"{val_fraction:.0%} held out from train"

@@ -1,4 +1,9 @@
-"""Score a trained model on a labelled split of a dataset."""
+"""Score a trained model on a labelled split of a dataset.
+
+Training rows are never scored as test: on the data a model was trained on, the splits are cut
+exactly as training cut them (a split it held out for validation is rebuilt from the run's seed),
+and a dataset without a test split of its own has none to score.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import load_model
-from ..data.corpora import load_corpus
-from ..data.pipeline import Encoder
+from ..data.corpora import Corpus, load_corpus
+from ..data.pipeline import Encoder, training_splits
+from ..data.readers import Examples
 from ..data.token_cache import default_cache_dir
+from ..errors import DataError
+from ..fileio import sha256_file
 from ..inference import predict_probs, resolve_device
 from .metrics import classification_metrics
+
+SPLITS = ("train", "val", "test")
 
 
 def evaluate(
     checkpoint: str | Path,
     data: str | None = None,
-    split: str = "test",
+    split: str | None = None,
     data_dir: str | None = None,
     batch_size: int = 256,
     device: str = "auto",
@@ -26,9 +36,14 @@ def evaluate(
     """Metrics of the model in ``checkpoint`` (a file or run directory) on ``split`` of ``data``.
 
     ``data`` defaults to the dataset the model was trained on; labels are matched to the
-    model's by name. Returns the metrics of :func:`~hbilstm.metrics.classification_metrics`
-    plus ``checkpoint``, ``dataset``, ``split`` and ``official_metric``.
+    model's by name. ``split`` defaults to ``test``, or to the whole file for a file that is not
+    split and that the model was not trained on (see :func:`choose_split`). Returns the metrics
+    of :func:`~hbilstm.evaluation.metrics.classification_metrics` plus ``checkpoint``,
+    ``dataset``, ``split``, ``split_note`` (what the split is, where that needs saying) and
+    ``official_metric``.
     """
+    if split is not None and split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, torch_device)
     trained = loaded.payload.get("train_config", {})
@@ -39,7 +54,8 @@ def evaluate(
         text_column or trained.get("text_column", "text"),
         label_column or trained.get("label_column", "label"),
     )
-    examples = corpus.split(split)
+    same_data = trained_on(corpus, loaded.payload, data)
+    examples, split, note = choose_split(corpus, split, trained if same_data else None)
     encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens)
     encoded = encoder.encode(examples, loaded.vocab, loaded.label_names, f"{corpus.name} {split}")
     probs = predict_probs(loaded.model, encoded.ids, batch_size, torch_device)
@@ -48,7 +64,50 @@ def evaluate(
     return {
         "checkpoint": str(loaded.path),
         "dataset": corpus.name,
-        "split": split if split in corpus.splits else "all",
+        "split": split,
+        "split_note": note,
         "official_metric": official or corpus.metric,
         **metrics,
     }
+
+
+def trained_on(corpus: Corpus, payload: dict, data: str) -> bool:
+    """Whether ``corpus`` is (made of) the data the checkpoint's model was trained on: by the
+    files' SHA-256 where the checkpoint records them, else by the dataset name or path."""
+    recorded = payload.get("data_files")
+    if recorded:
+        hashes = {f["sha256"] for f in recorded}
+        return any(sha256_file(f) in hashes for f in corpus.files)
+    return data == payload.get("train_config", {}).get("data")
+
+
+def choose_split(corpus: Corpus, split: str | None, trained: dict | None) -> tuple[Examples, str, str]:
+    """The examples to score, the split's name and a note saying what it is where that matters.
+
+    ``trained`` is the run's training config when ``corpus`` is the data the model was trained
+    on: the splits are then cut as training cut them, so ``val`` is the part held out for
+    validation and a corpus whose test split training did not have has none. Another dataset's
+    unsplit file is scored whole (split ``all``).
+    """
+    if trained is not None:
+        splits = training_splits(corpus, trained.get("val_fraction", 0.1), trained.get("seed", 13),
+                                 trained.get("max_train", 0))
+        name = split or "test"
+        if name not in splits:
+            raise DataError(
+                f"dataset {corpus.name!r} has no test split: the model was trained on part of it and "
+                "validated on the rest; score that part with --split val, or score another dataset"
+            )
+        note = ""
+        if name == "val" and "val" not in corpus.splits:
+            note = (f"the {trained.get('val_fraction', 0.1):.0%} of the training data held out for validation "
+                    f"(seed {trained.get('seed', 13)}), not a test set")
+        elif name == "train":
+            note = "the examples the model was trained on"
+        return splits[name], name, note
+    if corpus.unsplit:
+        if split is not None:
+            raise DataError(f"{corpus.name}: one file with no {split} split; leave out --split to score all of it")
+        return corpus.splits["all"], "all", "the whole file"
+    name = split or "test"
+    return corpus.split(name), name, ""

@@ -37,11 +37,10 @@ class Run:
     def seed(self) -> int:
         return int(self.config["seed"])
 
-    def test(self, metric: str) -> float | None:
-        if not self.results:
-            return None
-        split = self.results.get("test") or self.results.get("val")
-        return split[metric] if split else None
+    def score(self, metric: str, split: str = "test") -> float | None:
+        """The best model's ``metric`` on ``split`` (None where the run has no such scores)."""
+        scores = (self.results or {}).get(split)
+        return scores[metric] if scores else None
 
     @property
     def final_train_loss(self) -> float | None:
@@ -90,6 +89,13 @@ def swept_keys(runs: list[Run]) -> list[str]:
         if len({json.dumps(r.config.get(key)) for r in runs}) > 1:
             keys.append(key)
     return keys
+
+
+def scored_split(runs: list[Run]) -> str:
+    """``test`` when every finished run has test scores; else ``val`` (the data has no test
+    split), so that one report never mixes the two."""
+    finished = [r for r in runs if r.status == "finished"]
+    return "test" if all(r.score("accuracy", "test") is not None for r in finished) else "val"
 
 
 def carry_rank(carry: str) -> int:

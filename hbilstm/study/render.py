@@ -20,7 +20,8 @@ def _fmt(mean: float | None, std: float | None, scale: float = 100.0, digits: in
 
 def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
     extra = summary["swept"]
-    header = ["carry", "depth", *extra, "test accuracy", "test macro-F1", "test macro-recall",
+    split = summary["split"]
+    header = ["carry", "depth", *extra, f"{split} accuracy", f"{split} macro-F1", f"{split} macro-recall",
               "last-epoch train loss", "parameters", "train time (s)", "runs"]
     body = []
     for row in summary["rows"]:
@@ -64,7 +65,7 @@ def write_results_csv(runs: list[Run], path: Path) -> None:
             val_metric = (res.get("val") or {}).get(res.get("metric", ""), "")
             writer.writerow([
                 r.name, r.carry, r.depth, r.seed, *(r.config.get(k) for k in extra), r.status,
-                *(("" if r.test(m) is None else f"{r.test(m):.6f}") for m in METRICS),
+                *(("" if r.score(m) is None else f"{r.score(m):.6f}") for m in METRICS),
                 f"{val_metric:.6f}" if val_metric != "" else "", res.get("best_epoch", ""), len(r.history),
                 "" if r.final_train_loss is None else f"{r.final_train_loss:.6f}",
                 res.get("parameters", ""), "" if r.seconds is None else f"{r.seconds:.1f}", r.message,
@@ -77,6 +78,12 @@ def _tests_table(tests: list[dict]) -> tuple[list[str], list[list[str]]]:
              "–" if t["p_value"] is None else f"{t['p_value']:.3g}", "yes" if t["significant"] else "no"]
             for t in tests]
     return header, body
+
+
+def _split_words(split: str) -> str:
+    if split == "test":
+        return "test split"
+    return "validation split: the runs' data has no test split"
 
 
 def _md_table(header: list[str], body: list[list[str]]) -> str:
@@ -106,9 +113,9 @@ def _settings_lines(provenance: dict) -> list[str]:
 
 def markdown(summary, tests, facts, provenance, plots, out: Path, runs) -> str:
     metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
-    parts = [f"# Depth study: test {metric} against depth", "", "## Findings", ""]
+    parts = [f"# Depth study: {summary['split']} {metric} against depth", "", "## Findings", ""]
     parts += [f"- {line}" for line in facts]
-    parts += ["", "## Results (mean ± sd over seeds; test split)", "", _md_table(*_table(summary)), ""]
+    parts += ["", f"## Results (mean ± sd over seeds; {_split_words(summary['split'])})", "", _md_table(*_table(summary)), ""]
     if tests:
         parts += ["## Highway against plain, paired over seeds", "", _md_table(*_tests_table(tests)), ""]
     for path, caption in plots.values():
@@ -134,9 +141,9 @@ def html_page(summary, tests, facts, provenance, plots, runs) -> str:
              "table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #8884;padding:.25rem .5rem;text-align:right}"
              "td:first-child,th:first-child{text-align:left}figure{margin:1.5rem 0}img{max-width:100%;background:#fff;border-radius:4px}"
              "@media (prefers-color-scheme: dark){body{background:#111;color:#ddd}a{color:#8bf}}")
-    body = [f"<h1>Depth study: test {html.escape(metric)} against depth</h1>", "<h2>Findings</h2><ul>"]
+    body = [f"<h1>Depth study: {summary['split']} {html.escape(metric)} against depth</h1>", "<h2>Findings</h2><ul>"]
     body += [f"<li>{html.escape(line)}</li>" for line in facts] + ["</ul>"]
-    body += ["<h2>Results (mean ± sd over seeds; test split)</h2>", _html_table(*_table(summary))]
+    body += [f"<h2>Results (mean ± sd over seeds; {html.escape(_split_words(summary['split']))})</h2>", _html_table(*_table(summary))]
     if tests:
         body += ["<h2>Highway against plain, paired over seeds</h2>", _html_table(*_tests_table(tests))]
     body += figures

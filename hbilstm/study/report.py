@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..evaluation.metrics import METRIC_NAMES
 from ..fileio import write_json_atomic, write_text_atomic
-from .collect import collect
+from .collect import collect, scored_split
 from .plots import plot_layer_heatmap, plot_loss_curves, plot_metric_vs_depth
 from .render import html_page, markdown, provenance_of, write_results_csv
 from .stats import findings, paired_tests, summarise
@@ -30,9 +30,10 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
     runs = collect(out)
     finished = [r for r in runs if r.status == "finished"]
     metric = metric or (finished[0].results.get("metric") if finished else None) or "macro_recall"
-    num_classes = len(finished[0].results["test"]["labels"]) if finished and finished[0].results.get("test") else None
-    summary = summarise(runs, metric)
-    tests = paired_tests(runs, metric)
+    split = scored_split(runs)
+    num_classes = len(finished[0].results[split]["labels"]) if finished else None
+    summary = summarise(runs, metric, split)
+    tests = paired_tests(runs, metric, split)
     facts = findings(summary, tests, num_classes)
     provenance = provenance_of(runs, sweep)
 
@@ -42,8 +43,8 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
     name = METRIC_NAMES.get(metric, metric)
     if summary["rows"]:
         path = plots_dir / "metric_vs_depth.png"
-        plot_metric_vs_depth(summary, path, metric, f"test {name} (%, mean ± sd over seeds)")
-        plots["metric"] = (path, f"Test {name} against depth")
+        plot_metric_vs_depth(summary, path, metric, f"{split} {name} (%, mean ± sd over seeds)")
+        plots["metric"] = (path, f"{split.capitalize()} {name} against depth")
         path = plots_dir / "train_loss_vs_depth.png"
         plot_metric_vs_depth(summary, path, "final_train_loss", "last-epoch training objective (mean ± sd)", scale=1.0)
         plots["loss"] = (path, "Training objective in the last epoch against depth (class-weighted cross-entropy, "

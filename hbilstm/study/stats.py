@@ -18,7 +18,7 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarise(runs: list[Run], metric: str) -> dict:
+def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
     extra = swept_keys(runs)
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
@@ -30,15 +30,15 @@ def summarise(runs: list[Run], metric: str) -> dict:
                "runs": len(members), "finished": len(done),
                "failed": [f"{r.name}: {r.status}" for r in members if r.status != "finished"]}
         for name in METRICS:
-            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std([r.test(name) for r in done])
+            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std([r.score(name, split) for r in done])
         row["final_train_loss_mean"], row["final_train_loss_std"] = _mean_std([r.final_train_loss for r in done])
         row["parameters"] = done[0].results.get("parameters") if done else None
         row["seconds_mean"], _ = _mean_std([r.seconds for r in done])
         rows.append(row)
-    return {"metric": metric, "swept": extra, "rows": rows}
+    return {"metric": metric, "split": split, "swept": extra, "rows": rows}
 
 
-def paired_tests(runs: list[Run], metric: str, a: str = "highway", b: str = "plain") -> list[dict]:
+def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "highway", b: str = "plain") -> list[dict]:
     """For each depth: ``a`` against ``b`` on the same seeds (and other options), a paired t-test
     on the test metric. Seeds pair because both stacks saw the same batches in the same order."""
     from scipy import stats
@@ -50,7 +50,7 @@ def paired_tests(runs: list[Run], metric: str, a: str = "highway", b: str = "pla
     for depth in sorted({r.depth for r in done}):
         for others in sorted({tuple(r.config.get(k) for k in extra) for r in done}, key=json.dumps):
             pairs = [
-                (index[(a, depth, seed, others)].test(metric), index[(b, depth, seed, others)].test(metric))
+                (index[(a, depth, seed, others)].score(metric, split), index[(b, depth, seed, others)].score(metric, split))
                 for seed in sorted({r.seed for r in done})
                 if (a, depth, seed, others) in index and (b, depth, seed, others) in index
             ]
@@ -86,7 +86,7 @@ def findings(summary: dict, tests: list[dict], num_classes: int | None) -> list[
         best = max(series, key=lambda r: r[f"{metric}_mean"])
         deepest = series[-1]
         value = 100 * deepest[f"{metric}_mean"]
-        text = (f"{carry}: best test {name} {100 * best[f'{metric}_mean']:.1f} at depth {best['depth']}; "
+        text = (f"{carry}: best {summary['split']} {name} {100 * best[f'{metric}_mean']:.1f} at depth {best['depth']}; "
                 f"at depth {deepest['depth']} it is {value:.1f}, {100 * (best[f'{metric}_mean'] - deepest[f'{metric}_mean']):.1f} below its best")
         near_chance = chance is not None and metric in ("macro_recall", "accuracy")
         if near_chance and 100 * best[f"{metric}_mean"] <= chance + 2.0:

@@ -116,9 +116,9 @@ def execute(run: PlannedRun, threads: int, on_epoch: Callable[[dict], None] | No
     except Exception as exc:  # a bug in one run must not end a day-long sweep
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return _record(run, "failed", detail, started, traceback.format_exc())
-    metric = result.metric
+    split, scores = ("test", result.test) if result.test is not None else ("val", result.val)
     return {"name": run.name, "status": "finished", "seconds": time.perf_counter() - started,
-            "metric": metric, "test": (result.test or result.val)[metric]}
+            "metric": result.metric, "split": split, "score": scores[result.metric]}
 
 
 def _record(run: PlannedRun, status: str, message: str, started: float, trace: str | None = None) -> dict:

@@ -37,8 +37,9 @@ class Trainer:
     """Trains ``parts.model`` epoch by epoch in ``run_dir``, from ``state`` on."""
 
     def __init__(self, config: TrainConfig, parts: Parts, corpus: Corpus, run_dir: Path, device: torch.device,
-                 state: TrainState, callback: TrainCallback):
+                 state: TrainState, callback: TrainCallback, data_files: list[dict]):
         self.config, self.parts, self.corpus, self.run_dir = config, parts, corpus, run_dir
+        self.data_files = data_files  # name and SHA-256 of each data file, kept in the checkpoint
         self.device, self.state, self.callback = device, state, callback
         self.model = parts.model
         # The training split lives on the device: batches are cut out of it there.
@@ -58,6 +59,7 @@ class Trainer:
             "max_tokens": self.config.max_tokens,
             "train_config": self.config.to_dict(),
             "dataset": self.corpus.name,
+            "data_files": self.data_files,
             "metric": parts.metric,
         }
 

@@ -187,7 +187,8 @@ def train(
     write_json_atomic(run_dir / MANIFEST_FILE, manifest)
 
     state = TrainState.from_dict(saved, config.patience) if saved is not None else TrainState(config.patience)
-    trainer = Trainer(config, parts, corpus, run_dir, device, state, callback)
+    data_files = [{"name": Path(f["path"]).name, "sha256": f["sha256"]} for f in manifest["data"]["files"]]
+    trainer = Trainer(config, parts, corpus, run_dir, device, state, callback, data_files)
     if saved is not None:
         trainer.restore(saved)
     with _stop_signals() as stop:

@@ -127,3 +127,25 @@ def test_jobs_run_in_parallel_processes(tmp_path, data_dir):
         b = json.loads((tmp_path / "parallel" / "runs" / run / "results.json").read_text())["test"]
         # one torch thread per worker instead of two: sums may round differently, scores barely move
         assert a["n"] == b["n"] == 150 and abs(a["macro_recall"] - b["macro_recall"]) < 0.05
+
+
+def test_a_sweep_on_data_without_a_test_split_reports_val_scores_as_val(tmp_path, data_dir):
+    folder = data_dir / "tweeteval-sentiment"
+    rows = list(zip((folder / "train_text.txt").read_text().splitlines()[:200],
+                    (folder / "train_labels.txt").read_text().splitlines()[:200]))
+    single = tmp_path / "tweets.csv"  # one file: training holds out 10% for validation, no test split
+    with open(single, "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *rows])
+    out = tmp_path / "study"
+    result = runner.invoke(app, ["compare", "--depths", "1", "--carry", "highway", "--seeds", "1", "--out", str(out),
+                                 "--data", str(single), "--epochs", "1", "--hidden", "4", "--embedding-dim", "8",
+                                 "--min-freq", "1"])
+    assert result.exit_code == 0, result.output
+    assert "highway-L1-s1: val macro-recall" in result.stderr
+    assert json.loads((out / "summary.json").read_text())["split"] == "val"
+    report = (out / "report.md").read_text()
+    assert "validation split: the runs' data has no test split" in report
+    assert "| val macro-recall |" in report and "test macro-recall" not in report
+    with open(out / "results.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["test_macro_recall"] == "" and row["val_metric"] != ""
