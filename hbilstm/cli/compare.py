@@ -56,7 +56,7 @@ def compare(
     """
     from ..config import load_config
     from ..study.report import build_report
-    from ..study.sweep import parse_values, plan, run_sweep, save_sweep
+    from ..study.sweep import check_reusable, parse_values, plan, run_sweep, save_sweep
     from ._progress import SweepProgress
 
     extra = parse_extra_options(list(ctx.args))
@@ -70,6 +70,7 @@ def compare(
     base = load_config(config, {"data": data, "data_dir": data_dir, **fixed})
     axes = {"carry": parse_values(carry), "layers": parse_values(depths), "seed": list(range(1, seeds + 1)), **swept}
     runs = plan(base, axes, out)
+    check_reusable(runs)  # before sweep.json is rewritten or anything is trained
     save_sweep(out, base, axes, ["hbilstm", *sys.argv[1:]])
     console = stderr()
     with SweepProgress(console, runs) as progress:

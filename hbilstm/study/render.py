@@ -39,8 +39,11 @@ def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
 
 def provenance_of(runs: list[Run], sweep: dict) -> dict:
     manifest = next((r.manifest for r in runs if r.manifest), None) or {}
-    base = sweep.get("base", {})
-    fixed = {k: v for k, v in base.items() if k not in sweep.get("axes", {})}
+    # The fixed settings are read off the runs themselves (options every run shares), so they
+    # describe what was trained whatever sweep.json says; with no run yet, sweep.json's base.
+    axes = sweep.get("axes", {})
+    configs = [r.config for r in runs] or [sweep.get("base", {})]
+    fixed = {k: v for k, v in configs[0].items() if k not in axes and all(c.get(k) == v for c in configs)}
     return {
         "command": " ".join(sweep.get("command", [])),
         "axes": sweep.get("axes", {}),

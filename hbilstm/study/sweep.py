@@ -7,7 +7,9 @@ the function behind ``hbilstm train``: there is no second training loop.
 A sweep directory holds ``sweep.json`` (what was asked) and ``runs/<name>/`` for each run.
 Rerunning the same sweep skips finished runs, resumes interrupted ones and restarts runs that
 never finished an epoch; a run that diverges or fails is recorded in its ``outcome.json`` and the
-sweep goes on.
+sweep goes on. A run is only ever reused for the configuration it was trained with: a sweep
+whose options differ from an existing run's (``--hidden 64`` where the run used 32, another
+``--config``) is refused before anything is trained or written.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..config import TrainConfig, parse_scalar
+from ..config import TrainConfig, load_config, parse_scalar
 from ..errors import ConfigError, HbilstmError, TrainingDiverged, TrainingInterrupted
 from ..fileio import write_json_atomic
 
@@ -72,6 +74,35 @@ def run_name(changes: dict[str, Any]) -> str:
             parts.append(_SHORT[key].format(changes[key]))
     parts += [f"{k}={v}" for k, v in changes.items() if k not in _SHORT]
     return "-".join(str(p).replace("/", "_").replace(" ", "_") for p in parts) or "run"
+
+
+# Options that say where and how fast a run trains, not what it trains: they may differ between
+# the sweep that started a run and the one that reuses it.
+EXECUTION_OPTIONS = ("device", "threads")
+
+
+def config_changes(run: PlannedRun) -> dict[str, tuple[Any, Any]]:
+    """``{option: (trained with, asked now)}`` for a run directory whose saved config differs
+    from the planned one; empty when they agree or the run has not started."""
+    path = run.run_dir / "config.yaml"
+    if not path.is_file():
+        return {}
+    saved = load_config(path).to_dict()
+    planned = run.config.to_dict()
+    return {k: (saved.get(k), v) for k, v in planned.items() if k not in EXECUTION_OPTIONS and saved.get(k) != v}
+
+
+def check_reusable(runs: list[PlannedRun]) -> None:
+    """ConfigError naming the first run directory trained with other options than planned."""
+    for run in runs:
+        changes = config_changes(run)
+        if changes:
+            key, (was, now) = next(iter(changes.items()))
+            raise ConfigError(
+                f"{run.run_dir} was trained with {key} {was!r}, this sweep asks {now!r}"
+                + (f" (and {len(changes) - 1} more option(s) differ)" if len(changes) > 1 else "")
+                + "; its results would not match the report's settings: use another --output"
+            )
 
 
 def run_state(run: PlannedRun) -> str:

@@ -149,3 +149,17 @@ def test_a_sweep_on_data_without_a_test_split_reports_val_scores_as_val(tmp_path
     with open(out / "results.csv", newline="") as handle:
         row = next(csv.DictReader(handle))
     assert row["test_macro_recall"] == "" and row["val_metric"] != ""
+
+
+def test_rerun_with_another_fixed_option_is_refused_and_changes_nothing(sweep):
+    out, args, _ = sweep
+    before = (out / "sweep.json").read_text()
+    models = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("model.pt")}
+    changed = [a if a != "8" else "12" for a in args]  # --hidden 8 -> --hidden 12
+    assert changed != args
+    result = runner.invoke(app, changed)
+    assert result.exit_code == 2, result.output
+    assert "runs/plain-L1-s1 was trained with hidden 8, this sweep asks 12" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (out / "sweep.json").read_text() == before
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("model.pt")} == models
