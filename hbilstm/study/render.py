@@ -10,6 +10,7 @@ from pathlib import Path
 from ..evaluation.metrics import METRIC_NAMES
 from ..fileio import atomic_open
 from .collect import METRICS, Run, carry_rank, swept_keys
+from .stats import format_p
 
 
 def _fmt(mean: float | None, std: float | None, scale: float = 100.0, digits: int = 1) -> str:
@@ -76,10 +77,19 @@ def write_results_csv(runs: list[Run], path: Path) -> None:
 
 
 def _tests_table(tests: list[dict]) -> tuple[list[str], list[list[str]]]:
-    header = ["depth", "seed pairs", "highway − plain (points)", "p (paired t-test)", "beyond seed noise?"]
-    body = [[str(t["depth"]), str(t["pairs"]), f"{100 * t['mean_difference']:+.2f}",
-             "–" if t["p_value"] is None else f"{t['p_value']:.3g}", "yes" if t["significant"] else "no"]
-            for t in tests]
+    k = tests[0]["tests"] if tests else 0
+    header = ["depth", "seed pairs", "highway − plain (points)", "95% CI (points)", "t (df)", "p (paired t-test)",
+              f"p, Holm over {k}", "beyond seed noise?"]
+    body = []
+    for t in tests:
+        tested = t["p_value"] is not None
+        body.append([
+            str(t["depth"]), str(t["pairs"]), f"{100 * t['mean_difference']:+.2f}",
+            f"{100 * t['ci_low']:+.2f} to {100 * t['ci_high']:+.2f}" if tested else "–",
+            f"{t['t']:.2f} ({t['df']})" if tested else "–",
+            format_p(t["p_value"]) if tested else t["note"], format_p(t["p_holm"]),
+            "yes" if t["significant"] else "no",
+        ])
     return header, body
 
 

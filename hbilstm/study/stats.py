@@ -38,9 +38,18 @@ def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
     return {"metric": metric, "split": split, "swept": extra, "rows": rows}
 
 
-def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "highway", b: str = "plain") -> list[dict]:
-    """For each depth: ``a`` against ``b`` on the same seeds (and other options), a paired t-test
-    on the test metric. Seeds pair because both stacks saw the same batches in the same order."""
+def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "highway", b: str = "plain",
+                 alpha: float = 0.05) -> list[dict]:
+    """For each depth (and value of any other swept option): ``a`` against ``b`` on the same seeds,
+    a paired t-test on ``metric``. Seeds pair because both stacks saw the same batches in the
+    same order.
+
+    Each entry holds ``pairs``, ``df`` (pairs - 1), ``mean_difference`` (a - b) with its 95%
+    confidence interval (``ci_low``, ``ci_high``; t distribution), ``t``, the two-sided ``p_value``,
+    ``p_holm`` (Holm-Bonferroni adjusted over the ``tests`` entries that could be tested),
+    ``significant`` (``p_holm`` < ``alpha``) and a ``note`` where no test is possible: one seed
+    pair, or differences without spread (all equal), where a t-test is undefined.
+    """
     from scipy import stats
 
     extra = swept_keys(runs)
@@ -49,24 +58,45 @@ def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "hi
     out = []
     for depth in sorted({r.depth for r in done}):
         for others in sorted({tuple(r.config.get(k) for k in extra) for r in done}, key=json.dumps):
-            pairs = [
-                (index[(a, depth, seed, others)].score(metric, split), index[(b, depth, seed, others)].score(metric, split))
+            diffs = [
+                index[(a, depth, seed, others)].score(metric, split) - index[(b, depth, seed, others)].score(metric, split)
                 for seed in sorted({r.seed for r in done})
                 if (a, depth, seed, others) in index and (b, depth, seed, others) in index
             ]
-            if not pairs:
+            if not diffs:
                 continue
-            diffs = [x - y for x, y in pairs]
-            p = None
-            if len(pairs) >= 2:
-                if statistics.pstdev(diffs) == 0:
-                    p = 0.0 if diffs[0] != 0 else 1.0
-                else:
-                    p = float(stats.ttest_rel([x for x, _ in pairs], [y for _, y in pairs]).pvalue)
-            out.append({"depth": depth, **dict(zip(extra, others)), "pairs": len(pairs),
-                        "mean_difference": statistics.fmean(diffs), "p_value": p,
-                        "significant": p is not None and p < 0.05 and statistics.fmean(diffs) != 0})
+            n, mean = len(diffs), statistics.fmean(diffs)
+            entry = {"depth": depth, **dict(zip(extra, others)), "pairs": n, "df": n - 1 if n > 1 else None,
+                     "mean_difference": mean, "ci_low": None, "ci_high": None, "t": None, "p_value": None,
+                     "note": ""}
+            spread = statistics.stdev(diffs) if n > 1 else 0.0
+            if n < 2:
+                entry["note"] = "one seed pair: no test"
+            elif spread < 1e-9:
+                entry["note"] = "every seed pair differs by the same amount: no spread to test against"
+            else:
+                error = spread / math.sqrt(n)
+                half = float(stats.t.ppf(0.975, n - 1)) * error
+                entry.update(t=mean / error, p_value=float(2 * stats.t.sf(abs(mean / error), n - 1)),
+                             ci_low=mean - half, ci_high=mean + half)
+            out.append(entry)
+    tested = sorted((e for e in out if e["p_value"] is not None), key=lambda e: e["p_value"])
+    running = 0.0
+    for rank, entry in enumerate(tested):  # Holm: the i-th smallest p times (k - i), kept monotone
+        running = max(running, min(1.0, (len(tested) - rank) * entry["p_value"]))
+        entry["p_holm"] = running
+    for entry in out:
+        entry.setdefault("p_holm", None)
+        entry["tests"] = len(tested)
+        entry["significant"] = entry["p_holm"] is not None and entry["p_holm"] < alpha
     return out
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as text: never "0" (below 0.001 it is "< 0.001"); "–" where there is none."""
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3g}"
 
 
 def findings(summary: dict, tests: list[dict], num_classes: int | None) -> list[str]:
@@ -94,17 +124,24 @@ def findings(summary: dict, tests: list[dict], num_classes: int | None) -> list[
         elif near_chance and value <= chance + 2.0:
             text += f" (chance level is {chance:.1f}: at this depth the stack no longer learns)"
         lines.append(text + ".")
-    significant = [t for t in tests if t["significant"]]
     if tests:
         deep = max(tests, key=lambda t: t["depth"])
-        p = "n/a (one seed)" if deep["p_value"] is None else f"{deep['p_value']:.3g}"
+        text = (f"highway minus plain at depth {deep['depth']}: {100 * deep['mean_difference']:+.1f} points "
+                f"over {deep['pairs']} seed pair(s)")
+        if deep["p_value"] is None:
+            text += f" ({deep['note']})"
+        else:
+            text += (f", 95% CI {100 * deep['ci_low']:+.1f} to {100 * deep['ci_high']:+.1f}; paired t-test "
+                     f"t({deep['df']}) = {deep['t']:.2f}, p = {format_p(deep['p_value'])}, Holm-adjusted over "
+                     f"{deep['tests']} test(s) p = {format_p(deep['p_holm'])}")
+        lines.append(text + ".")
         lines.append(
-            f"highway minus plain at depth {deep['depth']}: {100 * deep['mean_difference']:+.1f} points over "
-            f"{deep['pairs']} seed(s), paired t-test p = {p}."
-        )
-        lines.append(
-            "highway beats plain beyond seed noise (p < 0.05) at depths: "
-            + (", ".join(str(t["depth"]) for t in significant if t["mean_difference"] > 0) or "none")
+            "highway beats plain beyond seed noise (Holm-adjusted p < 0.05) at depths: "
+            + (", ".join(str(t["depth"]) for t in tests if t["significant"] and t["mean_difference"] > 0) or "none")
             + "."
         )
+        few = min(t["pairs"] for t in tests)
+        if few < 4:
+            lines.append(f"with {few} seed pair(s) per depth ({few - 1} degree(s) of freedom) these tests have "
+                         "little power: a real difference can fail to reach significance, and the intervals are wide.")
     return lines
