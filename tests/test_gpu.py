@@ -32,10 +32,17 @@ def test_resident_gpu_batches_equal_host_batches():
     assert batch.lengths.device.type == "cpu"
 
 
-def test_one_training_epoch_on_the_gpu(tmp_path, data_dir):
+def test_training_on_the_gpu_keeps_its_best_epoch_and_scores_like_the_cpu(tmp_path, data_dir):
+    import json
+
     from hbilstm.config import TrainConfig
+    from hbilstm.evaluation.evaluate import evaluate
     from hbilstm.training import train
 
-    result = train(TrainConfig(data_dir=str(data_dir), epochs=1, hidden=16, layers=3, device="cuda"),
-                   tmp_path / "run")
-    assert result.best_epoch == 1 and result.test is not None
+    run = tmp_path / "run"
+    result = train(TrainConfig(data_dir=str(data_dir), epochs=2, hidden=16, layers=3, device="cuda", patience=0), run)
+    val = [json.loads(line)["val_macro_recall"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert result.best_epoch == 1 + val.index(max(val)) and result.epochs_run == 2
+    on_cpu = evaluate(run, device="cpu")  # fp32 on the CPU against bf16 autocast on the GPU
+    assert on_cpu["n"] == result.test["n"] == 150
+    assert abs(on_cpu["accuracy"] - result.test["accuracy"]) <= 0.02

@@ -160,11 +160,25 @@ def train(
     any work starts. ``callback`` hears progress (see :class:`TrainCallback`); without one,
     training is silent.
     """
+    with _torch_threads(config.threads):
+        return _train(config, Path(out) if out is not None else default_run_dir(config), resume, overwrite,
+                      callback or TrainCallback())
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """``threads`` CPU threads for torch while training (0: leave torch's setting), restored after."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback) -> TrainResult:
     started = time.perf_counter()
-    callback = callback or TrainCallback()
-    run_dir = Path(out) if out is not None else default_run_dir(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     saved = _check_run_dir(run_dir, resume, overwrite)
     if config.embeddings and not Path(config.embeddings).is_file():

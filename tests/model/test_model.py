@@ -151,3 +151,35 @@ def test_layer_dropout_drops_the_lstm_input_only_never_the_carry_path():
     assert not torch.allclose(opened.train().encode(tokens, lengths), opened.eval().encode(tokens, lengths), atol=1e-3)
     # the first layer's LSTM reads the (embedding-dropped) embeddings, not a second dropout
     assert closed.layers[0].input_dropout.p == 0.0 and closed.layers[1].input_dropout.p == 0.5
+
+
+def test_highway_layer_output_matches_numbers_worked_out_by_hand():
+    """One layer, 2 inputs, 1 unit per direction (so P is the identity), weights pinned so that
+    every LSTM gate but g is sigmoid(0) = 0.5 and g_t = tanh(x1_t + 0.5 h_{t-1}):
+    c_t = 0.5 c_{t-1} + 0.5 g_t and h_t = 0.5 tanh(c_t), in each direction; T = sigmoid(-2).
+
+    Sequence A = [(1, -1), (0.5, 2)]:
+      forward  t1: g = tanh(1) = 0.761594, c = 0.380797, h = 0.5 tanh(c) = 0.181700
+               t2: g = tanh(0.5 + 0.5 * 0.181700) = 0.530709, c = 0.455753, h = 0.213267
+      backward t2: g = tanh(0.5) = 0.462117, c = 0.231059, h = 0.113516
+               t1: g = tanh(1 + 0.5 * 0.113516) = 0.784491, c = 0.507775, h = 0.234091
+      y = H * 0.119203 + x * 0.880797
+    Sequence B = [(-1, 0)] (one token, padded in the batch): h = -0.181700 both ways.
+    """
+    layer = HighwayBiLSTMLayer(2, 1, "highway", gate_bias=-2.0)
+    with torch.no_grad():
+        for name, p in layer.lstm.named_parameters():
+            p.zero_()
+            if name.startswith("weight_ih"):
+                p[2, 0] = 1.0  # rows are the gates i, f, g, o; g reads x1
+            if name.startswith("weight_hh"):
+                p[2, 0] = 0.5  # and half of the previous h
+        layer.gate.weight.zero_()
+    x = torch.tensor([[[1.0, -1.0], [0.5, 2.0]], [[-1.0, 0.0], [0.0, 0.0]]])
+    packed = _packed(x, torch.tensor([2, 1]))
+    out = torch.nn.utils.rnn.pad_packed_sequence(packed._replace(data=layer(packed.data, packed)), batch_first=True)[0]
+    expected = torch.tensor([
+        [[0.902456, -0.852893], [0.465821, 1.775126]],
+        [[-0.902456, -0.021659], [0.0, 0.0]],
+    ])
+    assert torch.allclose(out, expected, atol=1e-5)

@@ -124,23 +124,26 @@ def test_csv_row_with_extra_fields_is_refused_or_kept_as_an_error_row(trained_ru
 
 
 def test_sigterm_during_prediction_leaves_no_output_and_no_temporary_file(trained_run, tmp_path):
-    source = tmp_path / "many.txt"
-    source.write_text("this is a tweet about something\n" * 400_000)
+    # The tweets come from a pipe that stays open: once the output's temporary file exists the
+    # command is mid-run and cannot finish before the signal, however fast the machine is.
     out = tmp_path / "out.csv"
     process = subprocess.Popen(
-        [sys.executable, "-m", "hbilstm.cli", "predict", str(trained_run), str(source), "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "hbilstm.cli", "predict", str(trained_run), "-", "-o", str(out), "--workers", "0"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+    process.stdin.write(b"this is a tweet about something\n" * 10_000)  # more than one chunk
+    process.stdin.flush()
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
+        assert process.poll() is None, process.communicate()
         time.sleep(0.05)
-    assert process.poll() is None, process.communicate()
-    time.sleep(0.5)
+    assert any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()), "no output was started"
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)  # closes stdin too
+    stderr = stderr.decode()
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.txt"]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("content,ids", [

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -112,14 +113,20 @@ def test_cli_reports_divergence_with_exit_code_1(tmp_path, data_dir):
 def test_a_failed_checkpoint_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path, data_dir, monkeypatch):
     run = tmp_path / "run"
     train(tiny(data_dir, epochs=1), run)
-    before = (run / "model.pt").read_bytes()
+    before = {name: (run / name).read_bytes() for name in ("model.pt", "last.pt")}
+    attempted = []
 
     def failing_save(obj, handle, *args, **kwargs):
+        attempted.append(Path(handle.name).name)  # the temporary file beside the one being replaced
         handle.write(b"partial")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", failing_save)
     with pytest.raises(CheckpointError, match=r"cannot write \(No space left on device\); the previous file is kept"):
         train(load_run_config(run, {"epochs": 2}), run, resume=True)
-    assert (run / "model.pt").read_bytes() == before
+    # the write that failed was to one of the two checkpoints (model.pt if epoch 2 improved, else
+    # last.pt): that file, and the other one, are byte for byte what they were
+    target = next(name for name in before if attempted[0].startswith(f".{name}."))
+    assert (run / target).read_bytes() == before[target]
+    assert all((run / name).read_bytes() == data for name, data in before.items())
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
