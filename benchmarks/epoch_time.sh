@@ -7,7 +7,7 @@
 set -euo pipefail
 device=${DEVICE:-cpu}
 run=${OUT:-runs/bench}/epoch-L10-$device
-hbilstm train --layers 10 --epochs 1 --device "$device" --out "$run" --overwrite --quiet
+hbilstm train --layers 10 --epochs 1 --device "$device" --output "$run" --overwrite --quiet
 python - "$run" <<'PY'
 import json, sys
 from pathlib import Path

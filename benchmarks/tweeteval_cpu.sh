@@ -9,7 +9,7 @@ out=${OUT:-runs/bench}
 mkdir -p "$out"
 for layers in default 10; do
   run="$out/tweeteval-$layers"
-  args=(--out "$run" --overwrite --device cpu)
+  args=(--output "$run" --overwrite --device cpu)
   [ "$layers" = default ] || args+=(--layers "$layers")
   /usr/bin/time -f "%e s wall, %M KiB peak RSS" hbilstm train "${args[@]}" 2>&1 | tail -6
   python - "$run" <<'PY'

@@ -183,7 +183,7 @@ class Trainer:
         where = f"epoch {state.epoch}, batch {state.step}" if state.step else f"the end of epoch {state.epoch - 1}"
         return (
             f"training interrupted at {where}; state saved in {self.run_dir / RESUME_FILE}; "
-            f"resume with: hbilstm train --out {self.run_dir} --resume"
+            f"resume with: hbilstm train --output {self.run_dir} --resume"
         )
 
     def evaluate_split(self, split: EncodedSplit) -> dict:

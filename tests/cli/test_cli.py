@@ -72,3 +72,13 @@ def test_top_level_cli_py_runs_from_a_checkout():
     assert done.returncode == 0
     for command in ("train", "evaluate", "predict"):
         assert command in done.stdout
+
+
+def test_a_bad_device_is_the_same_one_line_error_in_every_command(trained_run, tmp_path):
+    tweets = tmp_path / "t.txt"
+    tweets.write_text("hello\n")
+    for args in (["evaluate", str(trained_run)], ["predict", str(trained_run), str(tweets)],
+                 ["train", "--output", str(tmp_path / "r")]):
+        result = runner.invoke(app, [*args, "--device", "gpu"])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr == "error: device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'\n", args

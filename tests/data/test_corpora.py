@@ -34,7 +34,9 @@ def test_paths_to_folders_and_files():
     assert set(load_corpus(str(TWEETEVAL)).splits) == {"train", "val", "test"}
     assert len(load_corpus(str(SST)).label_names) == 5
     single = load_corpus(str(SEMEVAL / "twitter-2016dev-A.txt"))
-    assert set(single.splits) == {"all"} and len(single.split("test")) == 1999
+    assert single.unsplit and len(single.splits["all"]) == 1999
+    with pytest.raises(DataError, match="has no .test. split"):
+        single.split("test")  # an unsplit file is never passed off as a test split
 
 
 def test_semeval_folder_uses_semeval_2016_splits_without_overlap():

@@ -53,7 +53,7 @@ def test_signal_mid_epoch_saves_a_state_that_resumes_to_the_uninterrupted_weight
 
     run = tmp_path / "run"
     signal_at_batch(monkeypatch, 30, signum)  # epoch 2 (25 batches of 16 in an epoch of 400)
-    with pytest.raises(TrainingInterrupted, match=f"resume with: hbilstm train --out {run} --resume"):
+    with pytest.raises(TrainingInterrupted, match=f"resume with: hbilstm train --output {run} --resume"):
         train(tiny(data_dir), run)
     state = load_checkpoint(run / "last.pt", kind="resume")
     assert (state["epoch"], state["step"]) == (2, 5)
@@ -76,7 +76,7 @@ def test_cli_interrupt_exits_130_with_the_resume_command(tmp_path, data_dir, mon
     result = runner.invoke(app, ["train", "--data-dir", str(data_dir), "--hidden", "8", "--epochs", "1",
                                  "--set", "embedding_dim=8", "--out", str(run), "--quiet"])
     assert result.exit_code == 130
-    assert f"hbilstm train --out {run} --resume" in result.stderr and "Traceback" not in result.output
+    assert f"hbilstm train --output {run} --resume" in result.stderr and "Traceback" not in result.output
     monkeypatch.undo()
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--quiet"])
     assert result.exit_code == 0, result.output
