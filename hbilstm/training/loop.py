@@ -5,22 +5,20 @@ from __future__ import annotations
 import math
 import threading
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from .. import __version__
-from ..checkpoint import MODEL_FILE, RESUME_FILE, save_checkpoint
 from ..config import TrainConfig
 from ..data.batching import ResidentSplit, bucket_order
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit
-from ..errors import CheckpointError, TrainingDiverged, TrainingInterrupted
+from ..errors import TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
 from .callbacks import TrainCallback
+from .checkpoints import RunCheckpoints
 from .parts import Parts
 from .state import TrainState
 
@@ -34,58 +32,17 @@ def iter_batches(split: ResidentSplit, order: list[list[int]]):
 
 
 class Trainer:
-    """Trains ``parts.model`` epoch by epoch in ``run_dir``, from ``state`` on."""
+    """Trains ``parts.model`` epoch by epoch from ``state`` on, saving through ``checkpoints``."""
 
-    def __init__(self, config: TrainConfig, parts: Parts, corpus: Corpus, run_dir: Path, device: torch.device,
-                 state: TrainState, callback: TrainCallback, data_files: list[dict]):
-        self.config, self.parts, self.corpus, self.run_dir = config, parts, corpus, run_dir
-        self.data_files = data_files  # name and SHA-256 of each data file, kept in the checkpoint
-        self.device, self.state, self.callback = device, state, callback
+    def __init__(self, config: TrainConfig, parts: Parts, corpus: Corpus, device: torch.device, state: TrainState,
+                 checkpoints: RunCheckpoints, callback: TrainCallback):
+        self.config, self.parts, self.corpus, self.device = config, parts, corpus, device
+        self.state, self.checkpoints, self.callback = state, checkpoints, callback
+        self.run_dir = checkpoints.run_dir
         self.model = parts.model
         # The training split lives on the device: batches are cut out of it there.
         self.resident = ResidentSplit(parts.data.train.ids, parts.data.train.labels, device)
 
-    # ------------------------------------------------------------------ checkpoints
-    def model_payload(self) -> dict:
-        parts = self.parts
-        return {
-            "kind": "model",
-            "hbilstm_version": __version__,
-            "model_config": parts.model_config.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "vocab": list(parts.data.vocab.tokens),
-            "labels": list(self.corpus.label_names),
-            "tokenizer": parts.tokenizer_config.to_dict(),
-            "max_tokens": self.config.max_tokens,
-            "train_config": self.config.to_dict(),
-            "dataset": self.corpus.name,
-            "data_files": self.data_files,
-            "metric": parts.metric,
-        }
-
-    def save_resume(self) -> None:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        save_checkpoint(self.run_dir / RESUME_FILE, {
-            **self.model_payload(), **self.state.to_dict(), "kind": "resume",
-            "optimizer": self.parts.optimizer.state_dict(), "rng": rng,
-        })
-
-    def restore(self, saved: dict) -> None:
-        """Weights, optimizer and RNG states from a resume checkpoint (the position is in ``state``)."""
-        self.model.load_state_dict(saved["state_dict"])
-        try:
-            self.parts.optimizer.load_state_dict(saved["optimizer"])
-        except ValueError:  # older versions decayed every parameter, in one group
-            raise CheckpointError(f"{self.run_dir / RESUME_FILE}: written by an older hbilstm whose optimizer "
-                                  "state this version cannot continue; start the run again") from None
-        torch.set_rng_state(saved["rng"]["torch"])
-        if self.device.type == "cuda" and "cuda" in saved["rng"]:
-            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
-        self.callback.log(f"resuming at epoch {self.state.epoch}, batch {self.state.step + 1}")
-
-    # ------------------------------------------------------------------ the loop
     def fit(self, stop: threading.Event) -> None:
         config, state = self.config, self.state
         lengths = self.parts.data.train.lengths
@@ -124,7 +81,7 @@ class Trainer:
                 correct.zero_()
                 self.callback.batch_end(state.step, state.tally.mean_loss, state.tally.tokens_per_s)
             if stop.is_set() and state.step < len(order):
-                self.save_resume()
+                self.checkpoints.save_resume(state)
                 raise TrainingInterrupted(self._interrupted_message())
 
     def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, started: float) -> None:
@@ -149,7 +106,7 @@ class Trainer:
         metric = self.parts.metric
         improved = state.stopping.update(state.epoch, val[metric])
         if improved:
-            save_checkpoint(self.run_dir / MODEL_FILE, {**self.model_payload(), "epoch": state.epoch, "val": val})
+            self.checkpoints.save_model(state.epoch, val)
         tally = state.tally
         record = {
             "epoch": state.epoch,
@@ -176,13 +133,13 @@ class Trainer:
         state.next_epoch()
         if state.stopping.should_stop and state.epoch <= config.epochs:
             self.callback.log(f"early stop: no better val {METRIC_NAMES[metric]} for {config.patience} epochs")
-        self.save_resume()
+        self.checkpoints.save_resume(state)
 
     def _interrupted_message(self) -> str:
         state = self.state
         where = f"epoch {state.epoch}, batch {state.step}" if state.step else f"the end of epoch {state.epoch - 1}"
         return (
-            f"training interrupted at {where}; state saved in {self.run_dir / RESUME_FILE}; "
+            f"training interrupted at {where}; state saved in {self.checkpoints.resume_path}; "
             f"resume with: hbilstm train --output {self.run_dir} --resume"
         )
 

@@ -34,6 +34,7 @@ from ..errors import ConfigError, TrainingDiverged
 from ..fileio import write_json_atomic, write_text_atomic
 from ..inference import layer_statistics, resolve_device
 from .callbacks import TrainCallback
+from .checkpoints import RunCheckpoints
 from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
 from .parts import build
@@ -202,9 +203,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
 
     state = TrainState.from_dict(saved, config.patience) if saved is not None else TrainState(config.patience)
     data_files = [{"name": Path(f["path"]).name, "sha256": f["sha256"]} for f in manifest["data"]["files"]]
-    trainer = Trainer(config, parts, corpus, run_dir, device, state, callback, data_files)
+    checkpoints = RunCheckpoints(run_dir, config, parts, corpus, device, data_files)
     if saved is not None:
-        trainer.restore(saved)
+        checkpoints.restore(saved)
+        callback.log(f"resuming at epoch {state.epoch}, batch {state.step + 1}")
+    trainer = Trainer(config, parts, corpus, device, state, checkpoints, callback)
     with _stop_signals() as stop:
         trainer.fit(stop)
 

@@ -1,0 +1,68 @@
+"""A run's two checkpoints: ``model.pt`` (the best epoch's model, what evaluate and predict load)
+and ``last.pt`` (the same plus optimizer, position and RNG states, what ``--resume`` reads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..checkpoint import MODEL_FILE, RESUME_FILE, save_checkpoint
+from ..config import TrainConfig
+from ..data.corpora import Corpus
+from ..errors import CheckpointError
+from .parts import Parts
+from .state import TrainState
+
+
+class RunCheckpoints:
+    """Writes one run's checkpoints and restores the run from its resume checkpoint."""
+
+    def __init__(self, run_dir: Path, config: TrainConfig, parts: Parts, corpus: Corpus, device: torch.device,
+                 data_files: list[dict]):
+        self.run_dir, self.config, self.parts, self.corpus, self.device = run_dir, config, parts, corpus, device
+        self.data_files = data_files  # name and SHA-256 of each data file: evaluate tells its training data by them
+        self.resume_path = run_dir / RESUME_FILE
+
+    def model_payload(self) -> dict:
+        parts = self.parts
+        return {
+            "kind": "model",
+            "hbilstm_version": __version__,
+            "model_config": parts.model_config.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in parts.model.state_dict().items()},
+            "vocab": list(parts.data.vocab.tokens),
+            "labels": list(self.corpus.label_names),
+            "tokenizer": parts.tokenizer_config.to_dict(),
+            "max_tokens": self.config.max_tokens,
+            "train_config": self.config.to_dict(),
+            "dataset": self.corpus.name,
+            "data_files": self.data_files,
+            "metric": parts.metric,
+        }
+
+    def save_model(self, epoch: int, val: dict) -> None:
+        save_checkpoint(self.run_dir / MODEL_FILE, {**self.model_payload(), "epoch": epoch, "val": val})
+
+    def save_resume(self, state: TrainState) -> None:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        save_checkpoint(self.resume_path, {
+            **self.model_payload(), **state.to_dict(), "kind": "resume",
+            "optimizer": self.parts.optimizer.state_dict(), "rng": rng,
+        })
+
+    def restore(self, saved: dict) -> None:
+        """Weights, optimizer and RNG states from a resume checkpoint (the position is restored
+        separately, as a :class:`TrainState`)."""
+        self.parts.model.load_state_dict(saved["state_dict"])
+        try:
+            self.parts.optimizer.load_state_dict(saved["optimizer"])
+        except ValueError:  # older versions decayed every parameter, in one group
+            raise CheckpointError(f"{self.resume_path}: written by an older hbilstm whose optimizer state "
+                                  "this version cannot continue; start the run again") from None
+        torch.set_rng_state(saved["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in saved["rng"]:
+            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
