@@ -31,6 +31,10 @@ CHARS_PER_TOKEN = 32
 
 @dataclass
 class PredictStats:
+    """What a prediction run did: rows written, rows predicted, rows without a prediction (empty
+    or unreadable), tweets cut to the model's length, undecodable bytes replaced, and where the
+    output went."""
+
     rows: int = 0
     predicted: int = 0
     errors: int = 0

@@ -82,3 +82,17 @@ def test_a_bad_device_is_the_same_one_line_error_in_every_command(trained_run, t
         result = runner.invoke(app, [*args, "--device", "gpu"])
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr == "error: device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'\n", args
+
+
+def test_import_and_every_help_load_no_torch():
+    script = (
+        "import sys\n"
+        "import hbilstm, hbilstm.cli\n"
+        "from typer.testing import CliRunner\n"
+        "for args in ([], ['train'], ['evaluate'], ['predict'], ['compare'], ['report']):\n"
+        "    assert CliRunner().invoke(hbilstm.cli.app, [*args, '--help']).exit_code == 0, args\n"
+        "print(sorted(m for m in ('torch', 'spacy', 'datasets', 'sklearn') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
