@@ -374,22 +374,6 @@ def _iter_jsonl(text, name, required, skip_bad_lines) -> Iterator[Record]:
         yield Record(number, obj)
 
 
-def jsonl_has_field(path: Path, key: str) -> bool:
-    """Whether any JSON object in the JSON Lines file ``path`` has ``key``: a byte search for the
-    quoted key, then a parse of the lines that hold it."""
-    needle = json.dumps(key, ensure_ascii=False).encode("utf-8")
-    with open(path, "rb") as handle:
-        for line in handle:
-            if needle in line:
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict) and key in obj:
-                    return True
-    return False
-
-
 def read_table(
     path: Path, text_column: str = "text", label_column: str = "label", id_column: str = "id"
 ) -> Examples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 from typing import IO
@@ -79,3 +80,19 @@ class Writer:
             record[column] = round(p, 6) if p is not None else None
         record["error"] = error or None
         self.stream.write(json_line(record))
+
+
+def jsonl_has_field(path: Path, key: str) -> bool:
+    """Whether any JSON object in the JSON Lines file ``path`` has ``key``: a byte search for the
+    quoted key, then a parse of the lines that hold it."""
+    needle = json.dumps(key, ensure_ascii=False).encode("utf-8")
+    with open(path, "rb") as handle:
+        for line in handle:
+            if needle in line:
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and key in obj:
+                    return True
+    return False

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 from ..checkpoint import LoadedModel, load_model
-from ..data.readers import Record, ReplacementCounter, iter_records, jsonl_has_field, table_format
+from ..data.readers import Record, ReplacementCounter, iter_records, table_format
 from ..fileio import atomic_open
 from ..inference import resolve_device
-from .io import Writer, check_output, open_input, output_format
+from .io import Writer, check_output, jsonl_has_field, open_input, output_format
 from .workers import ChunkScorer, ScoredChunk, auto_workers
 
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
@@ -80,30 +80,30 @@ def predict(
 
     stream = open_input(source)
     name = "standard input" if source == "-" else source
+    columns: list[str] = []
     with ReplacementCounter() as counter:
-        columns: list[str] = []
         records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
                                skip_bad_lines=skip_bad_lines, errors=counter.handler, columns=columns)
-        head = list(islice(records, chunk_size))  # raises DataError for a missing column before any output
-        has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
-                           more=len(head) == chunk_size)
-        id_name = id_column if has_ids else "line"
-        rows = itertools.chain(head, records)
+        try:
+            head = list(islice(records, chunk_size))  # raises DataError for a missing column before any output
+            has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
+                               more=len(head) == chunk_size)
+            id_name = id_column if has_ids else "line"
+            rows = itertools.chain(head, records)
 
-        def run(handle: IO[str]) -> None:
-            writer = Writer(handle, out_format, id_name, loaded.label_names)
-            # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
-            pending = None
-            for records_ in _chunked(rows, chunk_size):
-                chunk = _prepare(records_, text_column, limit, scorer)
+            def run(handle: IO[str]) -> None:
+                writer = Writer(handle, out_format, id_name, loaded.label_names)
+                # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
+                pending = None
+                for records_ in _chunked(rows, chunk_size):
+                    chunk = _prepare(records_, text_column, limit, scorer)
+                    if pending is not None:
+                        _finish(pending, writer, loaded, id_column if has_ids else None, stats)
+                    pending = chunk
                 if pending is not None:
                     _finish(pending, writer, loaded, id_column if has_ids else None, stats)
-                pending = chunk
-            if pending is not None:
-                _finish(pending, writer, loaded, id_column if has_ids else None, stats)
-            handle.flush()
+                handle.flush()
 
-        try:
             if output is None or output == "-":
                 run(sys.stdout)
             else:
