@@ -46,7 +46,7 @@ def provenance_of(runs: list[Run], sweep: dict) -> dict:
     configs = [r.config for r in runs] or [sweep.get("base", {})]
     fixed = {k: v for k, v in configs[0].items() if k not in axes and all(c.get(k) == v for c in configs)}
     return {
-        "command": " ".join(sweep.get("command", [])),
+        "commands": [" ".join(c) for c in sweep.get("commands", [sweep["command"]] if "command" in sweep else [])],
         "axes": sweep.get("axes", {}),
         "fixed": fixed,
         "data": manifest.get("data", {}),
@@ -113,7 +113,8 @@ def _settings_lines(provenance: dict) -> list[str]:
     keep = ("data", "hidden", "embedding_dim", "epochs", "batch_size", "lr", "dropout", "gate_bias",
             "pooling", "max_tokens", "patience", "class_weights")
     return [
-        f"command: `{provenance.get('command', '')}`",
+        "command" + ("s" if len(provenance["commands"]) > 1 else "") + ": "
+        + "; then ".join(f"`{c}`" for c in provenance["commands"]),
         "swept: " + ", ".join(f"{k} = {v}" for k, v in provenance.get("axes", {}).items()),
         "fixed: " + ", ".join(f"{k} = {fixed[k]}" for k in keep if k in fixed),
         f"data: {data.get('dataset', '?')} ("

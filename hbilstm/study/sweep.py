@@ -167,8 +167,18 @@ def _worker(run: PlannedRun, threads: int, queue) -> dict:
 
 
 def save_sweep(out: Path, base: TrainConfig, axes: dict[str, list[Any]], command: list[str]) -> None:
+    """Record what was asked. A sweep extended in the same folder (more depths, more seeds)
+    keeps every value asked so far on each axis, and every command, in ``sweep.json``."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / SWEEP_FILE, {"axes": axes, "base": base.to_dict(), "command": command})
+    previous = json.loads((out / SWEEP_FILE).read_text(encoding="utf-8")) if (out / SWEEP_FILE).is_file() else {}
+    merged = {}
+    for key in {**previous.get("axes", {}), **axes}:
+        values = list(previous.get("axes", {}).get(key, []))
+        values += [v for v in axes.get(key, []) if v not in values]
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        merged[key] = sorted(values) if numbers else values
+    commands = previous.get("commands", [previous["command"]] if "command" in previous else []) + [command]
+    write_json_atomic(out / SWEEP_FILE, {"axes": merged, "base": base.to_dict(), "commands": commands})
 
 
 def run_sweep(

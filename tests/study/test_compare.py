@@ -188,3 +188,17 @@ def test_rerun_with_another_fixed_option_is_refused_and_changes_nothing(sweep):
     assert len(result.stderr.strip().splitlines()) == 1
     assert (out / "sweep.json").read_text() == before
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("model.pt")} == models
+
+
+def test_a_study_extended_in_the_same_folder_keeps_every_depth_and_command(tmp_path, data_dir):
+    out = tmp_path / "study"
+    common = ["compare", "--carry", "highway", "--seeds", "1", "--output", str(out), "--data-dir", str(data_dir),
+              "--epochs", "1", "--hidden", "4", "--embedding-dim", "8", "--min-freq", "1"]
+    for depths in ("2", "1"):
+        result = runner.invoke(app, [*common, "--depths", depths])
+        assert result.exit_code == 0, result.output
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["axes"]["layers"] == [1, 2] and len(sweep["commands"]) == 2
+    report = (out / "report.md").read_text()
+    assert "swept: carry = ['highway'], layers = [1, 2], seed = [1]" in report and "; then `hbilstm" in report
+    assert "| highway | 1 |" in report and "| highway | 2 |" in report
