@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import load_model
+from ..config import TrainConfig
 from ..data.corpora import Corpus, load_corpus
 from ..data.pipeline import Encoder, training_splits
 from ..data.readers import Examples
@@ -90,8 +91,9 @@ def choose_split(corpus: Corpus, split: str | None, trained: dict | None) -> tup
     unsplit file is scored whole (split ``all``).
     """
     if trained is not None:
-        splits = training_splits(corpus, trained.get("val_fraction", 0.1), trained.get("seed", 13),
-                                 trained.get("max_train", 0))
+        defaults = TrainConfig()  # for checkpoints older than an option
+        fraction, seed = trained.get("val_fraction", defaults.val_fraction), trained.get("seed", defaults.seed)
+        splits = training_splits(corpus, fraction, seed, trained.get("max_train", defaults.max_train))
         name = split or "test"
         if name not in splits:
             raise DataError(
@@ -100,8 +102,7 @@ def choose_split(corpus: Corpus, split: str | None, trained: dict | None) -> tup
             )
         note = ""
         if name == "val" and "val" not in corpus.splits:
-            note = (f"the {trained.get('val_fraction', 0.1):.0%} of the training data held out for validation "
-                    f"(seed {trained.get('seed', 13)}), not a test set")
+            note = f"the {fraction:.0%} of the training data held out for validation (seed {seed}), not a test set"
         elif name == "train":
             note = "the examples the model was trained on"
         return splits[name], name, note
