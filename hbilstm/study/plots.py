@@ -35,24 +35,42 @@ def _save(fig, path: Path) -> None:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
 
 
-def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale: float = 100.0) -> None:
+def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale: float = 100.0,
+                         chance: float | None = None) -> None:
+    """``key`` (mean ± sd per row of ``summary``) against depth, one line per carry. With a
+    ``chance`` level (a fraction, scaled like the values) the y axis reaches down to it, never a
+    zoomed range that hides how far above chance the scores are, and a dashed line marks it."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    extent: list[float] = []
     for carry in sorted({r["carry"] for r in summary["rows"]}, key=carry_rank):
         rows = sorted((r for r in summary["rows"] if r["carry"] == carry and r[f"{key}_mean"] is not None), key=lambda r: r["depth"])
         if not rows:
             continue
         colour, marker = STYLE.get(carry, ("#333333", "x"))
-        ax.errorbar([r["depth"] for r in rows], [scale * r[f"{key}_mean"] for r in rows],
-                    yerr=[scale * (r[f"{key}_std"] or 0) for r in rows], label=carry, color=colour,
+        means = [scale * r[f"{key}_mean"] for r in rows]
+        errors = [scale * (r[f"{key}_std"] or 0) for r in rows]
+        extent += [m - e for m, e in zip(means, errors)] + [m + e for m, e in zip(means, errors)]
+        ax.errorbar([r["depth"] for r in rows], means, yerr=errors, label=carry, color=colour,
                     marker=marker, capsize=3, linewidth=1.6)
+    if chance is not None:
+        level = scale * chance
+        ax.axhline(level, color="#555555", linestyle="--", linewidth=1.2, label="chance", zorder=1)
+        low, high = min([level, *extent]), max([level, *extent])
+        margin = 0.05 * (high - low) or 1.0  # keeps the chance line off the frame
+        ax.set_ylim(low - margin, high + margin)
+        # at the left, where the shallow stacks (which usually learn) are: above the line, off the points
+        ax.annotate(f"chance {level:.1f}", xy=(0.0, level), xycoords=("axes fraction", "data"),
+                    xytext=(4, 3), textcoords="offset points", ha="left", va="bottom", fontsize=8, color="#555555")
     ax.set_xscale("log", base=2)
     depths = sorted({r["depth"] for r in summary["rows"]})
     ax.set_xticks(depths, [str(d) for d in depths])
     ax.set_xlabel("depth (Highway BiLSTM layers, log scale)")
     ax.set_ylabel(ylabel)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(title="carry")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        order = sorted(range(len(labels)), key=lambda i: labels[i] == "chance")  # the carries first
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], title="carry")
     _save(fig, path)
     plt.close(fig)
 

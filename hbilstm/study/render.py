@@ -10,27 +10,43 @@ from pathlib import Path
 from ..evaluation.metrics import METRIC_NAMES
 from ..fileio import atomic_open
 from .collect import METRICS, Run, carry_rank, swept_keys
-from .stats import format_p
+from .stats import format_p, format_score
+from .sweep import EXECUTION_OPTIONS
+
+# Options every run has but that are not settings of the experiment, left out of the "fixed"
+# line: where and how fast a run trained (device, threads: the device line says what was used),
+# where the data was read from (data_dir: the data line names the dataset and its files' hashes)
+# and where progress was logged (log_to). None of them changes what a run learns.
+NOT_SETTINGS = tuple(dict.fromkeys((*EXECUTION_OPTIONS, "device", "threads", "data_dir", "log_to")))
 
 
-def _fmt(mean: float | None, std: float | None, scale: float = 100.0, digits: int = 1) -> str:
-    if mean is None:
-        return "–"
-    return f"{scale * mean:.{digits}f} ± {scale * (std or 0):.{digits}f}"
+def _cell(row: dict, key: str, scale: float = 100.0, digits: int = 1) -> str:
+    """mean ± sd, where the table's n column gives the count; a single value as ``x (n = 1)``,
+    and the count beside any value that fewer runs than the row's n have."""
+    n = row.get(f"{key}_n", row["finished"])
+    return format_score(row[f"{key}_mean"], row[f"{key}_std"], n, scale, digits, show_n=n != row["finished"])
+
+
+def _spread_words(summary: dict) -> str:
+    counts = {row["finished"] for row in summary["rows"] if row["finished"]}
+    if counts == {1}:
+        return "one seed per configuration, n = 1: single scores, no spread"
+    if len(counts) == 1:
+        return f"mean ± sd over n = {counts.pop()} seeds"
+    return "mean ± sd over the n seeds of each row; n = 1 is a single score, no spread"
 
 
 def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
     extra = summary["swept"]
     split = summary["split"]
-    header = ["carry", "depth", *extra, f"{split} accuracy", f"{split} macro-F1", f"{split} macro-recall",
+    header = ["carry", "depth", *extra, "n", f"{split} accuracy", f"{split} macro-F1", f"{split} macro-recall",
               "last-epoch train loss", "parameters", "train time (s)", "runs"]
     body = []
     for row in summary["rows"]:
         body.append([
-            row["carry"], str(row["depth"]), *(str(row[k]) for k in extra),
-            _fmt(row["accuracy_mean"], row["accuracy_std"]), _fmt(row["macro_f1_mean"], row["macro_f1_std"]),
-            _fmt(row["macro_recall_mean"], row["macro_recall_std"]),
-            _fmt(row["final_train_loss_mean"], row["final_train_loss_std"], 1.0, 3),
+            row["carry"], str(row["depth"]), *(str(row[k]) for k in extra), str(row["finished"]),
+            _cell(row, "accuracy"), _cell(row, "macro_f1"), _cell(row, "macro_recall"),
+            _cell(row, "final_train_loss", 1.0, 3),
             f"{row['parameters']:,}" if row["parameters"] else "–",
             f"{row['seconds_mean']:.0f}" if row["seconds_mean"] is not None else "–",
             f"{row['finished']}/{row['runs']}" + (" (" + "; ".join(row["failed"]) + ")" if row["failed"] else ""),
@@ -44,7 +60,8 @@ def provenance_of(runs: list[Run], sweep: dict) -> dict:
     # describe what was trained whatever sweep.json says; with no run yet, sweep.json's base.
     axes = sweep.get("axes", {})
     configs = [r.config for r in runs] or [sweep.get("base", {})]
-    fixed = {k: v for k, v in configs[0].items() if k not in axes and all(c.get(k) == v for c in configs)}
+    fixed = {k: v for k, v in configs[0].items()
+             if k not in axes and k not in NOT_SETTINGS and all(c.get(k) == v for c in configs)}
     return {
         "commands": [" ".join(c) for c in sweep.get("commands", [sweep["command"]] if "command" in sweep else [])],
         "axes": sweep.get("axes", {}),
@@ -76,15 +93,15 @@ def write_results_csv(runs: list[Run], path: Path) -> None:
             ])
 
 
-def _tests_table(tests: list[dict]) -> tuple[list[str], list[list[str]]]:
+def _tests_table(tests: list[dict], extra: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
     k = tests[0]["tests"] if tests else 0
-    header = ["depth", "seed pairs", "highway − plain (points)", "95% CI (points)", "t (df)", "p (paired t-test)",
-              f"p, Holm over {k}", "beyond seed noise?"]
+    header = ["depth", *extra, "seed pairs", "highway − plain (points)", "95% CI (points)", "t (df)", "p (paired t-test)",
+              f"p, Holm over {k}" if k else "p, Holm-adjusted", "beyond seed noise?"]
     body = []
     for t in tests:
         tested = t["p_value"] is not None
         body.append([
-            str(t["depth"]), str(t["pairs"]), f"{100 * t['mean_difference']:+.2f}",
+            str(t["depth"]), *(str(t.get(key)) for key in extra), str(t["pairs"]), f"{100 * t['mean_difference']:+.2f}",
             f"{100 * t['ci_low']:+.2f} to {100 * t['ci_high']:+.2f}" if tested else "–",
             f"{t['t']:.2f} ({t['df']})" if tested else "–",
             format_p(t["p_value"]) if tested else t["note"], format_p(t["p_holm"]),
@@ -110,13 +127,11 @@ def _settings_lines(provenance: dict) -> list[str]:
     device = provenance.get("device", {})
     data = provenance.get("data", {})
     fixed = provenance.get("fixed", {})
-    keep = ("data", "hidden", "embedding_dim", "epochs", "batch_size", "lr", "dropout", "gate_bias",
-            "pooling", "max_tokens", "patience", "class_weights")
     return [
         "command" + ("s" if len(provenance["commands"]) > 1 else "") + ": "
         + "; then ".join(f"`{c}`" for c in provenance["commands"]),
         "swept: " + ", ".join(f"{k} = {v}" for k, v in provenance.get("axes", {}).items()),
-        "fixed: " + ", ".join(f"{k} = {fixed[k]}" for k in keep if k in fixed),
+        "fixed: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()),
         f"data: {data.get('dataset', '?')} ("
         + ", ".join(f"{Path(f['path']).name} {f['sha256'][:12]}" for f in data.get("files", [])[:7]) + ")",
         "software: " + ", ".join(f"{k} {v}" for k, v in packages.items() if v),
@@ -129,9 +144,9 @@ def markdown(summary, tests, facts, provenance, plots, out: Path, runs) -> str:
     metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
     parts = [f"# Depth study: {summary['split']} {metric} against depth", "", "## Findings", ""]
     parts += [f"- {line}" for line in facts]
-    parts += ["", f"## Results (mean ± sd over seeds; {_split_words(summary['split'])})", "", _md_table(*_table(summary)), ""]
+    parts += ["", f"## Results ({_spread_words(summary)}; {_split_words(summary['split'])})", "", _md_table(*_table(summary)), ""]
     if tests:
-        parts += ["## Highway against plain, paired over seeds", "", _md_table(*_tests_table(tests)), ""]
+        parts += ["## Highway against plain, paired over seeds", "", _md_table(*_tests_table(tests, summary["swept"])), ""]
     for path, caption in plots.values():
         parts += [f"### {caption}", "", f"![{caption}]({path.relative_to(out).as_posix()})", ""]
     parts += ["## Settings", ""] + [f"- {line}" for line in _settings_lines(provenance)] + [""]
@@ -157,9 +172,10 @@ def html_page(summary, tests, facts, provenance, plots, runs) -> str:
              "@media (prefers-color-scheme: dark){body{background:#111;color:#ddd}a{color:#8bf}}")
     body = [f"<h1>Depth study: {summary['split']} {html.escape(metric)} against depth</h1>", "<h2>Findings</h2><ul>"]
     body += [f"<li>{html.escape(line)}</li>" for line in facts] + ["</ul>"]
-    body += [f"<h2>Results (mean ± sd over seeds; {html.escape(_split_words(summary['split']))})</h2>", _html_table(*_table(summary))]
+    body += [f"<h2>Results ({html.escape(_spread_words(summary))}; {html.escape(_split_words(summary['split']))})</h2>",
+             _html_table(*_table(summary))]
     if tests:
-        body += ["<h2>Highway against plain, paired over seeds</h2>", _html_table(*_tests_table(tests))]
+        body += ["<h2>Highway against plain, paired over seeds</h2>", _html_table(*_tests_table(tests, summary["swept"]))]
     body += figures
     body += ["<h2>Settings</h2><ul>"] + [f"<li>{html.escape(line)}</li>" for line in _settings_lines(provenance)] + ["</ul>"]
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"

@@ -19,7 +19,7 @@ from ..fileio import write_json_atomic, write_text_atomic
 from .collect import collect, scored_split
 from .plots import plot_layer_heatmap, plot_loss_curves, plot_metric_vs_depth
 from .render import html_page, markdown, provenance_of, write_results_csv
-from .stats import findings, paired_tests, summarise
+from .stats import chance_level, findings, paired_tests, summarise
 from .sweep import load_sweep
 
 
@@ -31,10 +31,10 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
     finished = [r for r in runs if r.status == "finished"]
     metric = metric or (finished[0].results.get("metric") if finished else None) or "macro_recall"
     split = scored_split(runs)
-    num_classes = len(finished[0].results[split]["labels"]) if finished else None
+    chance = chance_level(runs, metric, split)
     summary = summarise(runs, metric, split)
     tests = paired_tests(runs, metric, split)
-    facts = findings(summary, tests, num_classes)
+    facts = findings(summary, tests, chance)
     provenance = provenance_of(runs, sweep)
 
     plots_dir = out / "plots"
@@ -42,11 +42,14 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
     plots: dict[str, tuple[Path, str]] = {}
     name = METRIC_NAMES.get(metric, metric)
     if summary["rows"]:
+        single = all(row["finished"] <= 1 for row in summary["rows"])
+        spread = "one seed each: no spread" if single else "mean ± sd over seeds"
         path = plots_dir / "metric_vs_depth.png"
-        plot_metric_vs_depth(summary, path, metric, f"{split} {name} (%, mean ± sd over seeds)")
-        plots["metric"] = (path, f"{split.capitalize()} {name} against depth")
+        plot_metric_vs_depth(summary, path, metric, f"{split} {name} (%, {spread})", chance=chance)
+        plots["metric"] = (path, f"{split.capitalize()} {name} against depth"
+                                 + (f" (dashed: chance level, {100 * chance:.1f})" if chance is not None else ""))
         path = plots_dir / "train_loss_vs_depth.png"
-        plot_metric_vs_depth(summary, path, "final_train_loss", "last-epoch training objective (mean ± sd)", scale=1.0)
+        plot_metric_vs_depth(summary, path, "final_train_loss", f"last-epoch training objective ({spread})", scale=1.0)
         plots["loss"] = (path, "Training objective in the last epoch against depth (class-weighted cross-entropy, "
                                "averaged over the epoch's batches with dropout on): a stack that cannot fit its "
                                "training data stays near ln(classes)")

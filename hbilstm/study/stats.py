@@ -11,14 +11,53 @@ from ..evaluation.metrics import METRIC_NAMES
 from .collect import METRICS, Run, carry_rank, swept_keys
 
 
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+def _mean_std(values: list[float]) -> tuple[float | None, float | None, int]:
+    """Mean, sample standard deviation and count of the values that are numbers. One value has
+    no spread: its standard deviation is None, not 0."""
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+        return None, None, 0
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None), len(values)
+
+
+def format_score(mean: float | None, std: float | None, n: int, scale: float = 100.0, digits: int = 1,
+                 show_n: bool = True) -> str:
+    """``61.2 ± 0.4 (n = 3)``; a single value as ``61.2 (n = 1)``, never with a spread of 0;
+    ``show_n=False`` leaves the count out where there is a spread. "–" where there is no value."""
+    if mean is None:
+        return "–"
+    text = f"{scale * mean:.{digits}f}"
+    if n < 2 or std is None:
+        return text + f" (n = {n})"
+    text += f" ± {scale * std:.{digits}f}"
+    return text + (f" (n = {n})" if show_n else "")
+
+
+def chance_level(runs: list[Run], metric: str, split: str = "test") -> float | None:
+    """What a model that learned nothing scores on ``split``, as a fraction: the best a model that
+    predicts the same class for every example can do. For macro-recall that is 1 / classes
+    whichever class it predicts; for accuracy the majority class's share of the split (1 / classes
+    where the runs saved no class counts); for macro-F1, always predicting the majority class
+    (share p) gives 2p / (1 + p) / classes. None where the runs do not say."""
+    scores = next((r.results[split] for r in runs if r.status == "finished" and (r.results or {}).get(split)), None)
+    classes = len((scores or {}).get("macro_over") or (scores or {}).get("labels") or [])
+    if not classes:
+        return None
+    support = [c.get("support", 0) for c in (scores.get("per_class") or {}).values()]
+    majority = max(support) / sum(support) if sum(support) else None
+    if metric == "macro_recall":
+        return 1 / classes
+    if metric == "accuracy":
+        return majority if majority is not None else 1 / classes
+    if metric == "macro_f1" and majority is not None:
+        return 2 * majority / (1 + majority) / classes
+    return None
 
 
 def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
+    """One row per (carry, depth, values of any other swept option): for each metric and the
+    last-epoch training loss ``<name>_mean``, ``<name>_std`` (None with fewer than two values)
+    and ``<name>_n`` (the finished runs that have the value)."""
     extra = swept_keys(runs)
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
@@ -30,10 +69,11 @@ def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
                "runs": len(members), "finished": len(done),
                "failed": [f"{r.name}: {r.status}" for r in members if r.status != "finished"]}
         for name in METRICS:
-            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std([r.score(name, split) for r in done])
-        row["final_train_loss_mean"], row["final_train_loss_std"] = _mean_std([r.final_train_loss for r in done])
+            row[f"{name}_mean"], row[f"{name}_std"], row[f"{name}_n"] = _mean_std([r.score(name, split) for r in done])
+        (row["final_train_loss_mean"], row["final_train_loss_std"],
+         row["final_train_loss_n"]) = _mean_std([r.final_train_loss for r in done])
         row["parameters"] = done[0].results.get("parameters") if done else None
-        row["seconds_mean"], _ = _mean_std([r.seconds for r in done])
+        row["seconds_mean"], _, _ = _mean_std([r.seconds for r in done])
         rows.append(row)
     return {"metric": metric, "split": split, "swept": extra, "rows": rows}
 
@@ -44,8 +84,9 @@ def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "hi
     a paired t-test on ``metric``. Seeds pair because both stacks saw the same batches in the
     same order.
 
-    Each entry holds ``pairs``, ``df`` (pairs - 1), ``mean_difference`` (a - b) with its 95%
-    confidence interval (``ci_low``, ``ci_high``; t distribution), ``t``, the two-sided ``p_value``,
+    Each entry holds the carries compared (``a``, ``b``), ``alpha``, ``pairs``, ``df`` (pairs - 1),
+    ``mean_difference`` (a - b) with its 95% confidence interval (``ci_low``, ``ci_high``; t
+    distribution), ``t``, the two-sided ``p_value``,
     ``p_holm`` (Holm-Bonferroni adjusted over the ``tests`` entries that could be tested),
     ``significant`` (``p_holm`` < ``alpha``) and a ``note`` where no test is possible: one seed
     pair, or differences without spread (all equal), where a t-test is undefined.
@@ -66,7 +107,8 @@ def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "hi
             if not diffs:
                 continue
             n, mean = len(diffs), statistics.fmean(diffs)
-            entry = {"depth": depth, **dict(zip(extra, others)), "pairs": n, "df": n - 1 if n > 1 else None,
+            entry = {"depth": depth, **dict(zip(extra, others)), "a": a, "b": b, "alpha": alpha,
+                     "pairs": n, "df": n - 1 if n > 1 else None,
                      "mean_difference": mean, "ci_low": None, "ci_high": None, "t": None, "p_value": None,
                      "note": ""}
             spread = statistics.stdev(diffs) if n > 1 else 0.0
@@ -99,49 +141,114 @@ def format_p(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3g}"
 
 
-def findings(summary: dict, tests: list[dict], num_classes: int | None) -> list[str]:
-    """Plain sentences stating what the numbers say."""
+def _p_text(p: float) -> str:
+    """``= 0.012`` or ``< 0.001``, to follow a "p"."""
+    text = format_p(p)
+    return text if text.startswith("<") else "= " + text
+
+
+def _where(values: dict) -> str:
+    """The values of the other swept options, `` (gate_bias = -1.0)``; empty where there are none."""
+    return " (" + ", ".join(f"{k} = {v}" for k, v in values.items()) + ")" if values else ""
+
+
+def _depths(labels: list[str]) -> str:
+    """``depth 16``, ``depths 8 and 16``, ``depths 2, 8 and 16``."""
+    if len(labels) == 1:
+        return f"depth {labels[0]}"
+    return "depths " + ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def findings(summary: dict, tests: list[dict], chance: float | None) -> list[str]:
+    """Sentences a reader can check against the report's tables.
+
+    Each names the configurations and their scores (mean ± sd with n, or the single score with
+    n = 1), and each comparison its paired test and Holm-adjusted p-value. ``chance`` is the
+    metric's chance level as a fraction (:func:`chance_level`), None where it is not known. A
+    difference is called beyond seed noise only where its Holm-adjusted p is below the tests'
+    alpha; with one seed pair there is no test, and no such claim.
+    """
     metric = summary["metric"]
-    name = METRIC_NAMES.get(metric, metric)
+    name = f"{summary['split']} {METRIC_NAMES.get(metric, metric)}"
+    extra = summary["swept"]
     rows = [r for r in summary["rows"] if r[f"{metric}_mean"] is not None]
     if not rows:
         return ["No run has finished yet."]
+
+    def mean(row: dict) -> float:
+        return 100 * row[f"{metric}_mean"]
+
+    def score(row: dict) -> str:
+        return format_score(row[f"{metric}_mean"], row[f"{metric}_std"], row[f"{metric}_n"])
+
     lines = []
-    chance = 100.0 / num_classes if num_classes else None
-    by_carry: dict[str, list[dict]] = defaultdict(list)
+    level = None if chance is None else 100 * chance
+    series: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
-        by_carry[row["carry"]].append(row)
-    for carry in sorted(by_carry, key=carry_rank):
-        series = sorted(by_carry[carry], key=lambda r: r["depth"])
-        best = max(series, key=lambda r: r[f"{metric}_mean"])
-        deepest = series[-1]
-        value = 100 * deepest[f"{metric}_mean"]
-        text = (f"{carry}: best {summary['split']} {name} {100 * best[f'{metric}_mean']:.1f} at depth {best['depth']}; "
-                f"at depth {deepest['depth']} it is {value:.1f}, {100 * (best[f'{metric}_mean'] - deepest[f'{metric}_mean']):.1f} below its best")
-        near_chance = chance is not None and metric in ("macro_recall", "accuracy")
-        if near_chance and 100 * best[f"{metric}_mean"] <= chance + 2.0:
-            text += f" (chance level is {chance:.1f}: no depth learned beyond it)"
-        elif near_chance and value <= chance + 2.0:
-            text += f" (chance level is {chance:.1f}: at this depth the stack no longer learns)"
+        series[(row["carry"], tuple(row.get(k) for k in extra))].append(row)
+    for (carry, others), members in sorted(series.items(), key=lambda kv: (carry_rank(kv[0][0]), json.dumps(kv[0][1]))):
+        members.sort(key=lambda r: r["depth"])
+        stack = f"The {carry} stack{_where(dict(zip(extra, others)))}"
+        best = max(members, key=mean)
+        deepest = members[-1]
+        if len(members) == 1:
+            text = f"{stack} scores {score(best)} {name} at depth {best['depth']}, the only depth run"
+        elif best is deepest:
+            text = f"{stack} scores its best {name}, {score(best)}, at its deepest depth, {best['depth']}"
+        else:
+            text = (f"{stack} scores its best {name}, {score(best)}, at depth {best['depth']}; at its deepest depth, "
+                    f"{deepest['depth']}, it scores {score(deepest)}, {mean(best) - mean(deepest):.1f} points lower")
+        if level is not None and mean(best) <= level + 2.0:
+            text += f"; chance level is {level:.1f}, and at no depth does it score 2 points above it: it learned nothing"
+        elif level is not None and mean(deepest) <= level + 2.0:
+            text += (f"; that is within 2 points of chance level ({level:.1f}): at depth {deepest['depth']} "
+                     "it no longer learns")
+        lines.append(text + ".")
+
+    by_key = {(r["carry"], r["depth"], tuple(r.get(k) for k in extra)): r for r in rows}
+    tested, wins, losses = [], [], []
+    for t in sorted(tests, key=lambda t: (json.dumps([t.get(k) for k in extra]), t["depth"])):
+        a, b = t.get("a", "highway"), t.get("b", "plain")
+        others = tuple(t.get(k) for k in extra)
+        row_a, row_b = by_key.get((a, t["depth"], others)), by_key.get((b, t["depth"], others))
+        if row_a is None or row_b is None:
+            continue
+        label = f"{t['depth']}{_where(dict(zip(extra, others)))}"
+        difference = 100 * t["mean_difference"]
+        text = f"At depth {label}, {a} scores {score(row_a)} and {b} {score(row_b)}; "
+        if t["pairs"] == row_a[f"{metric}_n"] == row_b[f"{metric}_n"]:
+            text += f"{a} minus {b} is {difference:+.1f} points"
+        else:  # a seed that finished for one carry only is in the means, not in the pairs
+            text += f"over the {t['pairs']} seed(s) both finished, {a} minus {b} is {difference:+.1f} points on average"
+        if t["p_value"] is not None:
+            tested.append(label)
+            if t["significant"]:
+                (wins if difference > 0 else losses).append(label)
+            text += (f" (95% CI {100 * t['ci_low']:+.1f} to {100 * t['ci_high']:+.1f}; paired t-test over {t['pairs']} "
+                     f"seed pairs, t({t['df']}) = {t['t']:.2f}, p {_p_text(t['p_value'])}, Holm-adjusted p "
+                     f"{_p_text(t['p_holm'])} over {t['tests']} test{'' if t['tests'] == 1 else 's'}): "
+                     + ("beyond seed noise" if t["significant"] else "within seed noise"))
+        elif t["pairs"] < 2:
+            text += (" from a single seed pair (n = 1), which allows no test: there is no p-value, and it cannot be "
+                     "told apart from seed noise")
+        else:
+            text += (f" in each of the {t['pairs']} seed pairs alike: with no spread the paired t-test is undefined, "
+                     "so there is no p-value")
         lines.append(text + ".")
     if tests:
-        deep = max(tests, key=lambda t: t["depth"])
-        text = (f"highway minus plain at depth {deep['depth']}: {100 * deep['mean_difference']:+.1f} points "
-                f"over {deep['pairs']} seed pair(s)")
-        if deep["p_value"] is None:
-            text += f" ({deep['note']})"
-        else:
-            text += (f", 95% CI {100 * deep['ci_low']:+.1f} to {100 * deep['ci_high']:+.1f}; paired t-test "
-                     f"t({deep['df']}) = {deep['t']:.2f}, p = {format_p(deep['p_value'])}, Holm-adjusted over "
-                     f"{deep['tests']} test(s) p = {format_p(deep['p_holm'])}")
-        lines.append(text + ".")
-        lines.append(
-            "highway beats plain beyond seed noise (Holm-adjusted p < 0.05) at depths: "
-            + (", ".join(str(t["depth"]) for t in tests if t["significant"] and t["mean_difference"] > 0) or "none")
-            + "."
-        )
+        a, b, alpha = tests[0].get("a", "highway"), tests[0].get("b", "plain"), tests[0].get("alpha", 0.05)
         few = min(t["pairs"] for t in tests)
-        if few < 4:
-            lines.append(f"with {few} seed pair(s) per depth ({few - 1} degree(s) of freedom) these tests have "
-                         "little power: a real difference can fail to reach significance, and the intervals are wide.")
+        if tested:
+            text = (f"Of the {len(tested)} comparison{'' if len(tested) == 1 else 's'} tested, the {a} stack beats the "
+                    f"{b} stack beyond seed noise (Holm-adjusted p < {alpha:g}) at "
+                    + (_depths(wins) if wins else "no depth"))
+            if losses:
+                text += f"; the {b} stack beats the {a} stack at {_depths(losses)}"
+            lines.append(text + ".")
+        elif few < 2:
+            lines.append("With one seed per configuration (n = 1) no difference can be tested against seed noise; "
+                         "more seeds (--seeds) would allow paired tests.")
+        if 2 <= few < 4:
+            lines.append(f"With {few} seed pairs per depth ({few - 1} degree(s) of freedom) these tests have little "
+                         "power: a real difference can fail to reach significance, and the intervals are wide.")
     return lines
