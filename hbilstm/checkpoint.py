@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,16 +43,28 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
         raise CheckpointError(f"{path}: cannot write ({exc.strerror or exc}); the previous file is kept") from None
 
 
+EXPECTED = "expected a run directory or a model.pt checkpoint"
+
+
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint file, or the ``model.pt`` inside a run directory."""
     path = Path(path)
     if path.is_dir():
         if (path / MODEL_FILE).is_file():
             return path / MODEL_FILE
-        raise CheckpointError(f"{path}: run directory has no {MODEL_FILE} (did training finish an epoch?)")
+        if (path / "config.yaml").is_file():
+            raise CheckpointError(f"{path}: run directory has no {MODEL_FILE} (did training finish an epoch?)")
+        raise CheckpointError(f"{path}: not a model: a directory with no {MODEL_FILE}; {EXPECTED}")
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint or run directory")
     return path
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (or, in old formats, a pickle stream)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
@@ -61,6 +72,8 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     path = resolve_checkpoint(path)
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"{path}: not a model ({EXPECTED})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on odd pickle protocols: we refuse anyway
@@ -72,7 +85,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
         if "Weights only load failed" in reason or "Unsupported" in str(exc):
             reason = "it holds objects other than tensors and plain values; refused without running them"
         raise CheckpointError(f"{path}: not a safe hbilstm checkpoint ({reason})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # torch's readers raise many kinds on a damaged file; all mean the same here
         first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

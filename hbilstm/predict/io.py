@@ -22,17 +22,31 @@ def output_format(path: str | None, explicit: str | None) -> str:
     if path is None or path == "-":
         return "csv"
     suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".jsonl"):
-        return suffix[1:]
-    raise DataError(f"{path}: output must end in .csv or .jsonl (or pass --format)")
+    if suffix in (".csv", ".jsonl", ".ndjson"):
+        return "csv" if suffix == ".csv" else "jsonl"
+    raise DataError(f"{path}: output must end in .csv, .jsonl or .ndjson (or pass --format)")
+
+
+def check_input(source: str) -> None:
+    """DataError, saying what was given and what is expected, unless ``source`` is a readable
+    file (or ``-``)."""
+    if source == "-":
+        return
+    path = Path(source)
+    if path.is_dir():
+        raise DataError(
+            f"{source}: is a directory; give one file of tweets (.txt, .csv, .tsv, .jsonl or .ndjson), "
+            "or - to read standard input"
+        )
+    if not path.exists():
+        raise DataError(f"{source}: no such file")
 
 
 def open_input(source: str) -> IO[bytes]:
     if source == "-":
         return sys.stdin.buffer
+    check_input(source)
     path = Path(source)
-    if path.is_dir():
-        raise DataError(f"{source}: is a folder, expected a file of tweets")
     try:
         return open(path, "rb")
     except FileNotFoundError:

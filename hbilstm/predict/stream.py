@@ -21,7 +21,7 @@ from ..checkpoint import LoadedModel, load_model
 from ..data.readers import Record, ReplacementCounter, iter_records, table_format
 from ..fileio import atomic_open
 from ..inference import resolve_device
-from .io import Writer, check_output, jsonl_has_field, open_input, output_format
+from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
 from .workers import ChunkScorer, ScoredChunk, auto_workers
 
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
@@ -67,6 +67,7 @@ def predict(
     ``workers`` processes tokenize and, on a CPU, score (0: none, all in this process; -1: as
     many as :func:`auto_workers` says), started only for inputs longer than
     ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows."""
+    check_input(source)
     in_format = input_format or ("txt" if source == "-" else table_format(source))
     out_format = output_format(output, fmt)
     check_output(source, output, overwrite)
