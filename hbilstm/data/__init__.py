@@ -2,6 +2,8 @@
 
 * ``readers``     the file formats (TweetEval, SemEval, SST, CSV/TSV/JSONL), streamed or whole;
 * ``corpora``     datasets by name or path: splits, label names, official metric;
+* ``hub``         TweetEval fetched from the Hugging Face Hub once, failing fast offline;
+* ``catalog``     what the data directory holds (``hbilstm data``);
 * ``tokenizer``   spaCy's tokenizer made Twitter-aware;
 * ``token_cache`` tokenized splits cached as Arrow tables;
 * ``vocab``       tokens <-> ids;

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +40,6 @@ from .readers import (
 SPLITS = ("train", "val", "test")
 TWEETEVAL_FILES = [f"{s}_{kind}.txt" for s in SPLITS for kind in ("text", "labels")] + ["mapping.txt"]
 SST_FILES = ["raw.clean.train", "raw.clean.dev", "raw.clean.test"]
-HUB_ID, HUB_CONFIG = "cardiffnlp/tweet_eval", "sentiment"
 NAMED = {
     "tweeteval-sentiment": "tweeteval-sentiment",
     "tweeteval-sentiment-binary": "tweeteval-sentiment",
@@ -92,17 +89,56 @@ def load_corpus(
     id_column: str = "id",
     download: bool = True,
 ) -> Corpus:
-    """Load a dataset by name (see module docs) or by path."""
+    """Load a dataset by name (see module docs) or by path.
+
+    A name is one of the named datasets, or any folder under the data directory whose layout
+    :func:`detect_layout` recognises (``--data semeval2017-task4a``); a plain name is looked up
+    there before it is tried as a path relative to the working directory.
+    """
     if spec in NAMED:
         return _load_named(spec, resolve_data_dir(data_dir), download)
     path = Path(spec).expanduser()
+    in_data_dir = resolve_data_dir(data_dir) / spec
+    if is_plain_name(spec) and in_data_dir.is_dir():
+        path = in_data_dir
     if not path.exists():
+        folders = [f.name for f in dataset_folders(resolve_data_dir(data_dir)) if f.name not in NAMED.values()]
+        names = ", ".join([*NAMED, *folders])
         raise DataError(
-            f"{spec!r} is neither a dataset name ({', '.join(NAMED)}) nor an existing path"
+            f"{spec!r} is neither a dataset name ({names}; data directory {resolve_data_dir(data_dir)}) "
+            "nor an existing path"
         )
     if path.is_dir():
         return _load_folder(path, text_column, label_column, id_column)
     return _load_file(path, text_column, label_column, id_column)
+
+
+def locate(spec: str, data_dir: str | os.PathLike | None = None) -> tuple[str, str | None]:
+    """``(data, data_dir)`` that find the same dataset from any working directory and shell.
+
+    A name keeps its name and gets the data directory it resolves in, made absolute (from
+    ``data_dir``, ``$HBILSTM_DATA_DIR`` or ``./data``); an existing path becomes absolute. A run
+    stores these, so that ``evaluate`` finds its data where ``HBILSTM_DATA_DIR`` is not set.
+    """
+    root = resolve_data_dir(data_dir)
+    if spec in NAMED or (is_plain_name(spec) and (root / spec).is_dir()):
+        return spec, str(root.expanduser().resolve())
+    path = Path(spec).expanduser()
+    if path.exists():
+        return str(path.resolve()), None if data_dir is None else str(Path(data_dir).expanduser().resolve())
+    return spec, None if data_dir is None else str(data_dir)
+
+
+def is_plain_name(spec: str) -> bool:
+    """A bare folder name (no separators, not . or ..), as opposed to a path."""
+    return bool(spec) and spec not in (".", "..") and "/" not in spec and os.sep not in spec
+
+
+def dataset_folders(data_dir: Path) -> list[Path]:
+    """The folders under ``data_dir`` whose layout is recognised, by name."""
+    if not data_dir.is_dir():
+        return []
+    return [f for f in sorted(data_dir.iterdir()) if f.is_dir() and not f.name.startswith(".") and detect_layout(f)]
 
 
 # --------------------------------------------------------------------------- named
@@ -113,7 +149,9 @@ def _load_named(name: str, data_dir: Path, download: bool) -> Corpus:
     if name.startswith("tweeteval"):
         if not all((folder / f).is_file() for f in TWEETEVAL_FILES):
             if download and not folder.exists():
-                fetch_tweeteval(folder)
+                from .hub import fetch_tweeteval
+
+                fetch_tweeteval(folder, TWEETEVAL_FILES)
             else:
                 missing = [f for f in TWEETEVAL_FILES if not (folder / f).is_file()]
                 raise DataError(f"{folder} lacks {', '.join(missing)} (TweetEval's layout)")
@@ -129,44 +167,6 @@ def _load_named(name: str, data_dir: Path, download: bool) -> Corpus:
             "(Stanford Sentiment Treebank, 'sentence ||| label' per line)"
         )
     return _sst(folder, name, binary=name == "sst2")
-
-
-def fetch_tweeteval(folder: Path) -> None:
-    """Download TweetEval sentiment from the Hugging Face Hub into ``folder``.
-
-    Written to a temporary folder and renamed into place, so a failed download leaves nothing.
-    """
-    hint = (
-        f"dataset 'tweeteval-sentiment' is not in {folder} and could not be downloaded "
-        f"from the Hub ({{why}}); put {', '.join(TWEETEVAL_FILES)} there "
-        "(TweetEval's datasets/sentiment folder) or pass --data-dir"
-    )
-    try:
-        import datasets
-
-        hub = datasets.load_dataset(HUB_ID, HUB_CONFIG)
-    except Exception as exc:  # offline, hub down, no such dataset: all one answer for the user
-        why = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise DataError(hint.format(why=why)) from None
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        names = hub["train"].features["label"].names
-        (tmp / "mapping.txt").write_text(
-            "".join(f"{i}\t{n}\n" for i, n in enumerate(names)), encoding="utf-8"
-        )
-        for ours, theirs in (("train", "train"), ("val", "validation"), ("test", "test")):
-            rows = hub[theirs]
-            # One tweet per line: a newline inside a tweet would break the alignment.
-            texts = [re.sub(r"[\r\n]+", " ", t) for t in rows["text"]]
-            (tmp / f"{ours}_text.txt").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
-            (tmp / f"{ours}_labels.txt").write_text(
-                "".join(f"{label}\n" for label in rows["label"]), encoding="utf-8"
-            )
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _tweeteval(folder: Path, name: str) -> Corpus:
@@ -198,27 +198,53 @@ def _is_semeval_file(path: Path) -> bool:
     return bool(re.search(r"-A\.(txt|tsv)$", path.name))
 
 
-def _load_folder(folder: Path, text_column: str, label_column: str, id_column: str) -> Corpus:
+LAYOUTS = {
+    "tweeteval": "TweetEval ({split}_text.txt, {split}_labels.txt, mapping.txt)",
+    "sst": "SST (raw.clean.{train,dev,test})",
+    "semeval": "SemEval-2017 Task 4A (*-A.txt: id, label, text)",
+    "tables": "train/val/test tables (.csv, .tsv, .jsonl)",
+}
+_TABLE_SPLITS = {"train": "train", "val": "val", "valid": "val", "dev": "val", "test": "test"}
+
+
+def detect_layout(folder: Path) -> str | None:
+    """Which of :data:`LAYOUTS` ``folder`` is in, or None."""
     if all((folder / f).is_file() for f in TWEETEVAL_FILES):
-        return _tweeteval(folder, folder.name)
+        return "tweeteval"
     if all((folder / f).is_file() for f in SST_FILES):
-        return _sst(folder, folder.name, binary=False)
-    semeval = sorted(p for p in folder.iterdir() if _is_semeval_file(p) and p.name.startswith("twitter"))
-    if semeval:
-        return _semeval_folder(folder, semeval)
+        return "sst"
+    if any(_is_semeval_file(p) and p.name.startswith("twitter") for p in folder.iterdir()):
+        return "semeval"
+    if _split_tables(folder):
+        return "tables"
+    return None
+
+
+def _split_tables(folder: Path) -> dict[str, Path]:
     tables: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        stem = path.name.split(".")[0].lower()
-        split = {"train": "train", "val": "val", "valid": "val", "dev": "val", "test": "test"}.get(stem)
+        split = _TABLE_SPLITS.get(path.name.split(".")[0].lower())
         if split and path.suffix.lower() in TABLE_FORMATS and path.suffix.lower() != ".txt":
             if split in tables:
                 raise DataError(f"{folder}: two files for the {split} split ({tables[split].name}, {path.name})")
             tables[split] = path
-    if not tables:
+    return tables
+
+
+def _load_folder(folder: Path, text_column: str, label_column: str, id_column: str) -> Corpus:
+    layout = detect_layout(folder)
+    if layout == "tweeteval":
+        return _tweeteval(folder, folder.name)
+    if layout == "sst":
+        return _sst(folder, folder.name, binary=False)
+    if layout == "semeval":
+        return _semeval_folder(folder, sorted(p for p in folder.iterdir() if _is_semeval_file(p) and p.name.startswith("twitter")))
+    if layout is None:
         raise DataError(
             f"{folder}: no dataset found (expected TweetEval's {{split}}_text.txt files, SST's "
             "raw.clean.* files, SemEval *-A.txt files, or train/val/test .csv/.tsv/.jsonl files)"
         )
+    tables = _split_tables(folder)
     splits = {s: read_table(p, text_column, label_column, id_column) for s, p in tables.items()}
     return _table_corpus(folder.name, splits, list(tables.values()))
 

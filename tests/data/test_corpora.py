@@ -1,6 +1,7 @@
 import pytest
 from conftest import SEMEVAL, SHARED, SST, TWEETEVAL, make_tweeteval_slice
 
+from hbilstm.data import hub
 from hbilstm.data.corpora import load_corpus, resolve_data_dir
 from hbilstm.errors import DataError
 
@@ -78,6 +79,7 @@ def test_missing_tweeteval_is_fetched_from_the_hub_and_saved(tmp_path, monkeypat
         return datasets.DatasetDict({"train": split("train"), "validation": split("val"), "test": split("test")})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr(hub, "hub_unreachable", lambda: None)  # as if online
     fetched = load_corpus("tweeteval-sentiment", tmp_path / "data")
     assert (tmp_path / "data" / "tweeteval-sentiment" / "val_text.txt").is_file()
     for split in ("train", "val", "test"):
@@ -92,6 +94,7 @@ def test_offline_fetch_says_which_files_to_put_where(tmp_path, monkeypatch):
         raise ConnectionError("Couldn't reach 'cardiffnlp/tweet_eval' on the Hub (LocalEntryNotFoundError)")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
+    monkeypatch.setattr(hub, "hub_unreachable", lambda: None)  # the probe passes, the download fails
     with pytest.raises(DataError) as info:
         load_corpus("tweeteval-sentiment", tmp_path)
     message = str(info.value)

@@ -1,0 +1,66 @@
+"""What datasets the data directory holds: ``hbilstm data`` lists them.
+
+Each entry is plain values (name, folder, layout, classes, rows per split, official metric), so
+the command line can show it as a table or as JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import DataError
+from .corpora import LAYOUTS, NAMED, SPLITS, dataset_folders, detect_layout, load_corpus, resolve_data_dir
+
+_NAMED_LAYOUT = {"tweeteval-sentiment": "tweeteval", "sst": "sst"}
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    folder: str
+    layout: str = ""
+    classes: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    metric: str = ""
+    status: str = "ready"  # "ready", "missing" (a named dataset not there) or "unreadable: why"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def list_datasets(data_dir: str | os.PathLike | None = None) -> tuple[Path, list[DatasetInfo]]:
+    """The data directory used, and every dataset it holds or that a name would look for there."""
+    root = resolve_data_dir(data_dir)
+    found: list[DatasetInfo] = []
+    for name, folder_name in NAMED.items():
+        folder = root / folder_name
+        found.append(_describe(name, folder, _NAMED_LAYOUT[folder_name], root))
+    for folder in dataset_folders(root):
+        if folder.name not in NAMED.values():
+            found.append(_describe(folder.name, folder, "", root))
+    return root, found
+
+
+def _describe(name: str, folder: Path, layout: str, root: Path) -> DatasetInfo:
+    info = DatasetInfo(name, str(folder), layout)
+    if not folder.is_dir():
+        info.status = "missing"
+        if name.startswith("tweeteval"):
+            info.status += " (downloaded from the Hub on first use)"
+        return info
+    try:
+        corpus = load_corpus(name, root, download=False)
+    except DataError as exc:
+        info.status = f"unreadable: {exc}"
+        return info
+    info.layout = info.layout or detect_layout(folder) or ""
+    info.classes = list(corpus.label_names)
+    info.rows = {s: len(corpus.splits[s]) for s in SPLITS if s in corpus.splits}
+    info.metric = corpus.metric
+    return info
+
+
+def layout_description(layout: str) -> str:
+    return LAYOUTS.get(layout, layout)
