@@ -22,6 +22,7 @@ from .model.config import CARRIES, POOLINGS, ModelConfig
 
 CLASS_WEIGHTS = ("balanced", "none")
 METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
+LOG_TO_CHOICES = ("none", "tensorboard")  # experiment trackers (hbilstm.tracking)
 _MODEL = {f.name: f.default for f in fields(ModelConfig)}
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -68,6 +69,8 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     threads: int = 0
+    # tracking
+    log_to: str = "none"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -93,7 +96,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be zero or positive, not {getattr(self, name)}")
         for name, choices in (("carry", CARRIES), ("pooling", POOLINGS),
-                              ("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES)):
+                              ("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES),
+                              ("log_to", LOG_TO_CHOICES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(
                     f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}"
@@ -105,6 +109,14 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return from_dict({**self.to_dict(), **changes})
+
+    def located(self) -> "TrainConfig":
+        """This config with ``data``/``data_dir`` resolved to where the data is now (see
+        :func:`hbilstm.data.corpora.locate`), as a run stores them."""
+        from .data.corpora import locate
+
+        data, data_dir = locate(self.data, self.data_dir)
+        return self.replace(data=data, data_dir=data_dir)
 
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")

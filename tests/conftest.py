@@ -1,7 +1,7 @@
 """Shared fixtures: real data slices from ../shared/data and one tiny trained model.
 
 The real corpora live beside the checkout in ``../shared/data`` (CI has them there too);
-``HBILSTM_TEST_DATA`` points elsewhere. Tests take small slices so the suite stays fast.
+``HBILSTM_DATA_DIR``, the same variable the tool reads, points elsewhere. Tests take small slices so the suite stays fast.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HBILSTM_TEST_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("HBILSTM_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
 TWEETEVAL = SHARED / "tweeteval-sentiment"
 SEMEVAL = SHARED / "semeval2017-task4a"
 SST = SHARED / "sst"
@@ -22,7 +22,7 @@ SST = SHARED / "sst"
 def pytest_sessionstart(session):
     if not (TWEETEVAL / "train_text.txt").is_file():
         raise pytest.UsageError(
-            f"the real data is not at {SHARED}; set HBILSTM_TEST_DATA to the folder holding "
+            f"the real data is not at {SHARED}; set HBILSTM_DATA_DIR to the folder holding "
             "tweeteval-sentiment/, semeval2017-task4a/ and sst/"
         )
 

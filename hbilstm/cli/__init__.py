@@ -6,7 +6,8 @@ tests call directly too. ``options`` defines the options several commands share;
 shows training and sweep progress.
 """
 
-from . import compare, evaluate, predict, train  # noqa: F401  (registers the commands)
+# Imported in the order `hbilstm --help` lists the commands: the order of use.
+from . import train, evaluate, predict, compare, data  # noqa: F401, I001  (registers the commands)
 from ._app import app, main
 
 __all__ = ["app", "main"]

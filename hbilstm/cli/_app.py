@@ -19,9 +19,9 @@ app = typer.Typer(
     name="hbilstm",
     help="Tweet sentiment classification with a deep stack of Highway BiLSTM layers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 EXIT_INTERRUPTED = 130
 EXIT_FAILED = 1
@@ -30,11 +30,16 @@ F = TypeVar("F", bound=Callable)
 
 
 def stdout() -> Console:
-    return Console(highlight=False)
+    """Standard output; lines are never wrapped when it is a pipe or a file."""
+    console = Console(highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:

@@ -29,17 +29,17 @@ class TrainProgress(TrainCallback):
         self.close()
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} tok/s"),
-            TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} tweets/s"),
+            TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
             console=self.console, transient=True, disable=not self.console.is_terminal,
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=batches, completed=done, epoch=f"{epoch}/{epochs}",
                                            loss="-", speed="-")
 
-    def batch_end(self, step: int, loss: float, tokens_per_s: float) -> None:
+    def batch_end(self, step: int, loss: float, tokens_per_s: float, tweets_per_s: float) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=step, loss=f"{loss:.4f}", speed=f"{tokens_per_s:,.0f}")
+            self.progress.update(self.task, completed=step, loss=f"{loss:.4f}", speed=f"{tweets_per_s:,.0f}")
 
     def epoch_end(self, record: dict) -> None:
         self.close()
@@ -63,7 +63,7 @@ class SweepProgress:
         self.epochs_seen: dict[str, int] = {}
         self.progress = Progress(
             TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
             console=console, disable=not console.is_terminal,
         )
         # Progress counts cost units (epochs x layers), so one 16-layer run weighs 16 1-layer runs.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -38,28 +38,41 @@ def parse_extra_options(args: list[str]) -> dict[str, list]:
 @user_errors
 def compare(
     ctx: typer.Context,
-    out: Path = options.output("Folder for the runs and the report, e.g. reports/depth.", "--out", required=True),
-    depths: str = typer.Option("1,2,4,8,16", "--depths", help="Comma-separated stack depths (--layers values)."),
-    carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", help="Comma-separated carries."),
-    seeds: int = typer.Option(2, "--seeds", min=1, help="Seeds per configuration (1..N)."),
+    out: Path = options.output("Folder for the runs and the report, e.g. reports/depth.", "--out", required=True, metavar="DIR"),
+    depths: str = typer.Option("1,2,4,8,16", "--depths", metavar="N,N,...", help="Comma-separated stack depths (--layers values)."),
+    carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", metavar="NAME,NAME,...", help="Comma-separated carries."),
+    seeds: int = typer.Option(2, "--seeds", min=1, metavar="N", help="Seeds per configuration (1..N)."),
     config: Optional[Path] = options.config(),
     data: Optional[str] = options.data("Dataset name or path."),
     data_dir: Optional[str] = options.data_dir(),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trainings run at once (processes sharing the CPUs or the GPU)."),
+    sets: List[str] = options.sets("hidden=32 (one value fixes it, a comma list sweeps it)"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, metavar="N", help="Trainings run at once (processes sharing the CPUs or the GPU)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
 ) -> None:
-    """Train every (carry, depth, seed) with otherwise equal settings, then write the report.
+    """Train a depth sweep (carry x depth x seed) and write its report.
 
-    Any training option can be swept or fixed the same way: --gate-bias -1,-2,-3 sweeps it,
+    Every (carry, depth, seed) is trained with otherwise equal settings. Any training option can
+    be swept or fixed the same way: --gate-bias -1,-2,-3 (or --set gate_bias=-1,-2,-3) sweeps it,
     --hidden 64 fixes it. Each run is an ordinary run directory under OUT/runs/. Rerunning the
-    same command skips finished runs and resumes unfinished ones.
+    same command skips finished runs and resumes unfinished ones. With --log-to tensorboard each
+    run logs to OUT/runs/<run>/tensorboard: tensorboard --logdir OUT/runs shows them side by side.
+
+    Examples:
+
+    \b
+      hbilstm compare -o reports/depth --config configs/compare.yaml
+      hbilstm compare -o reports/small --depths 1,4 --carry plain,highway --seeds 3
+      hbilstm compare -o reports/bias --depths 8 --carry highway --gate-bias -1,-2,-3
     """
     from ..config import load_config
     from ..study.report import build_report
-    from ..study.sweep import check_reusable, parse_values, plan, run_sweep, save_sweep
+    from ..study.sweep import check_reusable, locate_base, parse_values, plan, run_sweep, save_sweep
     from ._progress import SweepProgress
 
     extra = parse_extra_options(list(ctx.args))
+    for pair in sets:
+        key, raw = options.split_set(pair)
+        extra[key] = parse_values(raw)
     fixed = {k: v[0] for k, v in extra.items() if len(v) == 1}
     swept = {k: v for k, v in extra.items() if len(v) > 1}
     for key in ("carry", "layers", "seed"):
@@ -67,7 +80,7 @@ def compare(
             from ..errors import ConfigError
 
             raise ConfigError(f"use --{'depths' if key == 'layers' else key + ('s' if key == 'seed' else '')} to set {key}")
-    base = load_config(config, {"data": data, "data_dir": data_dir, **fixed})
+    base = locate_base(out, load_config(config, {"data": data, "data_dir": data_dir, **fixed}))
     axes = {"carry": parse_values(carry), "layers": parse_values(depths), "seed": list(range(1, seeds + 1)), **swept}
     runs = plan(base, axes, out)
     check_reusable(runs)  # before sweep.json is rewritten or anything is trained
@@ -82,10 +95,19 @@ def compare(
 @app.command()
 @user_errors
 def report(
-    out: Path = typer.Argument(..., help="A folder written by hbilstm compare."),
-    metric: Optional[str] = typer.Option(None, "--metric", help="accuracy, macro_f1 or macro_recall (default: the dataset's official one)."),
+    out: Path = typer.Argument(..., metavar="DIR", help="A folder written by hbilstm compare."),
+    metric: Optional[str] = typer.Option(None, "--metric", metavar="NAME", help="accuracy, macro_f1 or macro_recall.  [default: the dataset's official one]"),
 ) -> None:
-    """Rebuild the report (results.csv, summary.json, plots, report.md, report.html) from finished runs."""
+    """Rebuild a sweep's report from its finished runs.
+
+    Writes results.csv, summary.json, the plots, report.md and report.html into DIR.
+
+    Examples:
+
+    \b
+      hbilstm report reports/depth
+      hbilstm report reports/depth --metric accuracy
+    """
     from ..errors import ConfigError
     from ..study.collect import collect
     from ..study.report import build_report

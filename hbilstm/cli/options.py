@@ -13,25 +13,39 @@ import typer
 
 
 def device(default: Optional[str] = "auto") -> typer.models.OptionInfo:
-    shown = "" if default is not None else " (default: auto)"
-    return typer.Option(default, "--device", help=f"auto (CUDA when present), cpu, cuda, cuda:N or mps.{shown}")
+    shown = "" if default is not None else "  [default: auto]"
+    return typer.Option(default, "--device", metavar="NAME", help=f"auto (CUDA when present), cpu, cuda, cuda:N or mps.{shown}")
 
 
 def data(help_text: str) -> typer.models.OptionInfo:
-    return typer.Option(None, "--data", help=help_text)
+    return typer.Option(None, "--data", metavar="NAME|PATH", help=help_text)
 
 
 def data_dir() -> typer.models.OptionInfo:
-    return typer.Option(None, "--data-dir", help="Where named datasets live. (default: $HBILSTM_DATA_DIR or ./data)")
+    return typer.Option(None, "--data-dir", metavar="DIR", help="Where named datasets live.  [default: $HBILSTM_DATA_DIR or ./data]")
 
 
 def batch_size(default: Optional[int]) -> typer.models.OptionInfo:
-    return typer.Option(default, "--batch-size", min=1, help="Tweets per batch." + (" (default: 64)" if default is None else ""))
+    return typer.Option(default, "--batch-size", min=1, metavar="N", help="Tweets per batch." + ("  [default: 64]" if default is None else ""))
 
 
-def output(help_text: str, *aliases: str, required: bool = False) -> typer.models.OptionInfo:
-    return typer.Option(... if required else None, "--output", *aliases, "-o", help=help_text)
+def output(help_text: str, *aliases: str, required: bool = False, metavar: str = "PATH") -> typer.models.OptionInfo:
+    return typer.Option(... if required else None, "--output", *aliases, "-o", metavar=metavar, help=help_text)
+
+
+def sets(example: str) -> typer.models.OptionInfo:
+    return typer.Option([], "--set", metavar="KEY=VALUE", help=f"Any other config option, e.g. --set {example} (repeatable).")
+
+
+def split_set(pair: str) -> tuple[str, str]:
+    """``KEY=VALUE`` -> ``("key", "VALUE")`` (dashes in the key read as underscores)."""
+    from ..errors import ConfigError
+
+    key, sep, raw = pair.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set takes KEY=VALUE, not {pair!r}")
+    return key.strip().replace("-", "_"), raw
 
 
 def config() -> typer.models.OptionInfo:
-    return typer.Option(None, "--config", "-c", help="YAML config (see configs/default.yaml); options given here override it.")
+    return typer.Option(None, "--config", "-c", metavar="FILE", help="YAML config (see configs/default.yaml); options given here override it.")

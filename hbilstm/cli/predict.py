@@ -14,20 +14,31 @@ from ._app import app, user_errors
 @app.command()
 @user_errors
 def predict(
-    checkpoint: Path = typer.Argument(..., help="A run directory (its model.pt) or a checkpoint file."),
-    source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl, or - for stdin."),
-    output: Optional[str] = options.output("Write here (.csv or .jsonl) instead of stdout."),
-    text_column: str = typer.Option("text", "--text-column", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
-    id_column: str = typer.Option("id", "--id-column", help="Column or field copied to the output as the row id when the input has it (a row without one gets its line number); else the output has line numbers."),
-    input_format: Optional[str] = typer.Option(None, "--input-format", help="txt, csv, tsv or jsonl. (default: from the extension; txt for stdin)"),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Output format, csv or jsonl. (default: from the output's extension; csv on stdout)"),
+    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt) or a checkpoint file."),
+    source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), or - for stdin."),
+    output: Optional[str] = options.output("Write here (.csv, or .jsonl / .ndjson for JSON lines) instead of stdout.", metavar="FILE"),
+    text_column: str = typer.Option("text", "--text-column", metavar="NAME", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
+    id_column: str = typer.Option("id", "--id-column", metavar="NAME", help="Column or field copied to the output as the row id when the input has it (a row without one gets its line number); else the output has line numbers."),
+    input_format: Optional[str] = typer.Option(None, "--input-format", metavar="FORMAT", help="txt, csv, tsv or jsonl (.ndjson is jsonl).  [default: from the extension; txt for stdin]"),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="Output format, csv or jsonl.  [default: from the output's extension; csv on stdout]"),
     batch_size: int = options.batch_size(512),
     device: str = options.device(),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
-    workers: int = typer.Option(-1, "--workers", min=-1, help="Worker processes for inputs over one chunk: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: one per core on a CPU, one per core but one on a GPU)."),
+    workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes for inputs over one chunk: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: one per core on a CPU, one per core but one on a GPU)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
-    """Predict the sentiment of every tweet in a file, one output row per input row, in order."""
+    """Label every tweet in a file, one output row per input row, in order.
+
+    Each row keeps its id (or line number) and text and gets the label, its confidence and
+    one probability per class (prob_negative, ...).
+
+    Examples:
+
+    \b
+      hbilstm predict runs/first tweets.txt
+      hbilstm predict runs/first tweets.csv --text-column body -o labelled.csv
+      cat tweets.txt | hbilstm predict runs/first - --format jsonl
+    """
     from ..predict import predict as run_prediction
 
     def warn(message: str) -> None:
@@ -43,4 +54,4 @@ def predict(
         skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, warn=warn,
     )
     if output not in (None, "-"):
-        typer.echo(f"{stats.rows:,} rows -> {output} ({stats.predicted:,} predicted)", err=True)
+        typer.echo(f"{stats.rows:,} row{'s' * (stats.rows != 1)} -> {output} ({stats.predicted:,} predicted)", err=True)

@@ -17,10 +17,8 @@ def parse_sets(pairs: list[str]) -> dict:
     """``KEY=VALUE`` pairs; a value is a number, ``true``/``false``/``null``, or text."""
     out = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set takes KEY=VALUE, not {pair!r}")
-        out[key.strip().replace("-", "_")] = parse_scalar(raw)
+        key, raw = options.split_set(pair)
+        out[key] = parse_scalar(raw)
     return out
 
 
@@ -30,28 +28,37 @@ def train(
     config: Optional[Path] = options.config(),
     data: Optional[str] = options.data("Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
     data_dir: Optional[str] = options.data_dir(),
-    layers: Optional[int] = typer.Option(None, "--layers", help="Number of stacked Highway BiLSTM layers. (default: 2)"),
-    hidden: Optional[int] = typer.Option(None, "--hidden", help="LSTM units per direction. (default: 64)"),
-    carry: Optional[str] = typer.Option(None, "--carry", help="highway, plain, residual or gated-residual. (default: highway)"),
-    gate_bias: Optional[float] = typer.Option(None, "--gate-bias", help="Initial transform-gate bias. (default: -2)"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs to train. (default: 10)"),
+    layers: Optional[int] = typer.Option(None, "--layers", metavar="N", help="Number of stacked Highway BiLSTM layers.  [default: 2]"),
+    hidden: Optional[int] = typer.Option(None, "--hidden", metavar="N", help="LSTM units per direction.  [default: 64]"),
+    carry: Optional[str] = typer.Option(None, "--carry", metavar="NAME", help="highway, plain, residual or gated-residual.  [default: highway]"),
+    gate_bias: Optional[float] = typer.Option(None, "--gate-bias", metavar="X", help="Initial transform-gate bias.  [default: -2]"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Most epochs to train.  [default: 10]"),
     batch_size: Optional[int] = options.batch_size(None),
-    lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate. (default: 0.002)"),
-    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout on embeddings and pooled features. (default: 0.3)"),
-    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="Pretrained vectors, GloVe/word2vec text format, plain or .gz."),
+    lr: Optional[float] = typer.Option(None, "--lr", metavar="X", help="AdamW learning rate.  [default: 0.002]"),
+    dropout: Optional[float] = typer.Option(None, "--dropout", metavar="P", help="Dropout on embeddings and pooled features.  [default: 0.3]"),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", metavar="FILE", help="Pretrained vectors, GloVe/word2vec text format, plain or .gz."),
     freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed, or fine-tune them."),
     device: Optional[str] = options.device(None),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed. (default: 13)"),
-    sets: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Any other config option, e.g. --set pooling=mean (repeatable)."),
-    out: Optional[Path] = options.output("Run directory. (default: runs/<data>-<carry>-L<layers>-<time>)", "--out"),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed.  [default: 13]"),
+    log_to: Optional[str] = typer.Option(None, "--log-to", metavar="NAME", help="none, or tensorboard: write hyperparameters, per-epoch scores, gate means and test scores to RUN_DIR/tensorboard; view with: tensorboard --logdir RUN_DIR/tensorboard (needs pip install \"hbilstm[tensorboard]\").  [default: none]"),
+    sets: List[str] = options.sets("pooling=mean"),
+    out: Optional[Path] = options.output("Run directory.  [default: runs/<data>-<carry>-L<layers>-<time>]", "--out", metavar="DIR"),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished run in --output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
 ) -> None:
-    """Train a model; the best epoch's checkpoint is saved as RUN_DIR/model.pt.
+    """Train a model and keep its best epoch as RUN_DIR/model.pt.
 
     Prints one line per epoch and, at the end, the best model's validation and test scores.
     Ctrl-C stops at the next batch with a resumable state: rerun with --output RUN_DIR --resume.
+    On 2 CPU cores the 3-epoch example takes about 1.5 minutes, the 10-layer one about 17.
+
+    Examples:
+
+    \b
+      hbilstm train --epochs 3 -o runs/first
+      hbilstm train --layers 10 -o runs/deep
+      hbilstm train -o runs/deep --resume --epochs 15
     """
     from ..config import load_config
     from ..evaluation.metrics import METRIC_NAMES
@@ -64,7 +71,7 @@ def train(
         "data": data, "data_dir": data_dir, "layers": layers, "hidden": hidden, "carry": carry,
         "gate_bias": gate_bias, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "dropout": dropout, "embeddings": embeddings, "freeze_embeddings": freeze_embeddings,
-        "device": device, "seed": seed,
+        "device": device, "seed": seed, "log_to": log_to,
     }
     if resume:
         if out is None:

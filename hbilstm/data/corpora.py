@@ -198,11 +198,12 @@ def _is_semeval_file(path: Path) -> bool:
     return bool(re.search(r"-A\.(txt|tsv)$", path.name))
 
 
+# The layouts a folder can be in, as `hbilstm data` names them.
 LAYOUTS = {
-    "tweeteval": "TweetEval ({split}_text.txt, {split}_labels.txt, mapping.txt)",
-    "sst": "SST (raw.clean.{train,dev,test})",
-    "semeval": "SemEval-2017 Task 4A (*-A.txt: id, label, text)",
-    "tables": "train/val/test tables (.csv, .tsv, .jsonl)",
+    "tweeteval": "TweetEval",  # {split}_text.txt, {split}_labels.txt, mapping.txt
+    "sst": "SST",  # raw.clean.{train,dev,test}: sentence ||| label
+    "semeval": "SemEval-2017 4A",  # *-A.txt: id, label, text
+    "tables": "train/val/test tables",  # .csv, .tsv or .jsonl
 }
 _TABLE_SPLITS = {"train": "train", "val": "val", "valid": "val", "dev": "val", "test": "test"}
 

@@ -49,9 +49,12 @@ def evaluate(
     loaded = load_model(checkpoint, torch_device)
     trained = loaded.payload.get("train_config", {})
     data = data or trained.get("data") or "tweeteval-sentiment"
+    stored_dir = trained.get("data_dir")
+    if data_dir is None and stored_dir is not None and not Path(stored_dir).is_dir():
+        stored_dir = None  # the run was moved to another machine: look where names usually resolve
     corpus = load_corpus(
         data,
-        data_dir if data_dir is not None else trained.get("data_dir"),
+        data_dir if data_dir is not None else stored_dir,
         text_column or trained.get("text_column", "text"),
         label_column or trained.get("label_column", "label"),
     )

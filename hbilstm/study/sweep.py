@@ -76,9 +76,9 @@ def run_name(changes: dict[str, Any]) -> str:
     return "-".join(str(p).replace("/", "_").replace(" ", "_") for p in parts) or "run"
 
 
-# Options that say where and how fast a run trains, not what it trains: they may differ between
-# the sweep that started a run and the one that reuses it.
-EXECUTION_OPTIONS = ("device", "threads")
+# Options that say where and how fast a run trains (or where it is logged), not what it trains:
+# they may differ between the sweep that started a run and the one that reuses it.
+EXECUTION_OPTIONS = ("device", "threads", "log_to")
 
 
 def config_changes(run: PlannedRun) -> dict[str, tuple[Any, Any]]:
@@ -87,8 +87,9 @@ def config_changes(run: PlannedRun) -> dict[str, tuple[Any, Any]]:
     path = run.run_dir / "config.yaml"
     if not path.is_file():
         return {}
-    saved = load_config(path).to_dict()
-    planned = run.config.to_dict()
+    # Compared where the data is, not how it was named: a run stores its data's resolved location.
+    saved = load_config(path).located().to_dict()
+    planned = run.config.located().to_dict()
     return {k: (saved.get(k), v) for k, v in planned.items() if k not in EXECUTION_OPTIONS and saved.get(k) != v}
 
 
@@ -164,6 +165,18 @@ def _worker(run: PlannedRun, threads: int, queue) -> dict:
         queue.put((run.name, record["epoch"]))
 
     return execute(run, threads, report)
+
+
+def locate_base(out: Path, base: TrainConfig) -> TrainConfig:
+    """``base`` with its data located (see :meth:`TrainConfig.located`). A sweep extended in the
+    same folder without ``--data-dir`` keeps the data location its earlier runs were trained
+    with, as long as that folder still exists."""
+    if base.data_dir is None and (out / SWEEP_FILE).is_file():
+        stored = json.loads((out / SWEEP_FILE).read_text(encoding="utf-8")).get("base", {})
+        where = stored.get("data_dir")
+        if stored.get("data") == base.data and where and Path(where).is_dir():
+            base = base.replace(data_dir=where)
+    return base.located()
 
 
 def save_sweep(out: Path, base: TrainConfig, axes: dict[str, list[Any]], command: list[str]) -> None:

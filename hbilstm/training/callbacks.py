@@ -14,8 +14,9 @@ class TrainCallback:
         """Epoch ``epoch`` of ``epochs`` begins with ``batches`` batches, ``done`` of them already
         done before an interruption."""
 
-    def batch_end(self, step: int, loss: float, tokens_per_s: float) -> None:
-        """``step`` batches of the epoch are done; ``loss`` is the epoch's running mean so far.
+    def batch_end(self, step: int, loss: float, tokens_per_s: float, tweets_per_s: float) -> None:
+        """``step`` batches of the epoch are done; ``loss`` is the epoch's running mean so far, and
+        the speeds are the epoch's so far.
         Called every few batches, not every batch (each call syncs a GPU)."""
 
     def epoch_end(self, record: dict) -> None:

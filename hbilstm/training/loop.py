@@ -79,7 +79,8 @@ class Trainer:
                 self._fold(loss_sum, correct, started)
                 loss_sum.zero_()
                 correct.zero_()
-                self.callback.batch_end(state.step, state.tally.mean_loss, state.tally.tokens_per_s)
+                self.callback.batch_end(state.step, state.tally.mean_loss, state.tally.tokens_per_s,
+                                        state.tally.tweets_per_s)
             if stop.is_set() and state.step < len(order):
                 self.checkpoints.save_resume(state)
                 raise TrainingInterrupted(self._interrupted_message())

@@ -7,7 +7,8 @@ A run directory holds:
 * ``metrics.jsonl`` one line per finished epoch (train loss and accuracy, validation scores);
 * ``model.pt``      the best epoch's model (by the validation set's official metric);
 * ``last.pt``       everything needed to resume: weights, optimizer, position, RNG states;
-* ``results.json``  the best model's validation and test scores, written at the end.
+* ``results.json``  the best model's validation and test scores, written at the end;
+* ``tensorboard/``  TensorBoard event files, with ``log_to: tensorboard`` (see :mod:`hbilstm.tracking`).
 
 Every file is written atomically. SIGINT/SIGTERM stop at the next batch with a resumable
 ``last.pt``; ``--resume`` continues to the same weights an uninterrupted run reaches.
@@ -23,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
@@ -33,6 +34,7 @@ from ..data.corpora import load_corpus
 from ..errors import ConfigError, TrainingDiverged
 from ..fileio import write_json_atomic, write_text_atomic
 from ..inference import layer_statistics, resolve_device
+from ..tracking import open_tracker
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints
 from .loop import METRICS_FILE, Trainer
@@ -40,10 +42,13 @@ from .manifest import build_manifest
 from .parts import build
 from .state import TrainState
 
+if TYPE_CHECKING:
+    from ..tracking.base import Tracker
+
 CONFIG_FILE, MANIFEST_FILE, RESULTS_FILE = "config.yaml", "manifest.json", "results.json"
 RUN_FILES = (CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, RESULTS_FILE, MODEL_FILE, RESUME_FILE)
 # Options that may change when a run is resumed; the rest define the run.
-RESUMABLE_OVERRIDES = ("epochs", "patience", "device", "threads", "amp")
+RESUMABLE_OVERRIDES = ("epochs", "patience", "device", "threads", "amp", "log_to")
 
 
 @dataclass
@@ -103,12 +108,21 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
-    """Refuse to touch an existing run unless told how; return the state to resume from."""
+def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: TrainConfig) -> dict | None:
+    """Refuse to touch an existing run unless told how; return the state to resume from.
+
+    ``--resume`` on a run stopped before its first checkpoint returns None (start afresh); on a
+    finished run with nothing left to train it says how to train longer or start again.
+    """
     if resume:
         if not (run_dir / RESUME_FILE).is_file():
-            raise ConfigError(f"{run_dir}: no {RESUME_FILE} to resume from")
-        return load_checkpoint(run_dir / RESUME_FILE, kind="resume")
+            if (run_dir / MODEL_FILE).exists() or (run_dir / RESULTS_FILE).exists():
+                raise ConfigError(f"{run_dir}: no {RESUME_FILE} to resume from; use --overwrite to start again")
+            return None
+        saved = load_checkpoint(run_dir / RESUME_FILE, kind="resume")
+        if (run_dir / RESULTS_FILE).is_file():
+            _check_unfinished(run_dir, TrainState.from_dict(saved, config.patience), config)
+        return saved
     existing = [f for f in RUN_FILES if (run_dir / f).exists()]
     if existing and not overwrite:
         raise ConfigError(
@@ -118,6 +132,19 @@ def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
     return None
 
 
+def _check_unfinished(run_dir: Path, state: TrainState, config: TrainConfig) -> None:
+    """ConfigError when a finished run would train no further with ``config``'s epochs and patience."""
+    epochs_run = len(state.history)
+    if state.epoch <= config.epochs and not state.stopping.should_stop:
+        return
+    why = (f"stopped early after {epochs_run} epochs (patience {config.patience})" if state.stopping.should_stop
+           else f"trained all {epochs_run} of --epochs {config.epochs}")
+    raise ConfigError(
+        f"{run_dir} is a finished run ({why}; best epoch {state.stopping.best_epoch}); to train longer, "
+        f"resume with a larger --epochs (and --set patience=0 not to stop early); to start again, use --overwrite"
+    )
+
+
 def _clear_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:
@@ -125,7 +152,7 @@ def _clear_run_dir(run_dir: Path) -> None:
 
 
 def _check_resumable(saved: dict, config: TrainConfig) -> None:
-    saved_config = from_dict(saved["train_config"])
+    saved_config = from_dict(saved["train_config"]).located()
     changed = [k for k in saved_config.to_dict()
                if k not in RESUMABLE_OVERRIDES and getattr(saved_config, k) != getattr(config, k)]
     if changed:
@@ -161,9 +188,9 @@ def train(
     any work starts. ``callback`` hears progress (see :class:`TrainCallback`); without one,
     training is silent.
     """
-    with _torch_threads(config.threads):
+    with _torch_threads(config.threads), open_tracker(config.log_to) as tracker:
         return _train(config, Path(out) if out is not None else default_run_dir(config), resume, overwrite,
-                      callback or TrainCallback())
+                      callback or TrainCallback(), tracker)
 
 
 @contextlib.contextmanager
@@ -178,10 +205,12 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback) -> TrainResult:
+def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback,
+           tracker: Tracker) -> TrainResult:
     started = time.perf_counter()
+    config = config.located()  # the run stores where its data is, for evaluate in another shell
     device = resolve_device(config.device)
-    saved = _check_run_dir(run_dir, resume, overwrite)
+    saved = _check_run_dir(run_dir, resume, overwrite, config)
     if config.embeddings and not Path(config.embeddings).is_file():
         raise ConfigError(f"embeddings: {config.embeddings}: no such file")
     corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
@@ -196,6 +225,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
             manifest = {**previous, "resumed": previous.get("resumed", []) + [manifest["created"]]}
     write_text_atomic(run_dir / CONFIG_FILE, to_yaml(config))
     callback.log(f"run directory: {run_dir}")
+    if resume and saved is None:
+        callback.log("no checkpoint to resume from yet (the run stopped before its first one): starting from the beginning")
     parts = build(config, corpus, device, saved, callback.log)
     manifest["parameters"] = parts.model.num_parameters()
     manifest["embeddings"] = parts.embedding_info
@@ -207,7 +238,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
     if saved is not None:
         checkpoints.restore(saved)
         callback.log(f"resuming at epoch {state.epoch}, batch {state.step + 1}")
-    trainer = Trainer(config, parts, corpus, device, state, checkpoints, callback)
+    tracker.start(run_dir, config, first_epoch=state.epoch, resumed=saved is not None,
+                  has_test=parts.data.test is not None,
+                  layer_stats=lambda: layer_statistics(parts.model, parts.data.val.ids, device=device))
+    trainer = Trainer(config, parts, corpus, device, state, checkpoints, tracker.listen(callback))
     with _stop_signals() as stop:
         trainer.fit(stop)
 
@@ -233,5 +267,6 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
         "test": test,
         "layers": layers,
     })
+    tracker.finish(epochs_run=epochs_run, best_epoch=stopping.best_epoch, val=val, test=test, layers=layers)
     return TrainResult(run_dir, parts.metric, stopping.best_epoch, stopping.best_value, epochs_run, stopped,
                        val, test, time.perf_counter() - started)

@@ -32,6 +32,10 @@ class EpochTally:
     def tokens_per_s(self) -> float:
         return self.tokens / max(1e-9, self.seconds)
 
+    @property
+    def tweets_per_s(self) -> float:
+        return self.examples / max(1e-9, self.seconds)
+
 
 @dataclass
 class EarlyStopping:
