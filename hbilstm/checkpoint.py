@@ -43,7 +43,7 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
         raise CheckpointError(f"{path}: cannot write ({exc.strerror or exc}); the previous file is kept") from None
 
 
-EXPECTED = "expected a run directory or a model.pt checkpoint"
+EXPECTED = "expected a run directory, a model.pt checkpoint or an exported model folder"
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
@@ -127,9 +127,16 @@ def build_model(payload: dict[str, Any], path: Path | str = "checkpoint") -> Hig
 
 
 def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
-    """Load a model checkpoint (or a run directory's best one) for evaluation or prediction."""
-    file = resolve_checkpoint(path)
-    payload = load_checkpoint(file)
+    """Load a model for evaluation or prediction: a ``model.pt`` checkpoint, a run directory's
+    best one, or a model folder written by ``hbilstm export`` (see :mod:`hbilstm.export.folder`)."""
+    from .export.folder import is_model_folder, read_model_folder
+
+    if is_model_folder(path) and not (Path(path) / MODEL_FILE).is_file():
+        file = Path(path)
+        payload = read_model_folder(file)
+    else:
+        file = resolve_checkpoint(path)
+        payload = load_checkpoint(file)
     model = build_model(payload, file).to(device).eval()
     try:
         vocab = Vocabulary(payload["vocab"])

@@ -14,7 +14,7 @@ from ._app import app, stdout, user_errors
 @app.command()
 @user_errors
 def evaluate(
-    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt) or a checkpoint file."),
+    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
     data: Optional[str] = options.data("Dataset name or path.  [default: the one the model was trained on]"),
     split: Optional[str] = typer.Option(None, "--split", metavar="NAME", help="train, val or test.  [default: test; another dataset's single file is scored whole]"),
     data_dir: Optional[str] = options.data_dir(),
@@ -24,7 +24,7 @@ def evaluate(
     device: str = options.device(),
     json_out: Optional[Path] = options.output("Also write every number to this JSON file.", "--json", metavar="FILE"),
 ) -> None:
-    """Score a model on a dataset (its test split unless told otherwise).
+    """Score a model on a dataset's test split, or another split.
 
     Prints accuracy, macro-F1 and macro-recall, per-class scores and the confusion matrix.
 

@@ -1,0 +1,161 @@
+"""The Python API: ``hbilstm.load(...)`` gives a :class:`Classifier` with scikit-learn's
+``predict`` / ``predict_proba`` and Hugging Face's ``save_pretrained`` / ``from_pretrained`` /
+``push_to_hub``.
+
+>>> import hbilstm
+>>> clf = hbilstm.load("runs/first")                     # doctest: +SKIP
+>>> clf.predict(["what a great game!", "I hate mondays"])  # doctest: +SKIP
+['positive', 'negative']
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .checkpoint import LoadedModel, load_model
+from .data.pipeline import encode_texts
+from .data.tokenizer import TweetTokenizer
+from .errors import CheckpointError
+from .inference import predict_probs, resolve_device
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class Classifier:
+    """A trained tweet sentiment model, ready to label texts.
+
+    Texts of any length and number are tokenized, cut to the model's ``max_tokens``, scored in
+    batches of similar length, and returned in the order given. Build one with :func:`load`.
+    """
+
+    def __init__(self, loaded: LoadedModel, device: Any, batch_size: int = 256):
+        self._loaded = loaded
+        self.device = device
+        self.batch_size = batch_size
+        self._tokenizer = TweetTokenizer(loaded.tokenizer)
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names, in the order of :meth:`predict_proba`'s columns."""
+        return list(self._loaded.label_names)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The labels as scikit-learn names them."""
+        return np.array(self.labels)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The model's shape, tokenizer settings, token limit, training options and dataset."""
+        payload = self._loaded.payload
+        return {
+            "model": dict(payload["model_config"]),
+            "tokenizer": dict(payload["tokenizer"]),
+            "max_tokens": self._loaded.max_tokens,
+            "train": dict(payload.get("train_config") or {}),
+            "dataset": payload.get("dataset"),
+            "labels": self.labels,
+        }
+
+    @property
+    def path(self) -> Path:
+        """Where the model was loaded from."""
+        return self._loaded.path
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """Class probabilities, shape ``(len(texts), len(labels))``, float32, rows in input order.
+
+        ``texts`` is a list (or any iterable, a pandas Series too) of strings. An empty or
+        whitespace-only text raises ``ValueError`` naming its position: it has nothing to score,
+        and dropping it would shift every later row.
+        """
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        ids, _ = encode_texts(self._tokenizer, self._loaded.vocab, self._loaded.max_tokens, texts)
+        return predict_probs(self._loaded.model, ids, self.batch_size, self.device).numpy()
+
+    def predict(self, texts: Iterable[str]) -> list[str]:
+        """The most probable label of each text, in input order (see :meth:`predict_proba`)."""
+        probs = self.predict_proba(texts)
+        labels = self.labels
+        return [labels[i] for i in probs.argmax(axis=1)] if len(probs) else []
+
+    def save_pretrained(self, folder: str | os.PathLike, *, onnx: bool = True, overwrite: bool = False) -> Path:
+        """Write the model as a portable model folder (``hbilstm export``): config.json,
+        model.safetensors, vocab.json, README.md and, with the onnx extra, model.onnx."""
+        from .export.exporter import export_model
+
+        return export_model(self._loaded.path, folder, onnx=onnx, overwrite=overwrite)
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> "Classifier":
+        """The same as :func:`load`."""
+        return load(source, device, batch_size)
+
+    def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool | None = None,
+                    commit_message: str = "Upload hbilstm model", onnx: bool = True) -> str:
+        """Upload the model folder to the Hugging Face Hub as ``repo_id`` (created if missing);
+        returns the commit URL. Needs network access and a token (``huggingface-cli login``)."""
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = self.save_pretrained(Path(tmp) / "model", onnx=onnx)
+            info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message)
+        return str(getattr(info, "commit_url", info))
+
+    def __repr__(self) -> str:
+        shape = self._loaded.model.config
+        return (f"Classifier({shape.layers}x {shape.carry} BiLSTM, labels={self.labels}, "
+                f"device={self.device}, path={str(self.path)!r})")
+
+
+def _check_texts(texts: Iterable[str]) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list of strings, not one string: wrap it as [text]")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, not a string")
+        if not text.strip():
+            raise ValueError(f"texts[{i}] is empty: there is nothing to score; remove it (and keep track of "
+                             "where it was) before calling")
+    return texts
+
+
+def load(source: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> Classifier:
+    """A :class:`Classifier` from a run directory, a ``model.pt``, a model folder written by
+    ``hbilstm export`` or, when online, a Hugging Face Hub repo id (``owner/name``) holding one.
+
+    Nothing is unpickled: checkpoints load with ``torch.load(weights_only=True)``, model folders
+    from safetensors and JSON. ``device`` is ``auto`` (CUDA when present), ``cpu``, ``cuda``,
+    ``cuda:N`` or ``mps``. Errors are :class:`hbilstm.errors.HbilstmError` with one-line messages.
+    """
+    where = Path(source).expanduser()
+    if not where.exists() and isinstance(source, str) and _HUB_ID.match(source):
+        where = _download(source)
+    torch_device = resolve_device(device)
+    return Classifier(load_model(where, torch_device), torch_device, batch_size)
+
+
+def _download(repo_id: str) -> Path:
+    """A Hub model repo's files, from the local Hugging Face cache or downloaded into it."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id))
+    except ImportError:
+        raise CheckpointError(f"{repo_id}: loading from the Hub needs huggingface_hub: "
+                              'pip install "hbilstm[hub]"') from None
+    except Exception as exc:  # offline, no such repo, no access: one answer with the reason
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{repo_id}: no such local path, and not downloadable from the Hugging Face Hub "
+                              f"({reason})") from None

@@ -1,0 +1,54 @@
+"""``export_model``: a run directory or checkpoint as a portable model folder (``hbilstm export``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import build_model, load_checkpoint, resolve_checkpoint
+from .card import card_fields, model_card
+from .folder import is_model_folder, read_model_folder, write_model_folder
+
+
+def _run_file(run_dir: Path, name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: bool = True,
+                 overwrite: bool = False) -> Path:
+    """Write the model in ``source`` (a run directory, a ``model.pt``, or a model folder) as a
+    model folder at ``out`` (see :mod:`hbilstm.export.folder`), with its card, its run's scores
+    (``results.json``) and, unless ``onnx`` is False, ``model.onnx``."""
+    source = Path(source)
+    if is_model_folder(source):
+        payload = read_model_folder(source)
+        results = payload.get("results")
+        manifest = None
+    else:
+        file = resolve_checkpoint(source)
+        payload = load_checkpoint(file, kind="model")
+        run_dir = file.parent
+        results = _run_file(run_dir, "results.json")
+        manifest = _run_file(run_dir, "manifest.json")
+    onnx_writer = None
+    if onnx:
+        from .onnx import export_onnx  # needs the onnx extra; says what to install when missing
+
+        model = build_model(payload, source).eval()
+
+        def onnx_writer(path: Path) -> None:
+            export_onnx(model, path)
+
+    summary = None
+    if results:
+        summary = {k: results.get(k) for k in ("dataset", "metric", "best_epoch", "epochs_run", "parameters")}
+        for split in ("val", "test"):
+            if results.get(split):
+                summary[split] = {k: results[split].get(k) for k in ("n", "accuracy", "macro_f1", "macro_recall")}
+    extra = {"results": summary, "card": card_fields(payload, results)}
+    return write_model_folder(payload, Path(out), extra, model_card(payload, results, manifest), onnx_writer, overwrite)

@@ -1,0 +1,119 @@
+"""The portable model folder that ``hbilstm export`` writes and every command can load.
+
+::
+
+    config.json         format and version, model shape, tokenizer settings, labels, the training
+                        options, dataset and scores (plain JSON)
+    model.safetensors   the weights (tensors only: loading runs no code)
+    vocab.json          the vocabulary, one token per id, in id order
+    model.onnx          the same model as an ONNX graph, for ONNX Runtime (optional)
+    README.md           the model card
+
+This is the layout Hugging Face Hub repositories use (``config.json`` beside
+``model.safetensors``, the card as ``README.md``), so such a folder can be uploaded as it is and
+downloaded with ``huggingface_hub.snapshot_download``. Nothing in it is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointError, ConfigError
+
+FORMAT = "hbilstm-model"
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, ONNX_FILE, CARD_FILE = (
+    "config.json", "model.safetensors", "vocab.json", "model.onnx", "README.md")
+# What config.json carries from a checkpoint's payload (the weights and vocabulary go elsewhere).
+_CONFIG_KEYS = ("hbilstm_version", "model_config", "labels", "tokenizer", "max_tokens", "train_config",
+                "dataset", "data_files", "metric", "epoch")
+
+
+def is_model_folder(path: str | os.PathLike) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def _safetensors():
+    try:
+        import safetensors.torch
+    except ImportError:
+        raise ConfigError('model folders need the safetensors package: pip install "hbilstm[hub]"') from None
+    return safetensors.torch
+
+
+def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any] | None = None,
+                       card: str | None = None, onnx_writer=None, overwrite: bool = False) -> Path:
+    """Write a model checkpoint's ``payload`` as a model folder at ``out``.
+
+    ``extra`` goes into config.json too (for example the run's scores); ``card`` is the
+    README.md text; ``onnx_writer(path)`` writes model.onnx. Everything is written into a
+    temporary folder beside ``out`` and renamed into place, so a failure leaves nothing behind.
+    """
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())) and not overwrite:
+        raise ConfigError(f"{out} already exists and is not empty; use --overwrite to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot create folder {out.parent} ({exc.strerror or exc})") from None
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION,
+              **{k: payload[k] for k in _CONFIG_KEYS if k in payload}, **(extra or {})}
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        weights = {k: v.detach().cpu().contiguous() for k, v in payload["state_dict"].items()}
+        _safetensors().save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / VOCAB_FILE).write_text(json.dumps(list(payload["vocab"]), ensure_ascii=False) + "\n", encoding="utf-8")
+        if card is not None:
+            (tmp / CARD_FILE).write_text(card, encoding="utf-8")
+        if onnx_writer is not None:
+            onnx_writer(tmp / ONNX_FILE)
+        _usual_permissions(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _usual_permissions(folder: Path) -> None:
+    """The permissions a folder made with ``mkdir`` would have (``mkdtemp`` makes it private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for file in folder.iterdir():
+        file.chmod(0o666 & ~umask)
+
+
+def read_model_folder(path: str | os.PathLike) -> dict[str, Any]:
+    """A model folder as the same payload a ``model.pt`` checkpoint holds (weights as tensors)."""
+    path = Path(path)
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+        vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: model folder without {Path(exc.filename).name}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: damaged model folder ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{path / CONFIG_FILE}: not an hbilstm model folder")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: model folder format version {config.get('format_version')!r}, "
+                              f"this hbilstm reads version {FORMAT_VERSION}")
+    try:
+        state_dict = _safetensors().load_file(str(path / WEIGHTS_FILE))
+    except ConfigError:
+        raise
+    except Exception as exc:  # a truncated or foreign file: safetensors raises several kinds
+        raise CheckpointError(f"{path / WEIGHTS_FILE}: damaged weights ({str(exc).splitlines()[0][:100]})") from None
+    if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
+        raise CheckpointError(f"{path / VOCAB_FILE}: expected a JSON list of tokens")
+    return {**config, "kind": "model", "state_dict": state_dict, "vocab": vocab}
