@@ -14,7 +14,7 @@ from ._app import app, user_errors
 @app.command()
 @user_errors
 def predict(
-    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt) or a checkpoint file."),
+    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
     source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), or - for stdin."),
     output: Optional[str] = options.output("Write here (.csv, or .jsonl / .ndjson for JSON lines) instead of stdout.", metavar="FILE"),
     text_column: str = typer.Option("text", "--text-column", metavar="NAME", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
@@ -26,10 +26,11 @@ def predict(
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
     workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes for inputs over one chunk: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: one per core on a CPU, one per core but one on a GPU)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    backend: str = typer.Option("torch", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself) or onnx (ONNX Runtime on the CPU, with the model.onnx in MODEL, or beside it when MODEL is a model.pt, as `hbilstm export` writes it; needs the onnx extra)."),
 ) -> None:
-    """Label every tweet in a file, one output row per input row, in order.
+    """Label every tweet in a file, in input order.
 
-    Each row keeps its id (or line number) and text and gets the label, its confidence and
+    There is one output row per input row. Each keeps its id (or line number) and text and gets the label, its confidence and
     one probability per class (prob_negative, ...).
 
     Examples:
@@ -51,7 +52,7 @@ def predict(
     stats = run_prediction(
         checkpoint, source, output, text_column=text_column, id_column=id_column,
         input_format=input_format, fmt=fmt, batch_size=batch_size, device=device,
-        skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, warn=warn,
+        skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, backend=backend, warn=warn,
     )
     if output not in (None, "-"):
         typer.echo(f"{stats.rows:,} row{'s' * (stats.rows != 1)} -> {output} ({stats.predicted:,} predicted)", err=True)

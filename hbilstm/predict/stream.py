@@ -19,6 +19,7 @@ from typing import IO, Callable, Iterator
 
 from ..checkpoint import LoadedModel, load_model
 from ..data.readers import Record, ReplacementCounter, iter_records, table_format
+from ..errors import ConfigError
 from ..fileio import atomic_open
 from ..inference import resolve_device
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
@@ -27,6 +28,7 @@ from .workers import ChunkScorer, ScoredChunk, auto_workers
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
 # as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
 CHARS_PER_TOKEN = 32
+BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -58,6 +60,7 @@ def predict(
     skip_bad_lines: bool = False,
     overwrite: bool = False,
     workers: int = -1,
+    backend: str = "torch",
     warn: Callable[[str], None] = lambda message: None,
 ) -> PredictStats:
     """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
@@ -66,16 +69,36 @@ def predict(
 
     ``workers`` processes tokenize and, on a CPU, score (0: none, all in this process; -1: as
     many as :func:`auto_workers` says), started only for inputs longer than
-    ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows."""
+    ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows.
+
+    ``backend``: ``torch`` scores with the checkpoint's model; ``onnx`` with ONNX Runtime (on the
+    CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see
+    :func:`~hbilstm.export.onnx.find_onnx_model`); the tokenizer and vocabulary come from the
+    checkpoint either way."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     check_input(source)
     in_format = input_format or ("txt" if source == "-" else table_format(source))
     out_format = output_format(output, fmt)
     check_output(source, output, overwrite)
+    onnx_scorer = None
+    if backend == "onnx":
+        from ..export.onnx import OnnxScorer, find_onnx_model
+
+        graph = find_onnx_model(checkpoint)
+        if device not in ("auto", "cpu"):
+            raise ConfigError(f"--backend onnx scores on the CPU; leave out --device {device} (or give --device cpu)")
+        import torch
+
+        onnx_scorer = OnnxScorer(graph, threads=torch.get_num_threads())  # as many threads as torch would use
+        device = "cpu"
     torch_device = resolve_device(device)
     loaded = load_model(checkpoint, torch_device)
+    if onnx_scorer is not None:
+        onnx_scorer.check_weights(loaded.model, checkpoint)
     if workers < 0:
         workers = auto_workers(torch_device)
-    scorer = ChunkScorer(loaded, torch_device, batch_size, workers)
+    scorer = ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer)
     limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 

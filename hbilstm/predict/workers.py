@@ -1,7 +1,9 @@
 """Scoring chunks of texts in this process or in worker processes.
 
 On a CPU each worker tokenizes, encodes and scores its share with its own copy of the model (one
-thread each); on a GPU the workers only tokenize and encode, and the model runs here.
+thread each); on a GPU the workers only tokenize and encode, and the model runs here. With an
+ONNX graph (``--backend onnx``) the scoring is done by ONNX Runtime on the CPU, each worker
+loading the graph itself.
 """
 
 from __future__ import annotations
@@ -42,11 +44,17 @@ def _start_worker(shipped: str, batch_size: int) -> None:
     _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
                    vocab=Vocabulary(payload["vocab"]), max_tokens=payload["max_tokens"], batch_size=batch_size,
                    model=build_model(payload).eval() if "state_dict" in payload else None)
+    if "onnx" in payload:
+        from ..export.onnx import OnnxScorer
+
+        _WORKER["onnx"] = OnnxScorer(payload["onnx"], threads=1)
 
 
 def _worker_run(texts: list[str]):
     """Encode a piece of texts and, where the worker holds the model, score it too."""
     sequences, cut = encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts)
+    if _WORKER.get("onnx") is not None:
+        return _WORKER["onnx"].predict_probs(sequences, _WORKER["batch_size"]), cut
     if _WORKER["model"] is None:
         return sequences, cut
     return predict_probs(_WORKER["model"], sequences, _WORKER["batch_size"], torch.device("cpu")).numpy(), cut
@@ -113,9 +121,11 @@ class ChunkScorer:
     PIECE = 1024  # texts per task sent to a worker
     LOCAL_CHUNKS = 1
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int):
+    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int, onnx=None):
+        """``onnx``: an :class:`~hbilstm.export.onnx.OnnxScorer` to score with instead of the model."""
         self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
-        self.workers_score = device.type == "cpu"
+        self.onnx = onnx
+        self.workers_score = device.type == "cpu" or onnx is not None
         self.local = TweetTokenizer(loaded.tokenizer)
         self.pool = None
         self.shipped: str | None = None
@@ -124,6 +134,8 @@ class ChunkScorer:
     def score(self, sequences: list[list[int]]) -> torch.Tensor:
         if not sequences:
             return torch.empty(0)
+        if self.onnx is not None:
+            return torch.from_numpy(self.onnx.predict_probs(sequences, self.batch_size))
         return predict_probs(self.loaded.model, sequences, self.batch_size, self.device)
 
     def submit(self, texts: list[str]):
@@ -141,7 +153,9 @@ class ChunkScorer:
         # exactly the weights loaded here.
         loaded = self.loaded
         payload = {"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab.tokens, "max_tokens": loaded.max_tokens}
-        if self.workers_score:
+        if self.onnx is not None:
+            payload["onnx"] = str(self.onnx.path)
+        elif self.workers_score:
             payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict())
         fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
         with os.fdopen(fd, "wb") as handle:

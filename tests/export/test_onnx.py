@@ -1,0 +1,216 @@
+"""model.onnx: the exported graph, OnnxScorer, and ``hbilstm predict --backend onnx``."""
+
+import csv
+import itertools
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import TWEETEVAL
+from typer.testing import CliRunner
+
+from hbilstm.checkpoint import load_model
+from hbilstm.cli import app
+from hbilstm.data.pipeline import encode_texts
+from hbilstm.data.tokenizer import TweetTokenizer
+from hbilstm.errors import CheckpointError, ConfigError
+from hbilstm.export.onnx import WEIGHTS_KEY, OnnxScorer, export_onnx, find_onnx_model
+from hbilstm.inference import predict_probs
+from hbilstm.model import CARRIES, POOLINGS, HighwayBiLSTMClassifier, ModelConfig
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+runner = CliRunner()
+TWEETS = 2000
+
+
+@pytest.fixture(scope="module")
+def onnx_run(trained_run, tmp_path_factory):
+    """A copy of the tiny trained run with its model exported beside model.pt as model.onnx."""
+    run = tmp_path_factory.mktemp("onnx") / "run"
+    shutil.copytree(trained_run, run)
+    export_onnx(load_model(run).model, run / "model.onnx")
+    return run
+
+
+@pytest.fixture(scope="module")
+def tweets_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tweets") / "tweets.txt"
+    lines = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:TWEETS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def real_sequences(loaded, n):
+    texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:n]
+    return encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts)[0]
+
+
+def padded(sequences, width=None):
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    tokens = np.zeros((len(sequences), width or int(lengths.max())), dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        tokens[row, : len(seq)] = seq
+    return tokens, lengths
+
+
+def torch_probs(model, tokens, lengths):
+    with torch.no_grad():
+        return torch.softmax(model(torch.from_numpy(tokens), torch.from_numpy(lengths)), dim=-1).numpy()
+
+
+def test_the_graph_passes_the_checker_with_named_typed_inputs_and_dynamic_axes(onnx_run):
+    graph = onnx.load(str(onnx_run / "model.onnx"))
+    onnx.checker.check_model(graph, full_check=True)
+
+    def shape(value):
+        return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+    inputs = {i.name: i for i in graph.graph.input}
+    assert list(inputs) == ["tokens", "lengths"]
+    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.INT64 for i in inputs.values())
+    assert shape(inputs["tokens"]) == ["batch", "time"] and shape(inputs["lengths"]) == ["batch"]
+    (output,) = graph.graph.output
+    assert output.name == "probs" and output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert shape(output) == ["batch", 3]
+    assert {p.key for p in graph.metadata_props} == {WEIGHTS_KEY}
+    assert [p.name for p in (onnx_run).iterdir() if p.name.endswith(".tmp")] == []  # no temporary left
+
+
+def test_the_graph_scores_batches_of_any_size_and_length_like_the_model(onnx_run):
+    loaded = load_model(onnx_run)
+    session = OnnxScorer(onnx_run / "model.onnx").session
+    sequences = real_sequences(loaded, 400)
+    # sizes and widths unlike the export example's (3 rows of 5), the rows' lengths mixed
+    for start, size, extra in ((0, 1, 0), (1, 2, 0), (3, 17, 4), (20, 64, 0), (84, 316, 9)):
+        tokens, lengths = padded(sequences[start : start + size])
+        tokens = np.pad(tokens, ((0, 0), (0, extra)))  # more padding than needed changes nothing
+        probs = session.run(["probs"], {"tokens": tokens, "lengths": lengths})[0]
+        assert probs.shape == (size, 3) and probs.dtype == np.float32
+        assert np.abs(probs.sum(axis=1) - 1).max() < 1e-5
+        assert np.abs(probs - torch_probs(loaded.model, tokens, lengths)).max() < 1e-5
+
+
+@pytest.mark.parametrize("carry, pooling", list(itertools.product(CARRIES, POOLINGS)))
+def test_every_carry_and_pooling_exports_with_the_models_numbers(carry, pooling, tmp_path):
+    torch.manual_seed(4)
+    model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=70, num_classes=4, embedding_dim=10, hidden=6,
+                                                layers=3, carry=carry, pooling=pooling)).eval()
+    session = OnnxScorer(export_onnx(model, tmp_path / "m.onnx")).session
+    generator = torch.Generator().manual_seed(1)
+    lengths = torch.randperm(40, generator=generator) + 1  # every length 1..40 in one batch
+    tokens = torch.randint(1, 70, (40, 40), generator=generator).masked_fill(
+        torch.arange(40)[None, :] >= lengths[:, None], 0)
+    probs = session.run(["probs"], {"tokens": tokens.numpy(), "lengths": lengths.numpy()})[0]
+    assert np.abs(probs - torch_probs(model, tokens.numpy(), lengths.numpy())).max() < 1e-5
+
+
+def test_export_leaves_the_model_in_its_own_mode(tmp_path):
+    model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=30, num_classes=3, embedding_dim=8, hidden=4))
+    model.train()
+    export_onnx(model, tmp_path / "m.onnx")
+    assert model.training and all(m.training for m in model.modules())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_onnx_scorer_returns_rows_in_input_order_like_predict_probs(onnx_run):
+    loaded = load_model(onnx_run)
+    sequences = real_sequences(loaded, 500)
+    scorer = OnnxScorer(onnx_run / "model.onnx", threads=1)
+    probs = scorer.predict_probs(sequences, batch_size=37)  # many buckets of similar length
+    assert probs.shape == (500, 3)
+    reference = predict_probs(loaded.model, sequences, batch_size=37).numpy()
+    assert np.abs(probs - reference).max() < 1e-5
+    alone = scorer.predict_probs([sequences[123]], batch_size=1)
+    assert np.abs(alone[0] - probs[123]).max() < 1e-5
+    assert scorer.predict_probs([]).shape == (0, 3)
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def compare_outputs(torch_csv, onnx_csv, n):
+    expected, got = read_rows(torch_csv), read_rows(onnx_csv)
+    assert len(expected) == len(got) == n
+    columns = ["prob_negative", "prob_neutral", "prob_positive"]
+    assert [r["line"] for r in got] == [r["line"] for r in expected]
+    assert [r["label"] for r in got] == [r["label"] for r in expected]
+    diff = max(abs(float(a[c]) - float(b[c])) for a, b in zip(expected, got) for c in columns)
+    assert diff < 1e-4
+    assert len({r["label"] for r in got}) > 1  # a real comparison, not one constant label
+
+
+def test_predict_backend_onnx_gives_the_torch_labels_and_probabilities_on_2000_real_tweets(
+        onnx_run, tweets_file, tmp_path):
+    outputs = {}
+    for backend in ("torch", "onnx"):
+        outputs[backend] = tmp_path / f"{backend}.csv"
+        result = runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "-o", str(outputs[backend]),
+                                     "--workers", "0", "--backend", backend])
+        assert result.exit_code == 0, result.output
+    compare_outputs(outputs["torch"], outputs["onnx"], TWEETS)
+
+
+def test_predict_backend_onnx_in_worker_processes_and_from_the_checkpoint_file(onnx_run, tweets_file, tmp_path):
+    from hbilstm.predict import predict
+
+    reference, pooled = tmp_path / "torch.csv", tmp_path / "pooled.csv"
+    predict(onnx_run, str(tweets_file), str(reference), workers=0)
+    # chunks after the first go to a worker process, which loads model.onnx itself
+    predict(onnx_run / "model.pt", str(tweets_file), str(pooled), workers=1, chunk_size=700, backend="onnx")
+    compare_outputs(reference, pooled, TWEETS)
+
+
+def one_line_error(result):
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_a_missing_graph_says_to_run_hbilstm_export_first(trained_run, tweets_file, tmp_path):
+    assert not (trained_run / "model.onnx").exists()
+    for model in (trained_run, trained_run / "model.pt"):
+        result = runner.invoke(app, ["predict", str(model), str(tweets_file), "-o", str(tmp_path / "o.csv"),
+                                     "--backend", "onnx"])
+        line = one_line_error(result)
+        assert "no model.onnx" in line and f"hbilstm export {model} OUT_DIR" in line
+    assert not (tmp_path / "o.csv").exists()
+    with pytest.raises(CheckpointError, match="hbilstm export"):
+        find_onnx_model(tmp_path)
+
+
+def test_a_missing_onnx_package_says_what_to_install(onnx_run, tweets_file, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    result = runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "onnx"])
+    line = one_line_error(result)
+    assert "onnxruntime is not installed" in line and 'pip install "hbilstm[onnx]"' in line
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=30, num_classes=3, embedding_dim=8, hidden=4))
+    with pytest.raises(ConfigError, match=r'onnx is not installed.*pip install "hbilstm\[onnx\]"'):
+        export_onnx(model, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_graph_from_other_weights_is_refused(onnx_run, tweets_file, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run, run)
+    other = load_model(run).model
+    with torch.no_grad():
+        other.classifier.bias.add_(0.5)
+    export_onnx(other, run / "model.onnx")
+    result = runner.invoke(app, ["predict", str(run), str(tweets_file), "--backend", "onnx"])
+    assert "exported from other weights" in one_line_error(result)
+
+
+def test_backend_onnx_refuses_a_gpu_device_and_unknown_backends_are_named(onnx_run, tweets_file):
+    line = one_line_error(runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "onnx",
+                                              "--device", "cuda"]))
+    assert "--backend onnx scores on the CPU" in line
+    line = one_line_error(runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "tf"]))
+    assert "--backend must be one of torch, onnx" in line

@@ -1,0 +1,104 @@
+"""The export-friendly forward (no packed sequences) gives the packed model's logits."""
+
+import itertools
+
+import pytest
+import torch
+from conftest import TWEETEVAL
+
+from hbilstm.model import CARRIES, POOLINGS, HighwayBiLSTMClassifier, ModelConfig
+from hbilstm.model.unpacked import UnpackedClassifier, reverse_index
+
+TOLERANCE = 1e-5
+
+
+def mixed_batch(vocab, lengths, seed=0, pad_id=0):
+    """Rows of random ids with the given lengths, in the order given, padded with ``pad_id``."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(lengths)
+    tokens = torch.randint(1, vocab, (len(lengths), int(lengths.max())), generator=generator)
+    tokens[torch.arange(tokens.size(1))[None, :] >= lengths[:, None]] = pad_id
+    return tokens, lengths
+
+
+def all_lengths_shuffled(seed=0, longest=40):
+    return torch.randperm(longest, generator=torch.Generator().manual_seed(seed)).add(1).tolist()
+
+
+def random_model(carry, pooling, layers, seed=0):
+    torch.manual_seed(seed)
+    model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=60, num_classes=3, embedding_dim=12, hidden=8,
+                                                layers=layers, carry=carry, pooling=pooling, gate_bias=-1.0))
+    with torch.no_grad():
+        for layer in model.layers:
+            if carry == "gated-residual":
+                layer.k.fill_(0.7)  # away from its initial 1, so that g(k) is really applied
+    return model.eval()
+
+
+def max_diff(model, tokens, lengths):
+    with torch.no_grad():
+        return (model(tokens, lengths) - UnpackedClassifier(model)(tokens, lengths)).abs().max().item()
+
+
+@pytest.mark.parametrize("carry, pooling", list(itertools.product(CARRIES, POOLINGS)))
+@pytest.mark.parametrize("layers", [1, 3])
+def test_same_logits_as_the_packed_model_on_lengths_1_to_40_in_one_batch(carry, pooling, layers):
+    model = random_model(carry, pooling, layers)
+    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=layers))
+    assert max_diff(model, tokens, lengths) < TOLERANCE
+
+
+@pytest.mark.parametrize("lengths", [[1], [6, 6, 6], [1, 1, 2], [2, 40]])
+def test_same_logits_for_single_rows_equal_lengths_and_extremes(lengths):
+    for carry, pooling in (("highway", "last"), ("residual", "max"), ("plain", "mean")):
+        model = random_model(carry, pooling, layers=2, seed=len(lengths))
+        assert max_diff(model, *mixed_batch(60, lengths, seed=3)) < TOLERANCE
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_padding_ids_and_extra_padding_columns_change_nothing(pooling):
+    """Whatever sits past a row's length (any id, any number of extra columns) never reaches
+    its logits."""
+    model = random_model("highway", pooling, layers=2)
+    unpacked = UnpackedClassifier(model)
+    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=5))
+    garbage, _ = mixed_batch(60, all_lengths_shuffled(seed=5), seed=9, pad_id=17)
+    padding = torch.arange(tokens.size(1))[None, :] >= lengths[:, None]
+    noisy = torch.where(padding, garbage, tokens)
+    wider = torch.cat([noisy, torch.full((tokens.size(0), 7), 23)], dim=1)
+    with torch.no_grad():
+        clean = unpacked(tokens, lengths)
+        assert (unpacked(noisy, lengths) - clean).abs().max().item() < TOLERANCE
+        assert (unpacked(wider, lengths) - clean).abs().max().item() < TOLERANCE
+
+
+def test_uses_the_models_own_parameters_not_copies():
+    model = random_model("highway", "max", layers=2)
+    unpacked = UnpackedClassifier(model)
+    own = {id(p) for p in model.parameters()}
+    assert {id(p) for p in unpacked.parameters()} <= own
+    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=2))
+    with torch.no_grad():
+        model.layers[1].lstm.weight_hh_l0_reverse.mul_(-1.5)  # changed after wrapping
+        model.layers[0].gate.bias.add_(1.0)
+        assert (model(tokens, lengths) - unpacked(tokens, lengths)).abs().max().item() < TOLERANCE
+
+
+def test_reverse_index_reverses_within_the_length_and_leaves_padding_in_place():
+    index = reverse_index(torch.tensor([3, 1, 5]), 5)
+    assert index.tolist() == [[2, 1, 0, 3, 4], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]]
+
+
+def test_same_logits_with_trained_weights_on_real_tweets(trained_run):
+    from hbilstm.checkpoint import load_model
+    from hbilstm.data.batching import collate
+    from hbilstm.data.pipeline import encode_texts
+    from hbilstm.data.tokenizer import TweetTokenizer
+
+    loaded = load_model(trained_run)
+    texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:300]
+    sequences, _ = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts)
+    assert min(map(len, sequences)) <= 5 and max(map(len, sequences)) >= 30  # really mixed lengths
+    batch = collate(sequences, None, list(range(len(sequences))))
+    assert max_diff(loaded.model, batch.tokens, batch.lengths) < TOLERANCE
