@@ -1,0 +1,42 @@
+"""The options of the HTTP service, in one checked object."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits on what one request may ask, and how requests are gathered into model calls.
+
+    ``max_texts`` texts per request and ``max_chars`` characters per text; a request over either
+    is refused with 413. Requests arriving within ``batch_window_ms`` of the oldest waiting one
+    are scored together, up to ``max_batch_texts`` texts per model call (a single request larger
+    than that still goes through whole, alone).
+    """
+
+    max_texts: int = 1000
+    max_chars: int = 2000
+    batch_window_ms: float = 5.0
+    max_batch_texts: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("max_texts", "max_chars", "max_batch_texts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
+        window = self.batch_window_ms
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 1000:
+            raise ConfigError(f"batch window must be between 0 and 1000 ms, not {window!r}")
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body worth reading: every text at its limit, each character
+        written as a JSON escape, plus room for the brackets and whitespace."""
+        return self.max_texts * (self.max_chars * 12 + 16) + 4096
+
+    def limits(self) -> dict[str, Any]:
+        return asdict(self)
