@@ -24,7 +24,7 @@ def predict(
     batch_size: int = options.batch_size(512),
     device: str = options.device(),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
-    workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes for inputs over one chunk: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: one per core on a CPU, one per core but one on a GPU)."),
+    workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: chosen from the input's size: on a CPU one per core for inputs of 150,000 rows or more, none below, where starting them costs more than they save; on a GPU one per core but one)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     backend: str = typer.Option("torch", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself) or onnx (ONNX Runtime on the CPU, with the model.onnx in MODEL, or beside it when MODEL is a model.pt, as `hbilstm export` writes it; needs the onnx extra)."),
 ) -> None:

@@ -11,6 +11,7 @@ interrupted or failed run leaves no output file behind.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from dataclasses import dataclass
 from itertools import islice
@@ -68,8 +69,9 @@ def predict(
     a missing column, or an output that would overwrite the input or an existing file.
 
     ``workers`` processes tokenize and, on a CPU, score (0: none, all in this process; -1: as
-    many as :func:`auto_workers` says), started only for inputs longer than
-    ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows.
+    many as :func:`auto_workers` says, on a CPU only for inputs estimated from the file's size at
+    :data:`~hbilstm.predict.workers.AUTO_MIN_ROWS` rows or more), started only for inputs longer
+    than ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows.
 
     ``backend``: ``torch`` scores with the checkpoint's model; ``onnx`` with ONNX Runtime (on the
     CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see
@@ -96,7 +98,8 @@ def predict(
     loaded = load_model(checkpoint, torch_device)
     if onnx_scorer is not None:
         onnx_scorer.check_weights(loaded.model, checkpoint)
-    if workers < 0:
+    auto = workers < 0
+    if auto:
         workers = auto_workers(torch_device)
     scorer = ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer)
     limit = loaded.max_tokens * CHARS_PER_TOKEN
@@ -110,6 +113,8 @@ def predict(
                                skip_bad_lines=skip_bad_lines, errors=counter.handler, columns=columns)
         try:
             head = list(islice(records, chunk_size))  # raises DataError for a missing column before any output
+            if auto:
+                scorer.plan(_estimated_rows(stream, len(head), chunk_size), chunk_size)
             has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
                                more=len(head) == chunk_size)
             id_name = id_column if has_ids else "line"
@@ -203,3 +208,18 @@ def _finish(chunk: _Chunk, writer: Writer, loaded: LoadedModel, id_column: str |
         else:
             stats.errors += 1
             writer.write(row_id, chunk.texts[i], "", None, record.error or "empty text")
+
+
+def _estimated_rows(stream, head_rows: int, chunk_size: int) -> int | None:
+    """Rows in the whole input, from the bytes the first ``head_rows`` took and the file's size;
+    None when the size is unknown (a pipe)."""
+    if head_rows < chunk_size:
+        return head_rows  # the first chunk was the whole input
+    try:
+        size = os.fstat(stream.fileno()).st_size
+        position = stream.tell()
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not size or position <= 0:
+        return None
+    return int(head_rows * size / position)

@@ -23,6 +23,11 @@ from ..data.tokenizer import TokenizerConfig, TweetTokenizer
 from ..data.vocab import Vocabulary
 from ..inference import predict_probs
 
+# On a CPU, --workers -1 starts workers only for inputs of at least this many rows. Starting them
+# costs a few seconds (each imports torch and spaCy); measured on 2 cores (docs/benchmarks.md),
+# they lost to one process at 12,284, 49,136 and 100,000 rows and won at 150,000 and 200,000.
+AUTO_MIN_ROWS = 150_000
+
 
 def auto_workers(device: torch.device) -> int:
     """Worker processes for ``--workers -1``: on a CPU one per core (the workers run the model;
@@ -130,6 +135,18 @@ class ChunkScorer:
         self.pool = None
         self.shipped: str | None = None
         self.chunks = 0
+        self.local_chunks = self.LOCAL_CHUNKS
+
+    def plan(self, estimated_rows: int | None, chunk_size: int) -> None:
+        """With workers chosen automatically on a CPU: none for an input estimated at fewer than
+        :data:`AUTO_MIN_ROWS` rows; for one of unknown size (a pipe), start them only once that
+        many rows have been done here."""
+        if self.workers <= 0 or self.device.type != "cpu":
+            return
+        if estimated_rows is None:
+            self.local_chunks = max(self.LOCAL_CHUNKS, -(-AUTO_MIN_ROWS // chunk_size))
+        elif estimated_rows < AUTO_MIN_ROWS:
+            self.workers = 0
 
     def score(self, sequences: list[list[int]]) -> torch.Tensor:
         if not sequences:
@@ -140,7 +157,7 @@ class ChunkScorer:
 
     def submit(self, texts: list[str]):
         self.chunks += 1
-        if self.workers <= 0 or self.chunks <= self.LOCAL_CHUNKS:
+        if self.workers <= 0 or self.chunks <= self.local_chunks:
             return _Local(self, texts)
         if self.pool is None:
             self.pool = self._start_pool()

@@ -206,3 +206,39 @@ def test_sorted_batches_give_the_predictions_of_one_tweet_at_a_time(trained_run,
     batched = predict_probs(loaded.model, sequences, batch_size=7)
     single = torch.cat([predict_probs(loaded.model, [s], batch_size=1) for s in sequences])
     assert torch.allclose(batched, single, atol=1e-6)
+
+
+def test_automatic_workers_start_only_for_inputs_estimated_large_enough(trained_run, tmp_path, monkeypatch):
+    from hbilstm.predict import stream as module
+    from hbilstm.predict import workers as workers_module
+
+    monkeypatch.setattr(workers_module, "auto_workers", lambda device: 2)
+    monkeypatch.setattr(module, "auto_workers", lambda device: 2)
+    started = []
+    monkeypatch.setattr(module.ChunkScorer, "_start_pool", lambda self: started.append(1) or pytest.fail("workers"))
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"tweet number {i} is here\n" for i in range(3000)))
+    # 3,000 rows in chunks of 500: more than one chunk, far below AUTO_MIN_ROWS, so no workers
+    assert predict(trained_run, str(source), str(tmp_path / "a.csv"), chunk_size=500, workers=-1).predicted == 3000
+    assert started == []
+
+    # the estimate is the rows of the first chunk scaled by the file's size
+    with open(source, "rb") as stream:
+        stream.read(source.stat().st_size // 4)
+        assert module._estimated_rows(stream, 750, 500) == 3000
+    monkeypatch.setattr(workers_module, "AUTO_MIN_ROWS", 2000)  # now the same input is "large"
+    with pytest.raises(pytest.fail.Exception, match="workers"):
+        predict(trained_run, str(source), str(tmp_path / "b.csv"), chunk_size=500, workers=-1, overwrite=True)
+
+
+def test_plan_for_an_input_of_unknown_size_waits_before_starting_workers(trained_run):
+    import torch as _torch
+
+    from hbilstm.checkpoint import load_model
+    from hbilstm.predict.workers import AUTO_MIN_ROWS, ChunkScorer
+
+    scorer = ChunkScorer(load_model(trained_run), _torch.device("cpu"), 64, 2)
+    scorer.plan(None, 8192)
+    assert scorer.workers == 2 and scorer.local_chunks * 8192 >= AUTO_MIN_ROWS
+    scorer.plan(AUTO_MIN_ROWS - 1, 8192)
+    assert scorer.workers == 0
