@@ -34,6 +34,20 @@ def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractC
     return contextlib.nullcontext()
 
 
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose LSTM and linear weights are int8 (dynamic quantization: the
+    activations are quantized on the fly), for scoring on a CPU. On TweetEval test the default
+    2-layer and a 10-layer model scored 1.45x and 1.55x as fast and gave the full model's label
+    for 99.3% of the tweets (docs/benchmarks.md)."""
+    import copy
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's notes on its future home; the API is stable here
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.LSTM, nn.Linear},
+                                                      dtype=torch.qint8)
+
+
 @torch.inference_mode()
 def predict_probs(
     model: nn.Module,

@@ -62,6 +62,7 @@ def predict(
     overwrite: bool = False,
     workers: int = -1,
     backend: str = "torch",
+    int8: bool = False,
     warn: Callable[[str], None] = lambda message: None,
 ) -> PredictStats:
     """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
@@ -73,12 +74,18 @@ def predict(
     :data:`~hbilstm.predict.workers.AUTO_MIN_ROWS` rows or more), started only for inputs longer
     than ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows.
 
+    ``int8``: score with the model's LSTM and linear weights quantized to int8 (CPU only; see
+    :func:`~hbilstm.inference.quantize_int8`).
+
     ``backend``: ``torch`` scores with the checkpoint's model; ``onnx`` with ONNX Runtime (on the
     CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see
     :func:`~hbilstm.export.onnx.find_onnx_model`); the tokenizer and vocabulary come from the
     checkpoint either way."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if int8 and (backend != "torch" or device not in ("auto", "cpu")):
+        raise ConfigError("--int8 quantizes the PyTorch model for the CPU: use it with --backend torch "
+                          "and --device cpu (or auto)")
     check_input(source)
     in_format = input_format or ("txt" if source == "-" else table_format(source))
     out_format = output_format(output, fmt)
@@ -101,7 +108,10 @@ def predict(
     auto = workers < 0
     if auto:
         workers = auto_workers(torch_device)
-    scorer = ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer)
+    if int8 and torch_device.type != "cpu":
+        torch_device = resolve_device("cpu")  # auto chose a GPU; int8 scoring is for the CPU
+        loaded.model.to(torch_device)
+    scorer = ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer, int8=int8)
     limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 

@@ -21,7 +21,7 @@ from ..checkpoint import LoadedModel, build_model
 from ..data.pipeline import encode_texts
 from ..data.tokenizer import TokenizerConfig, TweetTokenizer
 from ..data.vocab import Vocabulary
-from ..inference import predict_probs
+from ..inference import predict_probs, quantize_int8
 
 # On a CPU, --workers -1 starts workers only for inputs of at least this many rows. Starting them
 # costs a few seconds (each imports torch and spaCy); measured on 2 cores (docs/benchmarks.md),
@@ -49,6 +49,8 @@ def _start_worker(shipped: str, batch_size: int) -> None:
     _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
                    vocab=Vocabulary(payload["vocab"]), max_tokens=payload["max_tokens"], batch_size=batch_size,
                    model=build_model(payload).eval() if "state_dict" in payload else None)
+    if payload.get("int8") and _WORKER["model"] is not None:
+        _WORKER["model"] = quantize_int8(_WORKER["model"])
     if "onnx" in payload:
         from ..export.onnx import OnnxScorer
 
@@ -126,10 +128,13 @@ class ChunkScorer:
     PIECE = 1024  # texts per task sent to a worker
     LOCAL_CHUNKS = 1
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int, onnx=None):
-        """``onnx``: an :class:`~hbilstm.export.onnx.OnnxScorer` to score with instead of the model."""
+    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int, onnx=None,
+                 int8: bool = False):
+        """``onnx``: an :class:`~hbilstm.export.onnx.OnnxScorer` to score with instead of the model;
+        ``int8``: score with the model quantized by :func:`~hbilstm.inference.quantize_int8`."""
         self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
-        self.onnx = onnx
+        self.onnx, self.int8 = onnx, int8
+        self.model = quantize_int8(loaded.model) if int8 else loaded.model
         self.workers_score = device.type == "cpu" or onnx is not None
         self.local = TweetTokenizer(loaded.tokenizer)
         self.pool = None
@@ -153,7 +158,7 @@ class ChunkScorer:
             return torch.empty(0)
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.predict_probs(sequences, self.batch_size))
-        return predict_probs(self.loaded.model, sequences, self.batch_size, self.device)
+        return predict_probs(self.model, sequences, self.batch_size, self.device)
 
     def submit(self, texts: list[str]):
         self.chunks += 1
@@ -173,7 +178,9 @@ class ChunkScorer:
         if self.onnx is not None:
             payload["onnx"] = str(self.onnx.path)
         elif self.workers_score:
-            payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict())
+            # the full weights: each worker quantizes its own copy (quantized modules do not travel as tensors)
+            payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict(),
+                           int8=self.int8)
         fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
         with os.fdopen(fd, "wb") as handle:
             torch.save(payload, handle)
