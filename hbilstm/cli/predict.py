@@ -15,18 +15,19 @@ from ._app import app, user_errors
 @user_errors
 def predict(
     checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
-    source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), or - for stdin."),
-    output: Optional[str] = options.output("Write here (.csv, or .jsonl / .ndjson for JSON lines) instead of stdout.", metavar="FILE"),
-    text_column: str = typer.Option("text", "--text-column", metavar="NAME", help="Column (CSV/TSV) or field (JSONL) holding the tweet."),
+    source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), .parquet, or - for stdin."),
+    output: Optional[str] = options.output("Write here (.csv, .jsonl / .ndjson for JSON lines, or .parquet) instead of stdout.", metavar="FILE"),
+    text_column: str = typer.Option("text", "--text-column", metavar="NAME", help="Column (CSV/TSV/Parquet) or field (JSONL) holding the tweet."),
     id_column: str = typer.Option("id", "--id-column", metavar="NAME", help="Column or field copied to the output as the row id when the input has it (a row without one gets its line number); else the output has line numbers."),
-    input_format: Optional[str] = typer.Option(None, "--input-format", metavar="FORMAT", help="txt, csv, tsv or jsonl (.ndjson is jsonl).  [default: from the extension; txt for stdin]"),
-    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="Output format, csv or jsonl.  [default: from the output's extension; csv on stdout]"),
+    input_format: Optional[str] = typer.Option(None, "--input-format", metavar="FORMAT", help="txt, csv, tsv, jsonl or parquet (.ndjson is jsonl).  [default: from the extension; txt for stdin]"),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="Output format: csv, jsonl or parquet (parquet needs -o FILE).  [default: from the output's extension; csv on stdout]"),
     batch_size: int = options.batch_size(512),
     device: str = options.device(),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
     workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: chosen from the input's size: on a CPU one per core for inputs of 150,000 rows or more, none below, where starting them costs more than they save; on a GPU one per core but one)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     backend: str = typer.Option("torch", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself) or onnx (ONNX Runtime on the CPU, with the model.onnx in MODEL, or beside it when MODEL is a model.pt, as `hbilstm export` writes it; needs the onnx extra)."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Predict only shard K of N (K from 1): rows 1, 1+N, 1+2N, ... for shard 1, and so on. Each row keeps its id or its line number in the whole input; the N outputs together hold every row once. In a Slurm array (--array=1-8): --shard $SLURM_ARRAY_TASK_ID/8."),
     int8: bool = typer.Option(False, "--int8", help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): about 1.5x faster scoring; the same label as the full model for about 99% of tweets."),
 ) -> None:
     """Label every tweet in a file, in input order.
@@ -37,23 +38,24 @@ def predict(
     Examples:
 
     \b
-      hbilstm predict runs/first tweets.txt
       hbilstm predict runs/first tweets.csv --text-column body -o labelled.csv
-      cat tweets.txt | hbilstm predict runs/first - --format jsonl
+      hbilstm predict runs/first tweets.parquet -o labelled.parquet
+      hbilstm predict runs/first tweets.txt --shard 2/8 -o part-2.csv
     """
     from ..predict import predict as run_prediction
 
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    if input_format is not None and input_format not in ("txt", "csv", "tsv", "jsonl"):
+    if input_format is not None and input_format not in ("txt", "csv", "tsv", "jsonl", "parquet"):
         from ..errors import DataError
 
-        raise DataError(f"--input-format must be txt, csv, tsv or jsonl, not {input_format!r}")
+        raise DataError(f"--input-format must be txt, csv, tsv, jsonl or parquet, not {input_format!r}")
     stats = run_prediction(
         checkpoint, source, output, text_column=text_column, id_column=id_column,
         input_format=input_format, fmt=fmt, batch_size=batch_size, device=device,
-        skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, backend=backend, int8=int8, warn=warn,
+        skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, backend=backend, int8=int8, shard=shard,
+        warn=warn,
     )
     if output not in (None, "-"):
         typer.echo(f"{stats.rows:,} row{'s' * (stats.rows != 1)} -> {output} ({stats.predicted:,} predicted)", err=True)

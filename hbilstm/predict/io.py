@@ -11,7 +11,7 @@ from typing import IO
 from ..errors import DataError
 from ..fileio import json_line
 
-OUTPUT_FORMATS = ("csv", "jsonl")
+OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
 
 
 def output_format(path: str | None, explicit: str | None) -> str:
@@ -22,9 +22,9 @@ def output_format(path: str | None, explicit: str | None) -> str:
     if path is None or path == "-":
         return "csv"
     suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".jsonl", ".ndjson"):
-        return "csv" if suffix == ".csv" else "jsonl"
-    raise DataError(f"{path}: output must end in .csv, .jsonl or .ndjson (or pass --format)")
+    if suffix in (".csv", ".jsonl", ".ndjson", ".parquet"):
+        return {".csv": "csv", ".parquet": "parquet"}.get(suffix, "jsonl")
+    raise DataError(f"{path}: output must end in .csv, .jsonl, .ndjson or .parquet (or pass --format)")
 
 
 def check_input(source: str) -> None:
@@ -35,7 +35,7 @@ def check_input(source: str) -> None:
     path = Path(source)
     if path.is_dir():
         raise DataError(
-            f"{source}: is a directory; give one file of tweets (.txt, .csv, .tsv, .jsonl or .ndjson), "
+            f"{source}: is a directory; give one file of tweets (.txt, .csv, .tsv, .jsonl, .ndjson or .parquet), "
             "or - to read standard input"
         )
     if not path.exists():
@@ -94,6 +94,15 @@ class Writer:
             record[column] = round(p, 6) if p is not None else None
         record["error"] = error or None
         self.stream.write(json_line(record))
+
+    def end_chunk(self) -> None:
+        """Nothing to do between chunks for CSV or JSONL (Parquet writes a row group)."""
+
+    def close(self) -> None:
+        self.stream.flush()
+
+    def abort(self) -> None:
+        """Nothing to undo: the caller drops the temporary file."""
 
 
 def jsonl_has_field(path: Path, key: str) -> bool:

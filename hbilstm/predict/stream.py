@@ -1,26 +1,33 @@
 """``hbilstm predict``: batch prediction over a file of tweets, streamed in chunks.
 
 Input: ``.txt`` (one tweet per line), ``.csv``/``.tsv`` (a text column), ``.jsonl`` (a text
-field), or ``-`` for standard input. Output: CSV or JSONL, one row per input row in input
-order, with the input's id (or its line number), the text, the predicted label, its confidence
+field), ``.parquet`` (a text column), or ``-`` for standard input. Output: CSV, JSONL or Parquet,
+one row per input row in input order, with the input's id (or its line number), the text, the predicted label, its confidence
 and one probability per class. An empty tweet keeps its row, with an empty label and an
 ``error`` value. Output goes to a temporary file renamed into place at the end, so an
 interrupted or failed run leaves no output file behind.
+
+``shard=(k, n)`` predicts only the rows whose position p (1, 2, ... over the whole input) has
+``(p - 1) % n == k - 1``: the n shards together hold every row once, each row keeping its id or
+its line number in the whole input. Every shard reads (and parses) the whole input but tokenizes
+and scores only its own rows, so n jobs of a scheduler's array split the work without counting
+or splitting the file first.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import Callable, Iterator
 
 from ..checkpoint import LoadedModel, load_model
 from ..data.readers import Record, ReplacementCounter, iter_records, table_format
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
 from ..inference import resolve_device
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
@@ -30,6 +37,7 @@ from .workers import ChunkScorer, ScoredChunk, auto_workers
 # as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
 CHARS_PER_TOKEN = 32
 BACKENDS = ("torch", "onnx")
+INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
 
 
 @dataclass
@@ -63,6 +71,7 @@ def predict(
     workers: int = -1,
     backend: str = "torch",
     int8: bool = False,
+    shard: tuple[int, int] | str | None = None,
     warn: Callable[[str], None] = lambda message: None,
 ) -> PredictStats:
     """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
@@ -80,15 +89,28 @@ def predict(
     ``backend``: ``torch`` scores with the checkpoint's model; ``onnx`` with ONNX Runtime (on the
     CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see
     :func:`~hbilstm.export.onnx.find_onnx_model`); the tokenizer and vocabulary come from the
-    checkpoint either way."""
+    checkpoint either way.
+
+    ``shard``: ``(k, n)`` or ``"k/n"`` (1 <= k <= n) predicts only shard k of n of the rows, by
+    row position round-robin (see the module's docstring); None predicts them all.
+
+    Parquet input is read in record batches of the text and id columns; Parquet output (needs a
+    file, not standard output) is written one row group per chunk."""
+    shard_k, shard_n = parse_shard(shard) if shard is not None else (1, 1)
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if int8 and (backend != "torch" or device not in ("auto", "cpu")):
         raise ConfigError("--int8 quantizes the PyTorch model for the CPU: use it with --backend torch "
                           "and --device cpu (or auto)")
     check_input(source)
-    in_format = input_format or ("txt" if source == "-" else table_format(source))
+    in_format = input_format or ("txt" if source == "-" else _input_format(source))
+    if in_format not in INPUT_FORMATS:
+        raise DataError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}, not {in_format!r}")
+    if in_format == "parquet" and source == "-":
+        raise DataError("Parquet input must be a file: standard input cannot be read that way")
     out_format = output_format(output, fmt)
+    if out_format == "parquet" and (output is None or output == "-"):
+        raise DataError("Parquet output needs a file: pass -o FILE.parquet")
     check_output(source, output, overwrite)
     onnx_scorer = None
     if backend == "onnx":
@@ -119,35 +141,57 @@ def predict(
     name = "standard input" if source == "-" else source
     columns: list[str] = []
     with ReplacementCounter() as counter:
-        records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
-                               skip_bad_lines=skip_bad_lines, errors=counter.handler, columns=columns)
+        if in_format == "parquet":
+            from .parquet import iter_parquet_records
+
+            records = iter_parquet_records(stream, name, required=(text_column,), optional=(id_column,),
+                                           columns=columns)
+        else:
+            records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
+                                   skip_bad_lines=skip_bad_lines, errors=counter.handler, columns=columns)
         try:
-            head = list(islice(records, chunk_size))  # raises DataError for a missing column before any output
+            # The first chunk of the whole input (not of the shard): it raises DataError for a missing
+            # column before any output, and every shard decides from the same rows whether there are ids.
+            head = list(islice(records, chunk_size))
+            parquet_rows, parquet_int_ids = _parquet_facts(source, id_column) if in_format == "parquet" else (0, False)
             if auto:
-                scorer.plan(_estimated_rows(stream, len(head), chunk_size), chunk_size)
+                estimate = parquet_rows if in_format == "parquet" else _estimated_rows(stream, len(head), chunk_size)
+                scorer.plan(None if estimate is None else -(-estimate // shard_n), chunk_size)
             has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
                                more=len(head) == chunk_size)
             id_name = id_column if has_ids else "line"
-            rows = itertools.chain(head, records)
+            rows: Iterator[Record] = itertools.chain(head, records)
+            if shard_n > 1:
+                rows = islice(rows, shard_k - 1, None, shard_n)
+            integer_ids = not has_ids or parquet_int_ids
 
-            def run(handle: IO[str]) -> None:
-                writer = Writer(handle, out_format, id_name, loaded.label_names)
-                # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
-                pending = None
-                for records_ in _chunked(rows, chunk_size):
-                    chunk = _prepare(records_, text_column, limit, scorer)
+            def run(writer) -> None:
+                try:
+                    # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
+                    pending = None
+                    for records_ in _chunked(rows, chunk_size):
+                        chunk = _prepare(records_, text_column, limit, scorer)
+                        if pending is not None:
+                            _finish(pending, writer, loaded, id_column if has_ids else None, stats)
+                            writer.end_chunk()
+                        pending = chunk
                     if pending is not None:
                         _finish(pending, writer, loaded, id_column if has_ids else None, stats)
-                    pending = chunk
-                if pending is not None:
-                    _finish(pending, writer, loaded, id_column if has_ids else None, stats)
-                handle.flush()
+                except BaseException:
+                    writer.abort()
+                    raise
+                writer.close()
 
             if output is None or output == "-":
-                run(sys.stdout)
+                run(Writer(sys.stdout, out_format, id_name, loaded.label_names))
+            elif out_format == "parquet":
+                from .parquet import ParquetWriter
+
+                with atomic_open(output, "wb") as handle:
+                    run(ParquetWriter(handle, id_name, loaded.label_names, integer_ids=integer_ids))
             else:
                 with atomic_open(output, "w", encoding="utf-8", newline="") as handle:
-                    run(handle)
+                    run(Writer(handle, out_format, id_name, loaded.label_names))
         finally:
             scorer.close()
             records.close()
@@ -163,6 +207,44 @@ def predict(
     return stats
 
 
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_shard(value: tuple[int, int] | str) -> tuple[int, int]:
+    """``"k/n"`` (or a ``(k, n)`` pair) as ``(k, n)``; ConfigError unless 1 <= k <= n."""
+    if isinstance(value, str):
+        match = _SHARD.match(value)
+        if match is None:
+            raise ConfigError(f"--shard must be K/N, shard K of N counted from 1 (e.g. 2/8), not {value!r}")
+        k, n = int(match.group(1)), int(match.group(2))
+    else:
+        try:
+            k, n = (int(part) for part in value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"shard must be a pair (k, n) or a string 'k/n', not {value!r}") from None
+    if n < 1:
+        raise ConfigError(f"--shard {k}/{n}: N, the number of shards, must be at least 1")
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard {k}/{n}: K must be between 1 and N ({n}); shards are counted from 1")
+    return k, n
+
+
+def _input_format(source: str) -> str:
+    if Path(source).suffix.lower() == ".parquet":
+        return "parquet"
+    return table_format(source)
+
+
+def _parquet_facts(source: str, id_column: str) -> tuple[int, bool]:
+    """A Parquet input's row count (from its footer) and whether its id column holds integers."""
+    from .parquet import open_parquet, parquet_id_is_integer
+
+    with open(source, "rb") as stream:
+        rows = open_parquet(stream, source).metadata.num_rows
+        stream.seek(0)
+        return rows, parquet_id_is_integer(stream, source, id_column)
+
+
 def _chunked(rows: Iterator[Record], size: int) -> Iterator[list[Record]]:
     while chunk := list(islice(rows, size)):
         yield chunk
@@ -173,7 +255,7 @@ def _has_ids(in_format: str, id_column: str, columns: list[str], head: list[Reco
     """Whether the input carries row ids, decided once for the whole input: a CSV/TSV by its
     header; JSONL by whether any record has the field (the first chunk, then a scan of the rest
     of the file; from standard input, the first chunk alone); plain text never."""
-    if in_format in ("csv", "tsv"):
+    if in_format in ("csv", "tsv", "parquet"):
         return id_column in columns
     if in_format != "jsonl":
         return False

@@ -112,7 +112,7 @@ def test_empty_tweet_warning_counts_rows_without_prediction(trained_run, tmp_pat
     (lambda d: (d / "in.jsonl").write_text('{"text": "a"}\n{nope\n'), ["in.jsonl"], "in.jsonl:2: malformed JSON"),
     (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "nodir/out.csv"], "does not exist"),
     (lambda d: (d / "in.csv").write_text("text\nx\n"), ["in.csv", "-o", "in.csv"], "overwrite the input"),
-    (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "out.parquet"], "must end in .csv, .jsonl or .ndjson"),
+    (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "out.xml"], "must end in .csv, .jsonl, .ndjson or .parquet"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_output_file(trained_run, tmp_path, monkeypatch, setup, args, message):
     monkeypatch.chdir(tmp_path)
