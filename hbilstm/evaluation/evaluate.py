@@ -7,13 +7,14 @@ and a dataset without a test split of its own has none to score.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import load_model
+from ..checkpoint import LoadedModel, load_model
 from ..config import TrainConfig
 from ..data.corpora import Corpus, load_corpus
-from ..data.pipeline import Encoder, training_splits
+from ..data.pipeline import EncodedSplit, Encoder, training_splits
 from ..data.readers import Examples
 from ..data.token_cache import default_cache_dir
 from ..errors import DataError
@@ -22,6 +23,53 @@ from ..inference import predict_probs, resolve_device
 from .metrics import classification_metrics
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class ScoringData:
+    """A loaded model and the encoded examples of the split it is to be scored on."""
+
+    loaded: LoadedModel
+    device: Any
+    corpus: Corpus
+    split: str
+    note: str
+    encoded: EncodedSplit
+    official: str
+
+
+def scoring_data(
+    checkpoint: str | Path,
+    data: str | None = None,
+    split: str | None = None,
+    data_dir: str | None = None,
+    device: str = "auto",
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> ScoringData:
+    """Load the model in ``checkpoint`` and encode ``split`` of ``data`` for it, as
+    :func:`evaluate` does (``hbilstm analyze`` starts from the same)."""
+    if split is not None and split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    torch_device = resolve_device(device)
+    loaded = load_model(checkpoint, torch_device)
+    trained = loaded.payload.get("train_config", {})
+    data = data or trained.get("data") or "tweeteval-sentiment"
+    stored_dir = trained.get("data_dir")
+    if data_dir is None and stored_dir is not None and not Path(stored_dir).is_dir():
+        stored_dir = None  # the run was moved to another machine: look where names usually resolve
+    corpus = load_corpus(
+        data,
+        data_dir if data_dir is not None else stored_dir,
+        text_column or trained.get("text_column", "text"),
+        label_column or trained.get("label_column", "label"),
+    )
+    same_data = trained_on(corpus, loaded.payload, data)
+    examples, split, note = choose_split(corpus, split, trained if same_data else None)
+    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens)
+    encoded = encoder.encode(examples, loaded.vocab, loaded.label_names, f"{corpus.name} {split}")
+    official = loaded.payload.get("metric") if data == trained.get("data") else corpus.metric
+    return ScoringData(loaded, torch_device, corpus, split, note, encoded, official or corpus.metric)
 
 
 def evaluate(
@@ -43,34 +91,16 @@ def evaluate(
     ``dataset``, ``split``, ``split_note`` (what the split is, where that needs saying) and
     ``official_metric``.
     """
-    if split is not None and split not in SPLITS:
-        raise DataError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
-    torch_device = resolve_device(device)
-    loaded = load_model(checkpoint, torch_device)
-    trained = loaded.payload.get("train_config", {})
-    data = data or trained.get("data") or "tweeteval-sentiment"
-    stored_dir = trained.get("data_dir")
-    if data_dir is None and stored_dir is not None and not Path(stored_dir).is_dir():
-        stored_dir = None  # the run was moved to another machine: look where names usually resolve
-    corpus = load_corpus(
-        data,
-        data_dir if data_dir is not None else stored_dir,
-        text_column or trained.get("text_column", "text"),
-        label_column or trained.get("label_column", "label"),
-    )
-    same_data = trained_on(corpus, loaded.payload, data)
-    examples, split, note = choose_split(corpus, split, trained if same_data else None)
-    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens)
-    encoded = encoder.encode(examples, loaded.vocab, loaded.label_names, f"{corpus.name} {split}")
-    probs = predict_probs(loaded.model, encoded.ids, batch_size, torch_device)
+    scoring = scoring_data(checkpoint, data, split, data_dir, device, text_column, label_column)
+    loaded, encoded = scoring.loaded, scoring.encoded
+    probs = predict_probs(loaded.model, encoded.ids, batch_size, scoring.device)
     metrics = classification_metrics(encoded.labels, probs.argmax(-1).tolist(), loaded.label_names)
-    official = loaded.payload.get("metric") if data == trained.get("data") else corpus.metric
     return {
         "checkpoint": str(loaded.path),
-        "dataset": corpus.name,
-        "split": split,
-        "split_note": note,
-        "official_metric": official or corpus.metric,
+        "dataset": scoring.corpus.name,
+        "split": scoring.split,
+        "split_note": scoring.note,
+        "official_metric": scoring.official,
         **metrics,
     }
 

@@ -63,8 +63,20 @@ class HighwayBiLSTMLayer(nn.Module):
             # k = 1 gives g(k) = ReLU(1) = 1: the layer starts as a plain residual layer and can
             # learn to become the identity by driving k to 0 (Savarese et al., 2016).
             self.k = nn.Parameter(torch.ones(()))
+        # Set by analysis, never saved: a lesioned layer passes only its carry path on, y = P(x)
+        # (highway: T = 0; gated-residual: g = 0; residual: H dropped). ``token_gates`` adds each
+        # token's mean transform gate to the statistics (highway).
+        self.lesioned = False
+        self.token_gates = False
 
     def forward(self, x: Tensor, batch: PackedSequence, stats: list | None = None) -> Tensor:
+        if self.lesioned:
+            if self.carry == "plain":
+                raise ValueError("a plain layer has no carry path to lesion to")
+            out = self.project(x)
+            if stats is not None:
+                stats.append({"output_norm": out.float().norm(dim=-1).mean().item(), "lesioned": True})
+            return out
         h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
         if self.carry == "plain":
             out = h
@@ -87,6 +99,8 @@ class HighwayBiLSTMLayer(nn.Module):
         if t is not None:
             entry["gate_mean"] = t.float().mean().item()
             entry["gate_std"] = t.float().std().item() if t.numel() > 1 else 0.0
+            if self.token_gates:
+                entry["token_gate"] = t.float().mean(dim=-1)  # one value per real token, packed order
         if self.carry == "gated-residual":
             entry["k"] = self.k.item()
             entry["g"] = torch.relu(self.k).item()

@@ -89,7 +89,7 @@ def test_import_and_every_help_load_no_torch():
         "import sys\n"
         "import hbilstm, hbilstm.cli\n"
         "from typer.testing import CliRunner\n"
-        "for args in ([], ['train'], ['evaluate'], ['predict'], ['serve'], ['compare'], ['report'], ['data']):\n"
+        "for args in ([], ['train'], ['evaluate'], ['predict'], ['export'], ['serve'], ['compare'], ['report'], ['analyze'], ['data']):\n"
         "    assert CliRunner().invoke(hbilstm.cli.app, [*args, '--help']).exit_code == 0, args\n"
         "print(sorted(m for m in ('torch', 'spacy', 'datasets', 'sklearn', 'fastapi', 'uvicorn') if m in sys.modules))\n"
     )

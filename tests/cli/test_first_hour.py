@@ -16,7 +16,7 @@ from hbilstm.errors import DataError
 
 runner = CliRunner()
 TINY = ["--hidden", "8", "--set", "embedding_dim=12", "--set", "min_freq=1", "--batch-size", "32"]
-COMMANDS = ["train", "evaluate", "predict", "export", "serve", "compare", "report", "data"]
+COMMANDS = ["train", "evaluate", "predict", "export", "serve", "compare", "report", "analyze", "data"]
 
 
 def small_table_dataset(folder):
@@ -187,7 +187,7 @@ def test_predict_says_what_was_given_and_what_is_expected(trained_run, tmp_path)
     result = runner.invoke(app, ["predict", str(trained_run), str(folder)])
     assert result.exit_code == 2
     assert result.stderr == (f"error: {folder}: is a directory; give one file of tweets (.txt, .csv, .tsv, "
-                             ".jsonl or .ndjson), or - to read standard input\n")
+                             ".jsonl, .ndjson or .parquet), or - to read standard input\n")
     table = tmp_path / "tweets.csv"
     table.write_text("id,text\n1,what a day\n")
     result = runner.invoke(app, ["predict", str(table), str(table)])

@@ -1,0 +1,48 @@
+"""``hbilstm analyze``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import options
+from ._app import app, stderr, user_errors
+
+
+@app.command()
+@user_errors
+def analyze(
+    model: Path = typer.Argument(..., metavar="MODEL", help="A run directory, a model.pt checkpoint or a model folder."),
+    out: Path = options.output("Folder for analysis.md, analysis.json, lesions.csv, tokens.csv and lesions.png.",
+                               required=True, metavar="DIR"),
+    data: Optional[str] = options.data("Dataset name or path.  [default: the one the model was trained on]"),
+    split: Optional[str] = typer.Option(None, "--split", metavar="NAME", help="train, val or test.  [default: test]"),
+    data_dir: Optional[str] = options.data_dir(),
+    threshold: float = typer.Option(0.5, "--threshold", metavar="POINTS", min=0.0,
+                                    help="Pruning keeps a removal while the score stays within this many points."),
+    top: int = typer.Option(10, "--top", metavar="N", min=1, help="Tokens listed at each end of a layer's gate ranking."),
+    min_count: int = typer.Option(20, "--min-count", metavar="N", min=1, help="Least occurrences of a token type to be ranked."),
+    batch_size: int = options.batch_size(256),
+    device: str = options.device(),
+) -> None:
+    """Lesion each layer of a trained stack: what each layer does, and which can go.
+
+    For every layer: the score with that layer lesioned (it passes on only its carry path: T = 0
+    for highway, g = 0 for gated-residual, H dropped for residual), its mean gate, the tokens that
+    open a highway layer's gate most and least, and the layers that can be removed together
+    while the score stays within --threshold points.
+
+    Examples:
+
+    \b
+      hbilstm analyze runs/deep -o reports/deep-analysis
+      hbilstm analyze runs/deep -o reports/deep-val --split val --threshold 1
+    """
+    from ..evaluation.analysis_report import write_analysis
+    from ..evaluation.analyze import analyze as run_analysis
+
+    analysis = run_analysis(model, data, split, data_dir, batch_size, device, threshold, top, min_count)
+    paths = write_analysis(analysis, out)
+    stderr().print(f"{len(analysis.layers)} layers analysed; report: {paths['analysis.md']}")

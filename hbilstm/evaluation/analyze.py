@@ -1,0 +1,149 @@
+"""What each layer of a trained stack does: lesions, gate activity by token, pruning by lesion.
+
+Following Srivastava et al. (2015, section 4.2): lesioning a layer forces it to pass on only its
+carry path, y = P(x) (highway: T = 0; gated-residual: g = 0; residual: H dropped), with no
+retraining; the score that costs shows whether the layer does work or has learned to carry its
+input on. The layers whose lesion costs less than a threshold are then removed together (where
+their carry path is the identity) and the pruned model is scored as it is (Savarese et al.).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from ..data.batching import bucket_order, iter_batches
+from ..errors import ConfigError
+from ..inference import layer_statistics, predict_probs
+from ..model.prune import prune_layers, removable
+from .evaluate import scoring_data
+from .metrics import classification_metrics
+
+LESIONABLE = ("highway", "gated-residual", "residual")
+
+
+@dataclass
+class Analysis:
+    checkpoint: str
+    dataset: str
+    split: str
+    metric: str
+    carry: str
+    baseline: float
+    layers: list[dict] = field(default_factory=list)  # layer, gate_mean, k/g, lesioned score, cost
+    tokens: list[dict] = field(default_factory=list)  # per highway layer: most and least opening tokens
+    pruning: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _score(model, encoded, batch_size, device, labels, metric) -> float:
+    probs = predict_probs(model, encoded.ids, batch_size, device)
+    return classification_metrics(encoded.labels, probs.argmax(-1).tolist(), labels)[metric]
+
+
+def lesion_scores(model, encoded, batch_size, device, labels, metric) -> list[float]:
+    """The metric with each layer lesioned in turn (the others intact)."""
+    scores = []
+    for layer in model.layers:
+        layer.lesioned = True
+        try:
+            scores.append(_score(model, encoded, batch_size, device, labels, metric))
+        finally:
+            layer.lesioned = False
+    return scores
+
+
+@torch.inference_mode()
+def token_gate_means(model, sequences: Sequence[Sequence[int]], batch_size: int = 256,
+                     device: torch.device | None = None) -> list[dict[int, tuple[float, int]]]:
+    """For each highway layer, ``{token id: (mean transform gate, occurrences)}`` over the real
+    tokens of ``sequences`` (padding never counts: the gates are read off the packed tokens)."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    sums: list[dict[int, float]] = [defaultdict(float) for _ in model.layers]
+    counts: list[dict[int, int]] = [defaultdict(int) for _ in model.layers]
+    for layer in model.layers:
+        layer.token_gates = True
+    try:
+        for batch in iter_batches(sequences, None, bucket_order([len(s) for s in sequences], batch_size)):
+            stats: list[dict] = []
+            model.encode(batch.tokens.to(device), batch.lengths, stats)
+            ids = pack_padded_sequence(batch.tokens, batch.lengths.cpu(), batch_first=True,
+                                       enforce_sorted=False).data.tolist()
+            for i, entry in enumerate(stats):
+                gates = entry.get("token_gate")
+                if gates is None:
+                    continue
+                for token, gate in zip(ids, gates.tolist()):
+                    sums[i][token] += gate
+                    counts[i][token] += 1
+    finally:
+        for layer in model.layers:
+            layer.token_gates = False
+    return [{t: (sums[i][t] / counts[i][t], counts[i][t]) for t in counts[i]} for i in range(len(model.layers))]
+
+
+def analyze(checkpoint: str | Path, data: str | None = None, split: str | None = None,
+            data_dir: str | None = None, batch_size: int = 256, device: str = "auto",
+            threshold: float = 0.5, top: int = 10, min_count: int = 20) -> Analysis:
+    """Lesion every layer of the model in ``checkpoint`` on ``split`` of ``data`` (as
+    :func:`~hbilstm.evaluation.evaluate.evaluate` chooses them), list the tokens that open each
+    highway layer's gate most and least (types seen at least ``min_count`` times), and prune the
+    layers whose lesion costs less than ``threshold`` points of the official metric."""
+    scoring = scoring_data(checkpoint, data, split, data_dir, device)
+    model, encoded, labels = scoring.loaded.model, scoring.encoded, scoring.loaded.label_names
+    carry, metric = model.config.carry, scoring.official
+    if carry not in LESIONABLE:
+        raise ConfigError(f"a {carry} stack has no carry path to lesion to; analyze takes "
+                          f"{', '.join(LESIONABLE)} stacks")
+    run = (scoring.device, labels, metric)
+    baseline = _score(model, encoded, batch_size, *run)
+    lesioned = lesion_scores(model, encoded, batch_size, *run)
+    stats = layer_statistics(model, encoded.ids, batch_size, scoring.device, limit=len(encoded.ids))
+    layers = []
+    for i, (entry, score) in enumerate(zip(stats, lesioned)):
+        layers.append({**{k: v for k, v in entry.items() if k in ("layer", "gate_mean", "gate_std", "k", "g")},
+                       "lesioned": score, "cost": baseline - score, "removable": removable(model, i)})
+    analysis = Analysis(str(scoring.loaded.path), scoring.corpus.name, scoring.split, metric, carry, baseline, layers)
+    if carry == "highway":
+        vocab = scoring.loaded.vocab.tokens
+        for i, gates in enumerate(token_gate_means(model, encoded.ids, batch_size, scoring.device)):
+            frequent = sorted(((g, n, vocab[t]) for t, (g, n) in gates.items() if n >= min_count), reverse=True)
+            analysis.tokens.append({
+                "layer": i + 1,
+                "most": [{"token": w, "gate": g, "count": n} for g, n, w in frequent[:top]],
+                "least": [{"token": w, "gate": g, "count": n} for g, n, w in frequent[::-1][:top]],
+            })
+    analysis.pruning = prune_by_lesion(model, layers, baseline, threshold, lambda m: _score(m, encoded, batch_size, *run))
+    return analysis
+
+
+def prune_by_lesion(model, layers: list[dict], baseline: float, threshold: float, score) -> dict:
+    """Remove removable layers one at a time, cheapest lesion first, keeping each removal only
+    while the pruned model's score stays within ``threshold`` points of ``baseline`` (lesions
+    interact: each alone may cost little and several together much)."""
+    candidates = sorted((i for i, e in enumerate(layers) if e["removable"] and e["cost"] < threshold / 100),
+                        key=lambda i: layers[i]["cost"])
+    dropped: list[int] = []
+    tried = []
+    current = baseline
+    for index in candidates:
+        if len(dropped) + 1 >= len(layers):
+            break
+        value = score(prune_layers(model, dropped + [index]).eval())
+        tried.append({"layer": index + 1, "score": value, "kept_out": baseline - value < threshold / 100})
+        if baseline - value < threshold / 100:
+            dropped.append(index)
+            current = value
+    pruned = prune_layers(model, dropped) if dropped else model
+    return {"threshold_points": threshold, "dropped": sorted(i + 1 for i in dropped), "tried": tried,
+            "layers_before": len(layers), "layers_after": len(layers) - len(dropped),
+            "parameters_before": model.num_parameters(), "parameters_after": pruned.num_parameters(),
+            "score_before": baseline, "score_after": current}

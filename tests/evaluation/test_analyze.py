@@ -1,0 +1,115 @@
+"""hbilstm analyze: lesions, gate activity by token, pruning by lesion."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hbilstm.cli import app
+from hbilstm.evaluation.analyze import token_gate_means
+from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
+from hbilstm.model.prune import prune_layers
+
+runner = CliRunner()
+
+
+def model(carry="highway", layers=3, embedding_dim=16, hidden=8, seed=0):
+    torch.manual_seed(seed)
+    return HighwayBiLSTMClassifier(ModelConfig(vocab_size=50, num_classes=3, embedding_dim=embedding_dim,
+                                               hidden=hidden, layers=layers, carry=carry)).eval()
+
+
+def batch(seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([7, 1, 4, 7, 2])
+    tokens = torch.randint(2, 50, (5, 7), generator=generator)
+    tokens[torch.arange(7)[None, :] >= lengths[:, None]] = 0
+    return tokens, lengths
+
+
+@pytest.mark.parametrize("carry", ["highway", "gated-residual", "residual"])
+def test_a_lesioned_untrained_layer_is_exactly_its_carry_path(carry):
+    net = model(carry, layers=1, embedding_dim=10)  # 10 -> 16 wide: the carry path is the projection P
+    tokens, lengths = batch()
+    layer = net.layers[0]
+    packed = torch.nn.utils.rnn.pack_padded_sequence(net.embedding(tokens), lengths, batch_first=True,
+                                                     enforce_sorted=False)
+    layer.lesioned = True
+    with torch.no_grad():
+        out = layer(packed.data, packed)
+        assert torch.equal(out, layer.project(packed.data))  # y = P(x) exactly
+    layer.lesioned = False
+    with torch.no_grad():
+        assert not torch.allclose(layer(packed.data, packed), out)  # and the intact layer differs
+
+
+def test_a_plain_layer_cannot_be_lesioned():
+    net = model("plain", layers=1)
+    net.layers[0].lesioned = True
+    with pytest.raises(ValueError, match="no carry path"):
+        net(*batch())
+
+
+def test_token_gate_means_ignore_padding():
+    net = model()
+    tokens, lengths = batch()
+    sequences = [row[:n].tolist() for row, n in zip(tokens, lengths)]
+    together = token_gate_means(net, sequences, batch_size=64)
+    # each tweet alone, with no padding at all, gives the same per-token gates
+    alone = [token_gate_means(net, [s], batch_size=1) for s in sequences]
+    for layer in range(3):
+        totals: dict = {}
+        for stats in alone:
+            for token, (gate, count) in stats[layer].items():
+                s, n = totals.get(token, (0.0, 0))
+                totals[token] = (s + gate * count, n + count)
+        assert set(totals) == set(together[layer]) and 0 not in together[layer]  # no padding id
+        for token, (s, n) in totals.items():
+            assert together[layer][token][1] == n
+            assert together[layer][token][0] == pytest.approx(s / n, abs=1e-6)
+
+
+def test_pruning_gives_the_output_of_the_kept_layers_unchanged():
+    net = model(layers=4, embedding_dim=16)  # every layer 16 -> 16: all removable
+    tokens, lengths = batch()
+    for layer in (net.layers[1], net.layers[3]):
+        layer.lesioned = True
+    with torch.no_grad():
+        expected = net(tokens, lengths)
+    for layer in net.layers:
+        layer.lesioned = False
+    pruned = prune_layers(net, [1, 3]).eval()
+    assert len(pruned.layers) == 2 and pruned.num_parameters() < net.num_parameters()
+    with torch.no_grad():
+        assert torch.equal(pruned(tokens, lengths), expected)
+    with pytest.raises(ValueError, match="changes the width"):
+        prune_layers(model(layers=2, embedding_dim=10), [0])
+
+
+def test_analyze_command_writes_lesions_tokens_and_pruning(trained_run, tmp_path, data_dir):
+    result = runner.invoke(app, ["analyze", str(trained_run), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir),
+                                 "--min-count", "3", "--threshold", "100"])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in (tmp_path / "a").iterdir()}
+    assert names == {"analysis.json", "analysis.md", "lesions.csv", "tokens.csv", "lesions.png"}
+    analysis = json.loads((tmp_path / "a" / "analysis.json").read_text())
+    results = json.loads((trained_run / "results.json").read_text())
+    assert analysis["baseline"] == results["test"]["macro_recall"]  # the same model on the same split
+    assert [e["layer"] for e in analysis["layers"]] == [1, 2]
+    assert all(0 < e["gate_mean"] < 1 for e in analysis["layers"])
+    assert len(analysis["tokens"]) == 2 and analysis["tokens"][0]["most"]
+    # with a threshold of 100 points every removable layer goes but one must stay
+    assert analysis["pruning"]["layers_after"] >= 1
+    assert "## Pruning by lesion" in (tmp_path / "a" / "analysis.md").read_text()
+
+
+def test_analyze_refuses_a_plain_stack(tmp_path, data_dir):
+    from hbilstm.config import TrainConfig
+    from hbilstm.training import train
+
+    run = tmp_path / "plain"
+    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1,
+                      carry="plain"), run)
+    result = runner.invoke(app, ["analyze", str(run), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir)])
+    assert result.exit_code == 2 and "has no carry path to lesion" in result.stderr
