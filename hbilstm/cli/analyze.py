@@ -40,9 +40,10 @@ def analyze(
       hbilstm analyze runs/deep -o reports/deep-analysis
       hbilstm analyze runs/deep -o reports/deep-val --split val --threshold 1
     """
-    from ..evaluation.analysis_report import write_analysis
+    from ..evaluation.analysis_report import check_output_dir, write_analysis
     from ..evaluation.analyze import analyze as run_analysis
 
+    check_output_dir(out)  # before minutes of scoring
     analysis = run_analysis(model, data, split, data_dir, batch_size, device, threshold, top, min_count)
     paths = write_analysis(analysis, out)
     stderr().print(f"{len(analysis.layers)} layers analysed; report: {paths['analysis.md']}")

@@ -6,13 +6,24 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..fileio import atomic_open, write_json_atomic, write_text_atomic
 from .analyze import Analysis
 from .metrics import METRIC_NAMES
 
 
+def check_output_dir(out: Path) -> None:
+    """ConfigError, before any work, when ``out`` cannot be the report's folder."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: is a file; --output takes a folder for the analysis")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot create this folder ({exc.strerror or exc})") from None
+
+
 def write_analysis(analysis: Analysis, out: Path) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)
     paths = {name: out / name for name in ("analysis.json", "lesions.csv", "tokens.csv", "lesions.png", "analysis.md")}
     write_json_atomic(paths["analysis.json"], analysis.to_dict())
     with atomic_open(paths["lesions.csv"], "w", encoding="utf-8", newline="") as handle:

@@ -56,6 +56,8 @@ def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any]
     temporary folder beside ``out`` and renamed into place, so a failure leaves nothing behind.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: is a file; the model folder must be a folder")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())) and not overwrite:
         raise ConfigError(f"{out} already exists and is not empty; use --overwrite to replace it")
     try:
@@ -64,7 +66,10 @@ def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any]
         raise ConfigError(f"{out}: cannot create folder {out.parent} ({exc.strerror or exc})") from None
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               **{k: payload[k] for k in _CONFIG_KEYS if k in payload}, **(extra or {})}
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write into {out.parent} ({exc.strerror or exc})") from None
     try:
         weights = {k: v.detach().cpu().contiguous() for k, v in payload["state_dict"].items()}
         _safetensors().save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})

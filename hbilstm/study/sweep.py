@@ -50,6 +50,8 @@ class PlannedRun:
 
 def plan(base: TrainConfig, axes: dict[str, list[Any]], out: Path) -> list[PlannedRun]:
     """One run per combination of the axes' values, cheapest (shallowest) first."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"{out}: is a file; --output takes a folder for the study's runs and report")
     for key in axes:
         if key not in base.to_dict():
             raise ConfigError(f"cannot sweep unknown option {key!r}")

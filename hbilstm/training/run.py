@@ -114,6 +114,8 @@ def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: TrainCo
     ``--resume`` on a run stopped before its first checkpoint returns None (start afresh); on a
     finished run with nothing left to train it says how to train longer or start again.
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: is a file; --output takes a folder for the run")
     if resume:
         if not (run_dir / RESUME_FILE).is_file():
             if (run_dir / MODEL_FILE).exists() or (run_dir / RESULTS_FILE).exists():

@@ -96,3 +96,15 @@ def test_import_and_every_help_load_no_torch():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_an_output_folder_that_is_a_file_is_a_one_line_error(trained_run, tmp_path, data_dir):
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    for args in (["train", "--data-dir", str(data_dir), "-o", str(target)],
+                 ["compare", "-o", str(target), "--depths", "1", "--carry", "highway", "--seeds", "1"],
+                 ["export", str(trained_run), str(target), "--no-onnx", "--overwrite"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith(f"error: {target}") and len(result.stderr.splitlines()) == 1, result.stderr
+        assert target.read_text() == "mine"

@@ -113,3 +113,14 @@ def test_analyze_refuses_a_plain_stack(tmp_path, data_dir):
                       carry="plain"), run)
     result = runner.invoke(app, ["analyze", str(run), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir)])
     assert result.exit_code == 2 and "has no carry path to lesion" in result.stderr
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_work(trained_run, tmp_path, monkeypatch):
+    import hbilstm.evaluation.analyze as module
+
+    monkeypatch.setattr(module, "scoring_data", lambda *a, **k: pytest.fail("scored before checking --output"))
+    target = tmp_path / "report.txt"
+    target.write_text("mine")
+    result = runner.invoke(app, ["analyze", str(trained_run), "-o", str(target)])
+    assert result.exit_code == 2 and result.stderr == f"error: {target}: is a file; --output takes a folder for the analysis\n"
+    assert target.read_text() == "mine"
