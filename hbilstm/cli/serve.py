@@ -48,8 +48,9 @@ def serve(
     import hbilstm
 
     from ..serving.app import create_app
-    from ..serving.settings import ServeSettings
+    from ..serving.settings import ServeSettings, check_address
 
+    check_address(host, port)  # a port in use is one line now, not after the model has loaded
     settings = ServeSettings(max_texts=max_texts, max_chars=max_chars, batch_window_ms=batch_window_ms,
                              max_batch_texts=max_batch_texts)
     classifier = hbilstm.load(model, device=device, batch_size=batch_size)

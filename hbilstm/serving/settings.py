@@ -40,3 +40,19 @@ class ServeSettings:
 
     def limits(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_address(host: str, port: int) -> None:
+    """HbilstmError, before the model is loaded, when ``host:port`` cannot be listened on (a port
+    in use, an address not on this machine). Port 0 (any free port) always passes."""
+    import socket
+
+    from ..errors import HbilstmError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn sets it
+            probe.bind(address)
+    except OSError as exc:
+        raise HbilstmError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

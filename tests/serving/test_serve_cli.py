@@ -91,3 +91,16 @@ def test_without_fastapi_serve_says_what_to_install(monkeypatch, tmp_path):
 def test_limits_must_be_positive(tmp_path, option, value):
     result = runner.invoke(app, ["serve", str(tmp_path), option, value])
     assert result.exit_code == 2 and option in result.output
+
+
+def test_a_port_in_use_is_one_line_before_the_model_loads(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(hbilstm, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", str(tmp_path), "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and result.stderr.count("\n") == 1
