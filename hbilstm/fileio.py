@@ -71,3 +71,20 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json_if_any(path: str | os.PathLike) -> Any:
+    """The JSON in ``path``, or None when it is missing or not readable JSON (for files that a
+    run may or may not have, such as ``results.json``)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def refuse_file_as_folder(path: str | os.PathLike, what: str) -> None:
+    """ConfigError when ``path`` exists as a file where ``what`` (a folder) is to be written."""
+    from .errors import ConfigError
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ConfigError(f"{path}: is a file; {what}")

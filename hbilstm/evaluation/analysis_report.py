@@ -7,15 +7,14 @@ import csv
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..fileio import atomic_open, write_json_atomic, write_text_atomic
+from ..fileio import atomic_open, refuse_file_as_folder, write_json_atomic, write_text_atomic
 from .analyze import Analysis
 from .metrics import METRIC_NAMES
 
 
 def check_output_dir(out: Path) -> None:
     """ConfigError, before any work, when ``out`` cannot be the report's folder."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: is a file; --output takes a folder for the analysis")
+    refuse_file_as_folder(out, "--output takes a folder for the analysis")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 from ..checkpoint import build_model, load_checkpoint, resolve_checkpoint
+from ..fileio import read_json_if_any
 from .card import card_fields, model_card
 from .folder import is_model_folder, read_model_folder, write_model_folder
-
-
-def _run_file(run_dir: Path, name: str) -> dict[str, Any] | None:
-    try:
-        return json.loads((run_dir / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: bool = True,
@@ -33,8 +25,8 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: boo
         file = resolve_checkpoint(source)
         payload = load_checkpoint(file, kind="model")
         run_dir = file.parent
-        results = _run_file(run_dir, "results.json")
-        manifest = _run_file(run_dir, "manifest.json")
+        results = read_json_if_any(run_dir / "results.json")
+        manifest = read_json_if_any(run_dir / "manifest.json")
     onnx_writer = None
     if onnx:
         from .onnx import export_onnx  # needs the onnx extra; says what to install when missing

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, ConfigError
+from ..fileio import refuse_file_as_folder
 
 FORMAT = "hbilstm-model"
 FORMAT_VERSION = 1
@@ -56,8 +57,7 @@ def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any]
     temporary folder beside ``out`` and renamed into place, so a failure leaves nothing behind.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: is a file; the model folder must be a folder")
+    refuse_file_as_folder(out, "the model folder must be a folder")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())) and not overwrite:
         raise ConfigError(f"{out} already exists and is not empty; use --overwrite to replace it")
     try:

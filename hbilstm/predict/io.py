@@ -45,8 +45,7 @@ def check_input(source: str) -> None:
 def open_input(source: str) -> IO[bytes]:
     if source == "-":
         return sys.stdin.buffer
-    check_input(source)
-    path = Path(source)
+    path = Path(source)  # checked by check_input before the model was loaded
     try:
         return open(path, "rb")
     except FileNotFoundError:

@@ -122,17 +122,13 @@ def predict(
         import torch
 
         onnx_scorer = OnnxScorer(graph, threads=torch.get_num_threads())  # as many threads as torch would use
-        device = "cpu"
-    torch_device = resolve_device(device)
+    torch_device = resolve_device("cpu" if int8 or onnx_scorer is not None else device)
     loaded = load_model(checkpoint, torch_device)
     if onnx_scorer is not None:
         onnx_scorer.check_weights(loaded.model, checkpoint)
     auto = workers < 0
     if auto:
         workers = auto_workers(torch_device)
-    if int8 and torch_device.type != "cpu":
-        torch_device = resolve_device("cpu")  # auto chose a GPU; int8 scoring is for the CPU
-        loaded.model.to(torch_device)
     scorer = ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer, int8=int8)
     limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..fileio import read_json_if_any
 from .settings import ServeSettings
 
 
@@ -29,11 +30,7 @@ def card_facts(classifier: Any) -> dict[str, Any]:
 
 
 def _run_results(path: Path) -> dict[str, Any] | None:
-    folder = path.parent if path.is_file() else path
-    try:
-        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    results = read_json_if_any((path.parent if path.is_file() else path) / "results.json")
     return results if isinstance(results, dict) else None
 
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 from ..config import TrainConfig, load_config, parse_scalar
 from ..errors import ConfigError, HbilstmError, TrainingDiverged, TrainingInterrupted
-from ..fileio import write_json_atomic
+from ..fileio import refuse_file_as_folder, write_json_atomic
 
 SWEEP_FILE = "sweep.json"
 OUTCOME_FILE = "outcome.json"
@@ -50,8 +50,7 @@ class PlannedRun:
 
 def plan(base: TrainConfig, axes: dict[str, list[Any]], out: Path) -> list[PlannedRun]:
     """One run per combination of the axes' values, cheapest (shallowest) first."""
-    if Path(out).exists() and not Path(out).is_dir():
-        raise ConfigError(f"{out}: is a file; --output takes a folder for the study's runs and report")
+    refuse_file_as_folder(out, "--output takes a folder for the study's runs and report")
     for key in axes:
         if key not in base.to_dict():
             raise ConfigError(f"cannot sweep unknown option {key!r}")

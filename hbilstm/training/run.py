@@ -32,7 +32,7 @@ from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint
 from ..config import TrainConfig, from_dict, load_config, to_yaml
 from ..data.corpora import load_corpus
 from ..errors import ConfigError, TrainingDiverged
-from ..fileio import write_json_atomic, write_text_atomic
+from ..fileio import refuse_file_as_folder, write_json_atomic, write_text_atomic
 from ..inference import layer_statistics, resolve_device
 from ..tracking import open_tracker
 from .callbacks import TrainCallback
@@ -114,8 +114,7 @@ def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: TrainCo
     ``--resume`` on a run stopped before its first checkpoint returns None (start afresh); on a
     finished run with nothing left to train it says how to train longer or start again.
     """
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"{run_dir}: is a file; --output takes a folder for the run")
+    refuse_file_as_folder(run_dir, "--output takes a folder for the run")
     if resume:
         if not (run_dir / RESUME_FILE).is_file():
             if (run_dir / MODEL_FILE).exists() or (run_dir / RESULTS_FILE).exists():
