@@ -11,6 +11,10 @@ EXIT_USAGE = 2
 class HbilstmError(Exception):
     """A problem with the user's input, worded so that one line says what to fix."""
 
+    #: True on the ranks of a distributed run other than 0 when rank 0 reports the same error,
+    #: so that it is printed once.
+    reported_by_rank0 = False
+
 
 class DataError(HbilstmError):
     """A data file or dataset is missing, unreadable or malformed."""

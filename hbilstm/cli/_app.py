@@ -60,13 +60,15 @@ def user_errors(command: F) -> F:
             # Files being written are temporary until complete, so nothing half-written stays.
             print("interrupted; no partial output was kept", file=sys.stderr, flush=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except TrainingInterrupted as exc:
-            print(str(exc), file=sys.stderr, flush=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except TrainingDiverged as exc:
-            raise fail(str(exc), EXIT_FAILED) from None
         except HbilstmError as exc:
-            raise fail(str(exc)) from None
+            code = (EXIT_INTERRUPTED if isinstance(exc, TrainingInterrupted)
+                    else EXIT_FAILED if isinstance(exc, TrainingDiverged) else EXIT_USAGE)
+            if exc.reported_by_rank0:  # the same error, printed by rank 0 of a torchrun job
+                raise typer.Exit(code) from None
+            if isinstance(exc, TrainingInterrupted):
+                print(str(exc), file=sys.stderr, flush=True)
+                raise typer.Exit(code) from None
+            raise fail(str(exc), code) from None
         except BrokenPipeError:
             # `hbilstm predict ... | head`: the reader left; that is not an error.
             sys.stderr.close()

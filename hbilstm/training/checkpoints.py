@@ -45,24 +45,47 @@ class RunCheckpoints:
     def save_model(self, epoch: int, val: dict) -> None:
         save_checkpoint(self.run_dir / MODEL_FILE, {**self.model_payload(), "epoch": epoch, "val": val})
 
-    def save_resume(self, state: TrainState) -> None:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        save_checkpoint(self.resume_path, {
+    def save_resume(self, state: TrainState, rank_rngs: list[dict] | None = None) -> None:
+        """Write ``last.pt``; ``rank_rngs`` are the random states of every rank of a distributed
+        run (rank 0's first), gathered by the caller."""
+        rngs = rank_rngs or [rng_state(self.device)]
+        payload = {
             **self.model_payload(), **state.to_dict(), "kind": "resume",
-            "optimizer": self.parts.optimizer.state_dict(), "rng": rng,
-        })
+            "optimizer": self.parts.optimizer.state_dict(), "rng": rngs[0],
+        }
+        if len(rngs) > 1:
+            payload["rng_ranks"] = rngs
+        save_checkpoint(self.resume_path, payload)
 
-    def restore(self, saved: dict) -> None:
-        """Weights, optimizer and RNG states from a resume checkpoint (the position is restored
-        separately, as a :class:`TrainState`)."""
+    def restore(self, saved: dict, rank: int = 0) -> None:
+        """Weights, optimizer and random states from a resume checkpoint (the position is
+        restored separately, as a :class:`TrainState`). A rank the checkpoint has no random state
+        for (the run was started with fewer processes) seeds its own from the seed, epoch and rank."""
         self.parts.model.load_state_dict(saved["state_dict"])
         try:
             self.parts.optimizer.load_state_dict(saved["optimizer"])
         except ValueError:  # older versions decayed every parameter, in one group
             raise CheckpointError(f"{self.resume_path}: written by an older hbilstm whose optimizer state "
                                   "this version cannot continue; start the run again") from None
-        torch.set_rng_state(saved["rng"]["torch"])
-        if self.device.type == "cuda" and "cuda" in saved["rng"]:
-            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+        ranks = saved.get("rng_ranks") or [saved["rng"]]
+        if rank < len(ranks):
+            set_rng_state(ranks[rank], self.device)
+        else:
+            torch.manual_seed(self.config.seed * 1_000_003 + 7_919 * int(saved["epoch"]) + rank)
+
+
+def rng_state(device: torch.device) -> dict:
+    """This process's random states: the CPU generator's and its GPU's."""
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def set_rng_state(rng: dict, device: torch.device) -> None:
+    torch.set_rng_state(rng["torch"])
+    if device.type == "cuda" and "cuda" in rng:
+        if isinstance(rng["cuda"], list):  # written by versions that saved every GPU's state
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        else:
+            torch.cuda.set_rng_state(rng["cuda"], device)

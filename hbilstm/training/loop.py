@@ -18,7 +18,8 @@ from ..evaluation.metrics import METRIC_NAMES, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
 from .callbacks import TrainCallback
-from .checkpoints import RunCheckpoints
+from .checkpoints import RunCheckpoints, rng_state
+from .distributed import Distributed
 from .parts import Parts
 from .state import TrainState
 
@@ -35,11 +36,13 @@ class Trainer:
     """Trains ``parts.model`` epoch by epoch from ``state`` on, saving through ``checkpoints``."""
 
     def __init__(self, config: TrainConfig, parts: Parts, corpus: Corpus, device: torch.device, state: TrainState,
-                 checkpoints: RunCheckpoints, callback: TrainCallback):
+                 checkpoints: RunCheckpoints, callback: TrainCallback, dist: Distributed | None = None):
         self.config, self.parts, self.corpus, self.device = config, parts, corpus, device
         self.state, self.checkpoints, self.callback = state, checkpoints, callback
+        self.dist = dist or Distributed()
         self.run_dir = checkpoints.run_dir
         self.model = parts.model
+        self.step_model = self.dist.wrap(parts.model, device)  # what the training step calls
         # The training split lives on the device: batches are cut out of it there.
         self.resident = ResidentSplit(parts.data.train.ids, parts.data.train.labels, device)
 
@@ -48,65 +51,85 @@ class Trainer:
         lengths = self.parts.data.train.lengths
         while state.epoch <= config.epochs and not state.stopping.should_stop:
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state.epoch)
-            order = bucket_order(lengths, config.batch_size, generator)
+            order = self.dist.shard(bucket_order(lengths, config.batch_size, generator))
             self.callback.epoch_start(state.epoch, config.epochs, len(order), state.step)
             self._run_epoch(order, stop)
             self._end_epoch()
-            if stop.is_set():
-                raise TrainingInterrupted(self._interrupted_message())
+            if self.dist.any(stop.is_set()):
+                self.dist.raise_together(TrainingInterrupted(self._interrupted_message()))
 
     def _run_epoch(self, order: list[list[int]], stop: threading.Event) -> None:
-        model, config, state, optimizer = self.model, self.config, self.state, self.parts.optimizer
-        model.train()
+        config, state, optimizer, dist = self.config, self.state, self.parts.optimizer, self.dist
+        self.step_model.train()
+        weight = self.parts.criterion.weight
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
+        rows = tokens = 0
         started = time.perf_counter() - state.tally.seconds
         for batch in iter_batches(self.resident, order[state.step:]):
             with autocast(self.device, config.amp):
-                logits = model(batch.tokens, batch.lengths)
-            loss = self.parts.criterion(logits.float(), batch.labels)
+                logits = self.step_model(batch.tokens, batch.lengths)
+            # The step's loss is the class-weighted mean over its whole batch, every rank's share
+            # of it: this share's mean times its weight, divided by the weight of all shares.
+            mean_here = self.parts.criterion(logits.float(), batch.labels)
+            weight_here = weight[batch.labels].sum() if weight is not None else mean_here.new_tensor(len(batch.index))
+            loss_here = mean_here * weight_here
+            weight_all, rows_all, stopping = dist.step_totals(weight_here, len(batch.index), stop.is_set())
+            loss = loss_here * dist.world_size / weight_all  # DDP averages the ranks' gradients
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
             optimizer.step()
-            loss_sum += loss.detach().double() * len(batch.index)
+            loss_sum += loss_here.detach().double() * rows_all / weight_all.double()
             correct += (logits.detach().argmax(-1) == batch.labels).sum()
-            state.tally.examples += len(batch.index)
-            state.tally.tokens += batch.num_tokens
+            rows += len(batch.index)
+            tokens += batch.num_tokens
             state.step += 1
-            if state.step % LOG_EVERY == 0 or state.step == len(order) or stop.is_set():
-                self._fold(loss_sum, correct, started)
+            if state.step % LOG_EVERY == 0 or state.step == len(order) or stopping:
+                self._fold([loss_sum, correct, rows, tokens], started)
                 loss_sum.zero_()
                 correct.zero_()
+                rows = tokens = 0
                 self.callback.batch_end(state.step, state.tally.mean_loss, state.tally.tokens_per_s,
                                         state.tally.tweets_per_s)
-            if stop.is_set() and state.step < len(order):
-                self.checkpoints.save_resume(state)
-                raise TrainingInterrupted(self._interrupted_message())
+            if stopping and state.step < len(order):
+                self._save_resume()
+                self.dist.raise_together(TrainingInterrupted(self._interrupted_message()))
 
-    def _fold(self, loss_sum: torch.Tensor, correct: torch.Tensor, started: float) -> None:
-        """Move the device-side sums into the epoch's tally (one host sync) and check the loss."""
+    def _fold(self, sums: list, started: float) -> None:
+        """Move the sums since the last fold (loss, correct, rows, tokens; over every rank) into
+        the epoch's tally (one host sync) and check the loss."""
         state = self.state
-        value = float(loss_sum)
-        if not math.isfinite(value):
+        loss, correct, rows, tokens = self.dist.sum([float(v) for v in sums])
+        if not math.isfinite(loss):
             kept = (f"the last good checkpoint (epoch {state.epoch - 1}) is kept in {self.run_dir}"
                     if state.epoch > 1 else "no epoch finished, so no checkpoint was kept")
-            raise TrainingDiverged(
-                f"the loss became {value} in epoch {state.epoch} near batch {state.step}; {kept}; "
+            self.dist.raise_together(TrainingDiverged(
+                f"the loss became {loss} in epoch {state.epoch} near batch {state.step}; {kept}; "
                 "try a lower --lr or a smaller --clip"
-            )
-        state.tally.loss_sum += value
+            ))
+        state.tally.loss_sum += loss
         state.tally.correct += int(correct)
+        state.tally.examples += int(rows)
+        state.tally.tokens += int(tokens)
         state.tally.seconds = time.perf_counter() - started
 
+    def _save_resume(self) -> None:
+        """``last.pt``, with every rank's random state (rank 0 writes it)."""
+        rngs = self.dist.gather(rng_state(self.device))
+        if self.dist.is_main:
+            self.checkpoints.save_resume(self.state, rngs)
+        self.dist.barrier()  # no rank leaves (and so ends the job) while rank 0 still writes
+
     def _end_epoch(self) -> None:
-        config, state = self.config, self.state
+        config, state, dist = self.config, self.state, self.dist
         val_started = time.perf_counter()
-        val = self.evaluate_split(self.parts.data.val)
+        # Rank 0 validates and tells the others, so that every rank stops at the same epoch.
+        val = dist.share(lambda: self.evaluate_split(self.parts.data.val))
         metric = self.parts.metric
         improved = state.stopping.update(state.epoch, val[metric])
-        if improved:
+        if improved and dist.is_main:
             self.checkpoints.save_model(state.epoch, val)
         tally = state.tally
         record = {
@@ -124,7 +147,8 @@ class Trainer:
             "lr": self.parts.optimizer.param_groups[0]["lr"],
         }
         state.history.append(record)
-        write_text_atomic(self.run_dir / METRICS_FILE, "".join(json_line(r) for r in state.history))
+        if dist.is_main:
+            write_text_atomic(self.run_dir / METRICS_FILE, "".join(json_line(r) for r in state.history))
         self.callback.epoch_end(record)
         self.callback.log(
             f"epoch {state.epoch:>2}: loss {record['train_loss']:.4f}, val {METRIC_NAMES[metric]} "
@@ -134,7 +158,7 @@ class Trainer:
         state.next_epoch()
         if state.stopping.should_stop and state.epoch <= config.epochs:
             self.callback.log(f"early stop: no better val {METRIC_NAMES[metric]} for {config.patience} epochs")
-        self.checkpoints.save_resume(state)
+        self._save_resume()
 
     def _interrupted_message(self) -> str:
         state = self.state

@@ -37,6 +37,7 @@ from ..inference import layer_statistics, resolve_device
 from ..tracking import open_tracker
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints
+from .distributed import Distributed
 from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
 from .parts import build
@@ -62,6 +63,7 @@ class TrainResult:
     val: dict
     test: dict | None
     seconds: float
+    primary: bool = True  # False on the ranks of a torchrun job other than 0, which print nothing
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -189,9 +191,13 @@ def train(
     any work starts. ``callback`` hears progress (see :class:`TrainCallback`); without one,
     training is silent.
     """
-    with _torch_threads(config.threads), open_tracker(config.log_to) as tracker:
+    dist = Distributed.from_env()
+    if not dist.is_main:  # rank 0 alone reports and logs (see hbilstm.training.distributed)
+        open_tracker(config.log_to).close()  # the same check of the option on every rank
+        callback = None
+    with _torch_threads(config.threads), open_tracker(config.log_to if dist.is_main else "none") as tracker:
         return _train(config, Path(out) if out is not None else default_run_dir(config), resume, overwrite,
-                      callback or TrainCallback(), tracker)
+                      callback or TrainCallback(), tracker, dist)
 
 
 @contextlib.contextmanager
@@ -207,15 +213,25 @@ def _torch_threads(threads: int) -> Iterator[None]:
 
 
 def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback,
-           tracker: Tracker) -> TrainResult:
+           tracker: Tracker, dist: Distributed) -> TrainResult:
     started = time.perf_counter()
     config = config.located()  # the run stores where its data is, for evaluate in another shell
-    device = resolve_device(config.device)
-    saved = _check_run_dir(run_dir, resume, overwrite, config)
+    device = dist.device(resolve_device(config.device))
     if config.embeddings and not Path(config.embeddings).is_file():
         raise ConfigError(f"embeddings: {config.embeddings}: no such file")
     corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
-    manifest = build_manifest(config.seed, device, corpus.name, corpus.files)
+    dist.start(device)
+    try:
+        return _train_here(config, run_dir, resume, overwrite, callback, tracker, dist, device, corpus, started)
+    finally:
+        dist.close()
+
+
+def _prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, manifest: dict
+                     ) -> tuple[dict | None, dict]:
+    """Check the run directory, clear it or check what is resumed, and write config.yaml;
+    return the resume state (None: start afresh) and the manifest to write."""
+    saved = _check_run_dir(run_dir, resume, overwrite, config)
     if saved is None:
         _clear_run_dir(run_dir)
     else:
@@ -225,49 +241,76 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
             _check_same_data(previous["data"]["files"], manifest["data"]["files"])
             manifest = {**previous, "resumed": previous.get("resumed", []) + [manifest["created"]]}
     write_text_atomic(run_dir / CONFIG_FILE, to_yaml(config))
+    return saved, manifest
+
+
+def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback,
+                tracker: Tracker, dist: Distributed, device: torch.device, corpus, started: float) -> TrainResult:
+    manifest = build_manifest(config.seed, device, corpus.name, corpus.files)
+    if dist.enabled:
+        manifest["distributed"] = {"world_size": dist.world_size, "backend": torch.distributed.get_backend()}
+    # Rank 0 alone reads and writes the run directory; the other ranks get the resume state from it.
+    saved, manifest = dist.share(lambda: _prepare_run_dir(config, run_dir, resume, overwrite, manifest))
     callback.log(f"run directory: {run_dir}")
+    if dist.enabled:
+        callback.log(f"distributed: {dist.world_size} processes ({torch.distributed.get_backend()}), "
+                     f"each taking 1/{dist.world_size} of every batch of {config.batch_size}")
     if resume and saved is None:
         callback.log("no checkpoint to resume from yet (the run stopped before its first one): starting from the beginning")
-    parts = build(config, corpus, device, saved, callback.log)
+    # Rank 0 tokenizes first, so that the others find the token cache filled.
+    parts = dist.main_first(lambda: build(config, corpus, device, saved, callback.log))
     manifest["parameters"] = parts.model.num_parameters()
     manifest["embeddings"] = parts.embedding_info
-    write_json_atomic(run_dir / MANIFEST_FILE, manifest)
+    if dist.is_main:
+        write_json_atomic(run_dir / MANIFEST_FILE, manifest)
 
     state = TrainState.from_dict(saved, config.patience) if saved is not None else TrainState(config.patience)
     data_files = [{"name": Path(f["path"]).name, "sha256": f["sha256"]} for f in manifest["data"]["files"]]
     checkpoints = RunCheckpoints(run_dir, config, parts, corpus, device, data_files)
     if saved is not None:
-        checkpoints.restore(saved)
+        checkpoints.restore(saved, dist.rank)
         callback.log(f"resuming at epoch {state.epoch}, batch {state.step + 1}")
+    elif dist.rank > 0:  # each rank draws its own dropout masks
+        torch.manual_seed(config.seed * 1_000_003 + dist.rank)
     tracker.start(run_dir, config, first_epoch=state.epoch, resumed=saved is not None,
                   has_test=parts.data.test is not None,
                   layer_stats=lambda: layer_statistics(parts.model, parts.data.val.ids, device=device))
-    trainer = Trainer(config, parts, corpus, device, state, checkpoints, tracker.listen(callback))
+    trainer = Trainer(config, parts, corpus, device, state, checkpoints, tracker.listen(callback), dist)
     with _stop_signals() as stop:
         trainer.fit(stop)
 
     stopping = state.stopping
     if stopping.best_epoch == 0:
-        raise TrainingDiverged("no epoch finished, so there is no model to keep")
+        dist.raise_together(TrainingDiverged("no epoch finished, so there is no model to keep"))
+    val, test = dist.share(lambda: _finish(run_dir, corpus, parts, trainer, state, config, tracker, device))
+    return TrainResult(run_dir, parts.metric, stopping.best_epoch, stopping.best_value, len(state.history),
+                       _stopped(state, config), val, test, time.perf_counter() - started, dist.is_main)
+
+
+def _stopped(state: TrainState, config: TrainConfig) -> str:
+    return "early-stopped" if len(state.history) < config.epochs else "completed"
+
+
+def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, config: TrainConfig,
+            tracker: Tracker, device: torch.device) -> tuple[dict, dict | None]:
+    """Score the best epoch's model on val and test and write results.json (rank 0's work)."""
     best = load_checkpoint(run_dir / MODEL_FILE)
     parts.model.load_state_dict(best["state_dict"])
     val = trainer.evaluate_split(parts.data.val)
     test = trainer.evaluate_split(parts.data.test) if parts.data.test is not None else None
     layers = layer_statistics(parts.model, parts.data.val.ids, device=device)
     epochs_run = len(state.history)
-    stopped = "early-stopped" if epochs_run < config.epochs else "completed"
     write_json_atomic(run_dir / RESULTS_FILE, {
         "dataset": corpus.name,
         "metric": parts.metric,
-        "best_epoch": stopping.best_epoch,
+        "best_epoch": state.stopping.best_epoch,
         "epochs_run": epochs_run,
-        "stopped": stopped,
+        "stopped": _stopped(state, config),
         "parameters": parts.model.num_parameters(),
         "train_seconds": sum(r["seconds"] + r["val_seconds"] for r in state.history),
         "val": val,
         "test": test,
         "layers": layers,
     })
-    tracker.finish(epochs_run=epochs_run, best_epoch=stopping.best_epoch, val=val, test=test, layers=layers)
-    return TrainResult(run_dir, parts.metric, stopping.best_epoch, stopping.best_value, epochs_run, stopped,
-                       val, test, time.perf_counter() - started)
+    tracker.finish(epochs_run=epochs_run, best_epoch=state.stopping.best_epoch, val=val, test=test, layers=layers)
+    return val, test

@@ -134,10 +134,10 @@ def test_a_resumed_run_logs_each_epoch_once(tmp_path, data_dir, monkeypatch):
     run = tmp_path / "run"
     save_resume = RunCheckpoints.save_resume
 
-    def crash_after_epoch_2(self, state):
+    def crash_after_epoch_2(self, state, *rngs):
         if state.epoch == 3:
             raise RuntimeError("killed")
-        save_resume(self, state)
+        save_resume(self, state, *rngs)
 
     monkeypatch.setattr(RunCheckpoints, "save_resume", crash_after_epoch_2)
     with pytest.raises(RuntimeError, match="killed"):
