@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -15,8 +15,8 @@ from ._app import app, user_errors
 @user_errors
 def predict(
     checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
-    source: str = typer.Argument(..., metavar="INPUT", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), .parquet, or - for stdin."),
-    output: Optional[str] = options.output("Write here (.csv, .jsonl / .ndjson for JSON lines, or .parquet) instead of stdout.", metavar="FILE"),
+    sources: List[str] = typer.Argument(..., metavar="INPUT...", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), .parquet, or - for stdin. With --engine ray: any number of files, folders or globs."),
+    output: Optional[str] = options.output("Write here (.csv, .jsonl / .ndjson for JSON lines, or .parquet) instead of stdout; with --engine ray, a folder (or URI) for the Parquet files.", metavar="FILE"),
     text_column: str = typer.Option("text", "--text-column", metavar="NAME", help="Column (CSV/TSV/Parquet) or field (JSONL) holding the tweet."),
     id_column: str = typer.Option("id", "--id-column", metavar="NAME", help="Column or field copied to the output as the row id when the input has it (a row without one gets its line number); else the output has line numbers."),
     input_format: Optional[str] = typer.Option(None, "--input-format", metavar="FORMAT", help="txt, csv, tsv, jsonl or parquet (.ndjson is jsonl).  [default: from the extension; txt for stdin]"),
@@ -29,6 +29,8 @@ def predict(
     backend: str = typer.Option("torch", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself) or onnx (ONNX Runtime on the CPU, with the model.onnx in MODEL, or beside it when MODEL is a model.pt, as `hbilstm export` writes it; needs the onnx extra)."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Predict only shard K of N (K from 1): rows 1, 1+N, 1+2N, ... for shard 1, and so on. Each row keeps its id or its line number in the whole input; the N outputs together hold every row once. In a Slurm array (--array=1-8): --shard $SLURM_ARRAY_TASK_ID/8."),
     int8: bool = typer.Option(False, "--int8", help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): about 1.5x faster scoring; the same label as the full model for about 99% of tweets."),
+    engine: str = typer.Option("local", "--engine", metavar="NAME", help="local (this process and its workers) or ray: Ray Data actors, each with one copy of the model, label the inputs into Parquet files in the -o folder; --workers N sets the number of actors (-1: one per CPU, or per GPU with --device cuda). Needs the ray extra."),
+    address: Optional[str] = typer.Option(None, "--address", metavar="ADDR", help="With --engine ray: the Ray cluster to use, e.g. ray://head:10001 or auto.  [default: $RAY_ADDRESS, else a local Ray instance]"),
 ) -> None:
     """Label every tweet in a file, in input order.
 
@@ -39,13 +41,29 @@ def predict(
 
     \b
       hbilstm predict runs/first tweets.csv --text-column body -o labelled.csv
-      hbilstm predict runs/first tweets.parquet -o labelled.parquet
       hbilstm predict runs/first tweets.txt --shard 2/8 -o part-2.csv
+      hbilstm predict runs/first --engine ray 'archive/*.jsonl' -o labelled/
     """
-    from ..predict import predict as run_prediction
+    from ..errors import ConfigError
 
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
+
+    if engine == "ray":
+        _predict_ray(checkpoint, sources, output, text_column=text_column, id_column=id_column,
+                     batch_size=batch_size, device=device, skip_bad_lines=skip_bad_lines, workers=workers,
+                     overwrite=overwrite, address=address,
+                     unsupported={"--shard": shard, "--int8": int8, "--backend onnx": backend != "torch",
+                                  "--format": fmt, "--input-format": input_format})
+        return
+    if engine != "local":
+        raise ConfigError(f"--engine must be local or ray, not {engine!r}")
+    if address is not None:
+        raise ConfigError("--address names a Ray cluster: use it with --engine ray")
+    if len(sources) > 1:
+        raise ConfigError(f"{len(sources)} inputs given: predict reads one (or -), or many with --engine ray")
+    source = sources[0]
+    from ..predict import predict as run_prediction
 
     if input_format is not None and input_format not in ("txt", "csv", "tsv", "jsonl", "parquet"):
         from ..errors import DataError
@@ -59,3 +77,21 @@ def predict(
     )
     if output not in (None, "-"):
         typer.echo(f"{stats.rows:,} row{'s' * (stats.rows != 1)} -> {output} ({stats.predicted:,} predicted)", err=True)
+
+
+def _predict_ray(checkpoint: Path, sources: list[str], output: Optional[str], *, unsupported: dict, workers: int,
+                 address: Optional[str], overwrite: bool, **settings) -> None:
+    from ..errors import ConfigError
+
+    given = [name for name, value in unsupported.items() if value]
+    if given:
+        raise ConfigError(f"{given[0]} is not available with --engine ray")
+    if output in (None, "-"):
+        raise ConfigError("--engine ray writes Parquet files into a folder: pass -o DIR")
+    from ..predict.ray_engine import RaySettings, predict_ray
+
+    stats = predict_ray(sources, output, RaySettings(model=str(checkpoint), **settings),
+                        workers=workers, address=address, overwrite=overwrite,
+                        log=lambda message: typer.echo(message, err=True))
+    counted = f"{stats.rows:,} rows ({stats.errors:,} without a prediction) " if stats.rows >= 0 else ""
+    typer.echo(f"{stats.files} file(s), {stats.parts} part(s): {counted}-> {output}", err=True)

@@ -4,7 +4,8 @@
 * ``io``        opening the input, checking the output path, writing CSV or JSONL rows;
 * ``parquet``   reading Parquet in record batches, writing it in row groups;
 * ``workers``   scoring chunks here or in worker processes;
-* ``predictor`` ``Predictor``: batch in, batch out, for Ray Data and Spark.
+* ``predictor`` ``Predictor``: batch in, batch out, for Ray Data and Spark;
+* ``ray_engine`` ``--engine ray``: many files, cut into parts, labelled by Ray Data actors.
 """
 
 from .predictor import Predictor

@@ -16,6 +16,7 @@ or splitting the file first.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -23,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..checkpoint import LoadedModel, load_model
 from ..data.readers import Record, ReplacementCounter, iter_records, table_format
@@ -133,66 +134,43 @@ def predict(
     limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 
-    stream = open_input(source)
-    name = "standard input" if source == "-" else source
-    columns: list[str] = []
-    with ReplacementCounter() as counter:
-        if in_format == "parquet":
-            from .parquet import iter_parquet_records
-
-            records = iter_parquet_records(stream, name, required=(text_column,), optional=(id_column,),
-                                           columns=columns)
-        else:
-            records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
-                                   skip_bad_lines=skip_bad_lines, errors=counter.handler, columns=columns)
-        try:
-            # The first chunk of the whole input (not of the shard): it raises DataError for a missing
-            # column before any output, and every shard decides from the same rows whether there are ids.
-            head = list(islice(records, chunk_size))
-            parquet_rows, parquet_int_ids = _parquet_facts(source, id_column) if in_format == "parquet" else (0, False)
+    try:
+        with ReplacementCounter() as counter, open_rows(source, in_format, text_column, id_column, skip_bad_lines,
+                                                        counter.handler, chunk_size) as rows_in:
             if auto:
-                estimate = parquet_rows if in_format == "parquet" else _estimated_rows(stream, len(head), chunk_size)
+                estimate = rows_in.estimate
                 scorer.plan(None if estimate is None else -(-estimate // shard_n), chunk_size)
-            has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
-                               more=len(head) == chunk_size)
-            id_name = id_column if has_ids else "line"
-            rows: Iterator[Record] = itertools.chain(head, records)
+            has_ids = rows_in.has_ids
+            rows = rows_in.rows
             if shard_n > 1:
                 rows = islice(rows, shard_k - 1, None, shard_n)
-            integer_ids = not has_ids or parquet_int_ids
 
             def run(writer) -> None:
                 try:
-                    # One chunk ahead: while chunk n is scored (or written) here, workers work on chunk n + 1.
-                    pending = None
-                    for records_ in _chunked(rows, chunk_size):
-                        chunk = _prepare(records_, text_column, limit, scorer)
-                        if pending is not None:
-                            _finish(pending, writer, loaded, id_column if has_ids else None, stats)
+                    for i, chunk in enumerate(scored_chunks(rows, chunk_size, text_column, limit, scorer)):
+                        if i:
                             writer.end_chunk()
-                        pending = chunk
-                    if pending is not None:
-                        _finish(pending, writer, loaded, id_column if has_ids else None, stats)
+                        for row in labelled_rows(chunk, loaded, id_column if has_ids else None, stats):
+                            writer.write(*row[1:])
                 except BaseException:
                     writer.abort()
                     raise
                 writer.close()
 
+            id_name = id_column if has_ids else "line"
             if output is None or output == "-":
                 run(Writer(sys.stdout, out_format, id_name, loaded.label_names))
             elif out_format == "parquet":
                 from .parquet import ParquetWriter
 
                 with atomic_open(output, "wb") as handle:
-                    run(ParquetWriter(handle, id_name, loaded.label_names, integer_ids=integer_ids))
+                    run(ParquetWriter(handle, id_name, loaded.label_names, integer_ids=rows_in.integer_ids))
             else:
                 with atomic_open(output, "w", encoding="utf-8", newline="") as handle:
                     run(Writer(handle, out_format, id_name, loaded.label_names))
-        finally:
-            scorer.close()
-            records.close()
-            if stream is not sys.stdin.buffer:
-                stream.close()
+    finally:
+        scorer.close()
+    name = rows_in.name
     stats.replaced_bytes = counter.count
     if stats.replaced_bytes:
         warn(f"{stats.replaced_bytes:,} undecodable byte(s) in {name} were replaced with U+FFFD")
@@ -201,6 +179,61 @@ def predict(
     if stats.errors:
         warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
     return stats
+
+
+@dataclass
+class InputRows:
+    """An opened input: its rows in order, and what was learnt from its first chunk."""
+
+    rows: Iterator[Record]
+    name: str  # the path, or "standard input"
+    has_ids: bool  # decided once for the whole input (see _has_ids)
+    integer_ids: bool  # the ids are whole numbers (line numbers, or a Parquet integer column)
+    estimate: int | None  # rows in the whole input, estimated from its size (None: unknown)
+
+
+@contextlib.contextmanager
+def open_rows(source: str, in_format: str, text_column: str, id_column: str, skip_bad_lines: bool,
+              errors: Callable, chunk_size: int) -> Iterator[InputRows]:
+    """Open ``source`` and read its first chunk, which raises DataError for a missing column
+    before any output; closed on leaving."""
+    stream = open_input(source)
+    name = "standard input" if source == "-" else source
+    columns: list[str] = []
+    if in_format == "parquet":
+        from .parquet import iter_parquet_records
+
+        records = iter_parquet_records(stream, name, required=(text_column,), optional=(id_column,), columns=columns)
+    else:
+        records = iter_records(stream, in_format, name, required=(text_column,), optional=(id_column,),
+                               skip_bad_lines=skip_bad_lines, errors=errors, columns=columns)
+    try:
+        # The first chunk of the whole input (not of a shard): every shard decides from the same
+        # rows whether there are ids.
+        head = list(islice(records, chunk_size))
+        parquet_rows, parquet_int_ids = _parquet_facts(source, id_column) if in_format == "parquet" else (0, False)
+        estimate = parquet_rows if in_format == "parquet" else _estimated_rows(stream, len(head), chunk_size)
+        has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),
+                           more=len(head) == chunk_size)
+        yield InputRows(itertools.chain(head, records), name, has_ids, not has_ids or parquet_int_ids, estimate)
+    finally:
+        records.close()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def scored_chunks(rows: Iterator[Record], chunk_size: int, text_column: str, limit: int, scorer: ChunkScorer
+                  ) -> Iterator["_Chunk"]:
+    """The rows in chunks, each handed out once scored, with one chunk ahead: while the caller
+    writes chunk n, worker processes (if any) already work on chunk n + 1."""
+    pending = None
+    for records in _chunked(rows, chunk_size):
+        chunk = _prepare(records, text_column, limit, scorer)
+        if pending is not None:
+            yield pending
+        pending = chunk
+    if pending is not None:
+        yield pending
 
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -279,7 +312,10 @@ def _prepare(records: list[Record], text_column: str, limit: int, scorer: ChunkS
     return _Chunk(records, texts, todo, cut, scorer.submit([texts[i][:limit] for i in todo]))
 
 
-def _finish(chunk: _Chunk, writer: Writer, loaded: LoadedModel, id_column: str | None, stats: PredictStats) -> None:
+def labelled_rows(chunk: _Chunk, loaded: LoadedModel, id_column: str | None, stats: PredictStats
+                  ) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
+    """``(record, row_id, text, label, probabilities, error)`` for every row of a scored chunk;
+    a row without a prediction has an empty label, None and its error."""
     probs, cut_tokens = chunk.scored.get()
     stats.truncated += sum(1 for i, flag in zip(chunk.todo, cut_tokens) if flag or i in chunk.cut)
     by_row = dict(zip(chunk.todo, probs.tolist()))
@@ -291,11 +327,11 @@ def _finish(chunk: _Chunk, writer: Writer, loaded: LoadedModel, id_column: str |
         if i in by_row:
             p = by_row[i]
             label = loaded.label_names[max(range(len(p)), key=p.__getitem__)]
-            writer.write(row_id, chunk.texts[i], label, p, "")
             stats.predicted += 1
+            yield record, row_id, chunk.texts[i], label, p, ""
         else:
             stats.errors += 1
-            writer.write(row_id, chunk.texts[i], "", None, record.error or "empty text")
+            yield record, row_id, chunk.texts[i], "", None, record.error or "empty text"
 
 
 def _estimated_rows(stream, head_rows: int, chunk_size: int) -> int | None:

@@ -143,7 +143,7 @@ def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypat
     source, out = tmp_path / "in.txt", tmp_path / "out.csv"
     source.write_text("".join(f"tweet {i}\n" for i in range(50)))
     calls = {"n": 0}
-    real = module._finish
+    real = module.labelled_rows
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -151,7 +151,7 @@ def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "_finish", failing)
+    monkeypatch.setattr(module, "labelled_rows", failing)
     with pytest.raises(KeyboardInterrupt):
         predict(trained_run, str(source), str(out), chunk_size=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]

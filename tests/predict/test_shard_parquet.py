@@ -182,7 +182,7 @@ def test_a_failed_parquet_run_leaves_no_file_behind(trained_run, inputs, tmp_pat
     import hbilstm.predict.stream as module
 
     calls = {"n": 0}
-    real = module._finish
+    real = module.labelled_rows
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -190,7 +190,7 @@ def test_a_failed_parquet_run_leaves_no_file_behind(trained_run, inputs, tmp_pat
             raise RuntimeError("disk on fire")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "_finish", failing)
+    monkeypatch.setattr(module, "labelled_rows", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
         predict(trained_run, str(inputs[0]), str(tmp_path / "out.parquet"), chunk_size=500, workers=0)
     assert calls["n"] == 2
