@@ -15,8 +15,8 @@ from ._app import app, stderr, user_errors
 @user_errors
 def analyze(
     model: Path = typer.Argument(..., metavar="MODEL", help="A run directory, a model.pt checkpoint or a model folder."),
-    out: Path = options.output("Folder for analysis.md, analysis.json, lesions.csv, tokens.csv and lesions.png.",
-                               required=True, metavar="DIR"),
+    out: Optional[Path] = options.output("Folder for analysis.md, analysis.json, lesions.csv, tokens.csv and lesions.png.  [default: for a run of a compare folder OUT, OUT/analysis/<run>, which hbilstm report OUT then links]",
+                                         metavar="DIR"),
     data: Optional[str] = options.data("Dataset name or path.  [default: the one the model was trained on]"),
     split: Optional[str] = typer.Option(None, "--split", metavar="NAME", help="train, val or test.  [default: test]"),
     data_dir: Optional[str] = options.data_dir(),
@@ -39,10 +39,16 @@ def analyze(
     \b
       hbilstm analyze runs/deep -o reports/deep-analysis
       hbilstm analyze runs/deep -o reports/deep-val --split val --threshold 1
+      hbilstm analyze reports/depth/runs/highway-L16-s1   # then: hbilstm report reports/depth
     """
+    from ..errors import ConfigError
     from ..evaluation.analysis_report import check_output_dir, write_analysis
     from ..evaluation.analyze import analyze as run_analysis
+    from ..study.analyses import default_analysis_dir
 
+    out = out or default_analysis_dir(model)
+    if out is None:
+        raise ConfigError("pass -o DIR for the analysis (only a run of a compare folder has a default)")
     check_output_dir(out)  # before minutes of scoring
     analysis = run_analysis(model, data, split, data_dir, batch_size, device, threshold, top, min_count)
     paths = write_analysis(analysis, out)

@@ -100,7 +100,8 @@ def report(
 ) -> None:
     """Rebuild a sweep's report from its finished runs.
 
-    Writes results.csv, summary.json, the plots, report.md and report.html into DIR.
+    Writes results.csv, summary.json, the plots, report.md and report.html into DIR, with a
+    section on the layer analyses (hbilstm analyze DIR/runs/RUN) found in DIR/analysis.
 
     Examples:
 

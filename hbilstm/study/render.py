@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ..evaluation.metrics import METRIC_NAMES
 from ..fileio import atomic_open
+from .analyses import plots as lesion_plots
+from .analyses import table as lesion_table
 from .collect import METRICS, Run, carry_rank, swept_keys
 from .stats import format_p, format_score
 from .sweep import EXECUTION_OPTIONS
@@ -140,7 +142,13 @@ def _settings_lines(provenance: dict) -> list[str]:
     ]
 
 
-def markdown(summary, tests, facts, provenance, plots, out: Path, runs) -> str:
+LESION_WORDS = ("Each row is one trained model: its score with nothing lesioned, the layer whose lesion "
+                "(a pure carry: T = 0 for highway, g = 0 for gated-residual, H dropped for residual) costs "
+                "most, the layers whose lesion alone costs less than the threshold, and the stack that "
+                "pruning by lesion leaves, with its score (no retraining). Details: each run's analysis.md.")
+
+
+def markdown(summary, tests, facts, provenance, plots, out: Path, runs, analyses: list[dict] = ()) -> str:
     metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
     parts = [f"# Depth study: {summary['split']} {metric} against depth", "", "## Findings", ""]
     parts += [f"- {line}" for line in facts]
@@ -149,6 +157,10 @@ def markdown(summary, tests, facts, provenance, plots, out: Path, runs) -> str:
         parts += ["## Highway against plain, paired over seeds", "", _md_table(*_tests_table(tests, summary["swept"])), ""]
     for path, caption in plots.values():
         parts += [f"### {caption}", "", f"![{caption}]({path.relative_to(out).as_posix()})", ""]
+    if analyses:
+        parts += ["## Layer lesioning (hbilstm analyze)", "", LESION_WORDS, "", _md_table(*lesion_table(analyses, out)), ""]
+        for path, caption in lesion_plots(analyses):
+            parts += [f"### {caption}", "", f"![{caption}]({path.relative_to(out).as_posix()})", ""]
     parts += ["## Settings", ""] + [f"- {line}" for line in _settings_lines(provenance)] + [""]
     return "\n".join(parts)
 
@@ -159,13 +171,19 @@ def _html_table(header: list[str], body: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def html_page(summary, tests, facts, provenance, plots, runs) -> str:
+def _figure(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def html_page(summary, tests, facts, provenance, plots, runs, analyses: list[dict] = (), out: Path | None = None) -> str:
     metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
-    figures = []
-    for path, caption in plots.values():
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        figures.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    figures = [_figure(path, caption) for path, caption in plots.values()]
+    if analyses and out is not None:
+        figures += ["<h2>Layer lesioning (hbilstm analyze)</h2>", f"<p>{html.escape(LESION_WORDS)}</p>",
+                    _html_table(*lesion_table(analyses, out))]
+        figures += [_figure(path, caption) for path, caption in lesion_plots(analyses)]
     style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
              "table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #8884;padding:.25rem .5rem;text-align:right}"
              "td:first-child,th:first-child{text-align:left}figure{margin:1.5rem 0}img{max-width:100%;background:#fff;border-radius:4px}"

@@ -7,7 +7,8 @@ Writes into the sweep folder:
   the paired highway-versus-plain tests, the findings and the provenance;
 * ``plots/*.png``  test metric against depth, last-epoch training objective against depth,
   training-objective curves, transform-gate activity per layer and the learned k per layer;
-* ``report.md`` and a self-contained ``report.html`` (plots embedded).
+* ``report.md`` and a self-contained ``report.html`` (plots embedded), with a section on the
+  layer analyses of ``hbilstm analyze`` found in ``analysis/`` (see :mod:`hbilstm.study.analyses`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ..evaluation.metrics import METRIC_NAMES
 from ..fileio import write_json_atomic, write_text_atomic
+from .analyses import find_analyses
 from .collect import collect, scored_split
 from .plots import plot_layer_heatmap, plot_loss_curves, plot_metric_vs_depth
 from .render import html_page, markdown, provenance_of, write_results_csv
@@ -69,7 +71,8 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
     write_json_atomic(summary_path, {**summary, "paired_tests": tests, "findings": facts, "provenance": provenance,
                                      "runs": {"total": len(runs), "finished": len(finished)}})
     md_path, html_path = out / "report.md", out / "report.html"
-    write_text_atomic(md_path, markdown(summary, tests, facts, provenance, plots, out, runs))
-    write_text_atomic(html_path, html_page(summary, tests, facts, provenance, plots, runs))
+    analyses = find_analyses(out)
+    write_text_atomic(md_path, markdown(summary, tests, facts, provenance, plots, out, runs, analyses))
+    write_text_atomic(html_path, html_page(summary, tests, facts, provenance, plots, runs, analyses, out))
     return {"results": csv_path, "summary": summary_path, "markdown": md_path, "html": html_path,
             **{f"plot_{k}": p for k, (p, _) in plots.items()}}

@@ -124,3 +124,29 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(trained_run, tmp_pa
     result = runner.invoke(app, ["analyze", str(trained_run), "-o", str(target)])
     assert result.exit_code == 2 and result.stderr == f"error: {target}: is a file; --output takes a folder for the analysis\n"
     assert target.read_text() == "mine"
+
+
+def test_a_run_of_a_compare_folder_is_analysed_into_it_and_the_report_links_it(trained_run, tmp_path, data_dir):
+    import shutil
+
+    from hbilstm.study.report import build_report
+    from hbilstm.study.sweep import RUNS_DIR, SWEEP_FILE
+
+    study = tmp_path / "study"
+    run = study / RUNS_DIR / "highway-L2-s3"
+    shutil.copytree(trained_run, run)
+    (study / SWEEP_FILE).write_text(json.dumps({"axes": {"carry": ["highway"], "layers": [2], "seed": [3]},
+                                                "base": {}, "commands": []}), encoding="utf-8")
+    result = runner.invoke(app, ["analyze", str(run), "--data-dir", str(data_dir), "--min-count", "3"])
+    assert result.exit_code == 0, result.output
+    analysis = json.loads((study / "analysis" / "highway-L2-s3" / "analysis.json").read_text())
+    build_report(study)
+    report = (study / "report.md").read_text(encoding="utf-8")
+    section = report.split("## Layer lesioning (hbilstm analyze)", 1)[1]
+    row = next(line for line in section.splitlines() if line.startswith("| highway-L2-s3 |"))
+    assert f"| {100 * analysis['baseline']:.2f} |" in row and "analysis/highway-L2-s3/analysis.md" in row
+    assert "![Lesioning highway-L2-s3" in section
+    assert "Layer lesioning (hbilstm analyze)" in (study / "report.html").read_text(encoding="utf-8")
+    # A run outside a compare folder has no default: the command asks for -o.
+    result = runner.invoke(app, ["analyze", str(trained_run), "--data-dir", str(data_dir)])
+    assert result.exit_code == 2 and "pass -o DIR" in result.stderr
