@@ -28,6 +28,7 @@ USER_TOKEN = "@user"
 
 _URL = re.compile(r"(?i)^(?:https?://|www\.|pic\.twitter\.com/)\S+$")
 _HASHTAG_OR_MENTION = re.compile(r"^[#@]\w+$")
+_PLAIN = re.compile(r"[A-Za-z]+\Z")  # a piece spaCy's English rules never split (unless a special case)
 # Three or more of the same letter become two: "soooo" -> "soo", "gooood" -> "good".
 _ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
 
@@ -116,7 +117,9 @@ class TweetTokenizer:
     def __init__(self, config: TokenizerConfig | None = None):
         self.config = config or TokenizerConfig()
         self._spacy = _build_spacy_tokenizer()
+        self._special = frozenset(self._spacy.rules)  # spaCy's special cases ("gonna" -> "gon", "na")
         self._memo: dict[str, str] = {}
+        self._pieces: dict[str, list[str]] = {}
 
     def _normalise(self, token: str) -> str:
         try:
@@ -144,8 +147,26 @@ class TweetTokenizer:
         return next(self.tokenize_many([text]))
 
     def tokenize_many(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[list[str]]:
-        """Tokenize a stream of texts lazily, one token list per text, in order."""
-        cleaned = (html.unescape(text) for text in texts)
-        normalise = self._normalise
-        for doc in self._spacy.pipe(cleaned, batch_size=batch_size):
-            yield [normalise(t.text) for t in doc if not t.is_space]
+        """Tokenize a stream of texts lazily, one token list per text, in order.
+
+        spaCy splits a text at whitespace and then tokenizes each piece on its own, so each piece
+        is tokenized once per process and remembered. A piece of ASCII letters only, or a whole
+        hashtag or mention, that is not one of spaCy's special cases ("gonna", "cannot") is one
+        token under spaCy's rules, and skips spaCy altogether: most pieces of a tweet are such
+        words. The tests check that the tokens are spaCy's, on real tweets.
+        """
+        del batch_size  # kept for callers; pieces are now tokenized one by one, and remembered
+        pieces, normalise, special = self._pieces, self._normalise, self._special
+        for text in texts:
+            tokens: list[str] = []
+            for piece in html.unescape(text).split():
+                if (_PLAIN.match(piece) or _HASHTAG_OR_MENTION.match(piece)) and piece not in special:
+                    tokens.append(normalise(piece))
+                    continue
+                known = pieces.get(piece)
+                if known is None:
+                    if len(pieces) >= self.MEMO_LIMIT:
+                        pieces.clear()
+                    known = pieces[piece] = [normalise(t.text) for t in self._spacy(piece) if not t.is_space]
+                tokens.extend(known)
+            yield tokens

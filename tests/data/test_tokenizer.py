@@ -66,3 +66,23 @@ def test_tokenize_many_keeps_order_and_count(tok):
 def test_config_round_trip():
     config = TokenizerConfig(lowercase=False, squash_elongations=True, normalize_mentions=False)
     assert TokenizerConfig.from_dict(config.to_dict()) == config
+
+
+def test_the_word_fast_path_gives_spacys_own_tokens_on_real_tweets():
+    """Pieces of plain letters, hashtags and mentions skip spaCy; every token must still be the one
+    spaCy's tokenizer (with our rules) gives for the whole text."""
+    import html
+
+    from conftest import TWEETEVAL
+
+    tokenizer = TweetTokenizer()
+    texts = []
+    for split in ("train", "test"):
+        texts += (TWEETEVAL / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()[:3000]
+    texts += ["gonna cannot Gonna wanna lemme", "a\u00a0b\tc\nd  e\u2009f", "#tag! @user's #don't ##x #_ @",
+              "Mr. Smith vs. U.S. e.g. 10km", "I'm can't won't y'all", "🙂🙂 #love🙂 hi👍🏽", "&amp; &lt;3 :) :-D"]
+    spacy = tokenizer._spacy
+    normalise = tokenizer._normalise
+    expected = [[normalise(t.text) for t in doc if not t.is_space] for doc in spacy.pipe(html.unescape(t) for t in texts)]
+    assert list(tokenizer.tokenize_many(texts)) == expected
+    assert sum(len(tokens) for tokens in expected) > 60_000  # the check covers many tokens
