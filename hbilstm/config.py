@@ -56,6 +56,7 @@ class TrainConfig:
     pooling: str = _MODEL["pooling"]
     dropout: float = _MODEL["dropout"]
     layer_dropout: float = _MODEL["layer_dropout"]
+    embedding_noise: float = _MODEL["embedding_noise"]
     # training
     epochs: int = 10
     batch_size: int = 64
@@ -87,6 +88,8 @@ class TrainConfig:
         for name in ("dropout", "layer_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.embedding_noise < 0:
+            raise ConfigError(f"embedding_noise must be zero or positive, not {self.embedding_noise}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
         for name in ("lr",):

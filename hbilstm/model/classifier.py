@@ -35,11 +35,27 @@ class HighwayBiLSTMClassifier(nn.Module):
             for i in range(config.layers)
         )
         self.dropout = nn.Dropout(config.dropout)
+        if config.pooling == "attention":
+            width = 2 * config.hidden
+            self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
         self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Token embeddings, with Gaussian noise (``embedding_noise``) and dropout while training."""
+        embedded = self.embedding(tokens)
+        if self.training and self.config.embedding_noise > 0:
+            embedded = embedded + torch.randn_like(embedded) * self.config.embedding_noise
+        return self.dropout(embedded)
+
+    def attention_weights(self, features: Tensor, real: Tensor) -> Tensor:
+        """``(batch, time)`` attention weights over ``features`` ``(batch, time, width)``: zero where
+        ``real`` is False (padding), summing to 1 over each row's real tokens."""
+        scores = self.attention(features).squeeze(-1).float().masked_fill(~real, float("-inf"))
+        return torch.softmax(scores, dim=1).to(features.dtype)
 
     def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None) -> Tensor:
         """Pooled ``(batch, 2 * hidden)`` features of each sequence."""
-        embedded = self.dropout(self.embedding(tokens))
+        embedded = self.embed(tokens)
         batch = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         x = batch.data
         for layer in self.layers:
@@ -61,6 +77,9 @@ class HighwayBiLSTMClassifier(nn.Module):
         if self.config.pooling == "mean":
             summed = (padded * real[..., None]).sum(dim=1)
             return summed / lengths[:, None].to(padded.dtype)
+        if self.config.pooling == "attention":
+            weights = self.attention_weights(padded, real)
+            return torch.einsum("bt,btf->bf", weights, torch.where(real[..., None], padded, 0.0))
         # "last": the forward half of the top layer's output at the last real token and the backward
         # half at the first, where each direction has read the whole tweet. With the plain carry
         # these are the LSTM's final states; the other carries mix the carried input into them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 CARRIES = ("highway", "plain", "residual", "gated-residual")
-POOLINGS = ("max", "mean", "last")
+POOLINGS = ("max", "mean", "last", "attention")
 
 
 @dataclass
@@ -22,8 +22,12 @@ class ModelConfig:
     carry: how a layer mixes H(x) with its input; one of :data:`CARRIES` (default highway).
     gate_bias: initial bias b_T of the transform gate; negative, so that a fresh layer mostly
         carries its input forward (default -2, T = sigmoid(-2) = 0.12).
-    pooling: how token features become one vector per tweet; one of :data:`POOLINGS`.
+    pooling: how token features become one vector per tweet; one of :data:`POOLINGS`
+        (``attention``: a weighted mean whose weights, softmax(v . tanh(W x)) over the real
+        tokens, are learnt).
     dropout: dropout rate on the embeddings and on the pooled features (default 0.3).
+    embedding_noise: standard deviation of Gaussian noise added to the embeddings while
+        training (default 0: none); never at prediction.
     layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
@@ -40,6 +44,7 @@ class ModelConfig:
     dropout: float = 0.3
     layer_dropout: float = 0.0
     padding_idx: int = 0
+    embedding_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.carry not in CARRIES:
@@ -52,6 +57,8 @@ class ModelConfig:
         for name in ("dropout", "layer_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if not self.embedding_noise >= 0.0:
+            raise ValueError(f"embedding_noise must be at least 0, not {self.embedding_noise}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -90,7 +90,7 @@ class UnpackedClassifier(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         model = self.model
         lengths = lengths.to(tokens.device)
-        x = model.dropout(model.embedding(tokens))
+        x = model.embed(tokens)
         reverse = reverse_index(lengths, tokens.size(1))
         for layer in self.layers:
             x = layer(x, reverse)
@@ -104,6 +104,9 @@ class UnpackedClassifier(nn.Module):
         if pooling == "mean":
             # where(), not a product: padding positions contribute an exact zero whatever they hold
             return torch.where(real, x, torch.zeros_like(x)).sum(dim=1) / lengths.unsqueeze(1).to(x.dtype)
+        if pooling == "attention":
+            weights = self.model.attention_weights(x, real.squeeze(-1))
+            return (weights.unsqueeze(-1) * torch.where(real, x, torch.zeros_like(x))).sum(dim=1)
         half = x.size(-1) // 2
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, x.size(-1))
         forward_last = x.gather(1, last).squeeze(1)[:, :half]
