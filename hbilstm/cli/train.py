@@ -36,7 +36,7 @@ def train(
     batch_size: Optional[int] = options.batch_size(None),
     lr: Optional[float] = typer.Option(None, "--lr", metavar="X", help="AdamW learning rate.  [default: 0.002]"),
     dropout: Optional[float] = typer.Option(None, "--dropout", metavar="P", help="Dropout on embeddings and pooled features.  [default: 0.3]"),
-    embeddings: Optional[str] = typer.Option(None, "--embeddings", metavar="FILE", help="Pretrained vectors, GloVe/word2vec text format, plain or .gz."),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", metavar="SOURCE", help="Pretrained vectors: a GloVe/word2vec text file (plain or .gz), an installed spaCy package with vectors (en_core_web_md), or a spaCy vectors folder."),
     freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed, or fine-tune them."),
     device: Optional[str] = options.device(None),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed.  [default: 13]"),

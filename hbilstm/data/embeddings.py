@@ -1,4 +1,6 @@
-"""Pretrained word vectors in GloVe or word2vec text format (plain or gzip-compressed).
+"""Pretrained word vectors: GloVe or word2vec text files (plain or gzip-compressed), or spaCy
+vectors (an installed pipeline package such as ``en_core_web_md``, or a folder; see
+:mod:`hbilstm.data.spacy_vectors`).
 
 Only the vectors of words in the vocabulary are kept, so a multi-gigabyte file costs one pass
 and little memory. A vocabulary token is looked up as itself, then lowercased, then (for a
@@ -15,6 +17,7 @@ from typing import IO
 import torch
 
 from ..errors import DataError
+from .spacy_vectors import is_spacy_source, read_spacy_vectors
 from .vocab import PAD_ID, Vocabulary
 
 
@@ -57,7 +60,27 @@ def load_vectors(
     the same scale; ``<pad>`` is all zeros. ``token_counts`` (token -> count in the training
     data) lets the token coverage be reported.
     """
-    path = Path(path)
+    if is_spacy_source(path):
+        dim, vectors = read_spacy_vectors(path, vocab)
+    else:
+        dim, vectors = _read_text_vectors(Path(path), vocab)
+    if not vectors:
+        raise DataError(f"{path}: none of the {len(vocab)} vocabulary words has a vector there")
+    found = torch.tensor([vectors[i] for i in sorted(vectors)])
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.randn(len(vocab), dim, generator=generator) * found.std()
+    weights[sorted(vectors)] = found
+    weights[PAD_ID] = 0.0
+    coverage = 0.0
+    if token_counts:
+        total = sum(token_counts.values())
+        covered = sum(c for t, c in token_counts.items() if vocab.id(t) in vectors)
+        coverage = covered / max(1, total)
+    return PretrainedVectors(weights, len(vectors), len(vocab), coverage)
+
+
+def _read_text_vectors(path: Path, vocab: Vocabulary) -> tuple[int, dict[int, list[float]]]:
+    """The vectors of ``vocab``'s words in a GloVe/word2vec text file: ``(dim, {id: vector})``."""
     # Keys are lowercased; how exactly a file word matched decides between candidates.
     wanted: dict[str, list[int]] = {}
     for i, token in enumerate(vocab.tokens):
@@ -100,17 +123,4 @@ def load_vectors(
         raise DataError(f"{path}: cannot read embeddings ({exc})") from None
     if dim is None:
         raise DataError(f"{path}: no vectors found")
-    if not vectors:
-        raise DataError(f"{path}: none of the {len(vocab)} vocabulary words has a vector there")
-    found = torch.tensor([vectors[i] for i in sorted(vectors)])
-    generator = torch.Generator().manual_seed(seed)
-    weights = torch.randn(len(vocab), dim, generator=generator) * found.std()
-    weights[sorted(vectors)] = found
-    weights[PAD_ID] = 0.0
-    coverage = 0.0
-    if token_counts:
-        total = sum(token_counts.values())
-        covered = sum(c for t, c in token_counts.items() if vocab.id(t) in vectors)
-        coverage = covered / max(1, total)
-    return PretrainedVectors(weights, len(vectors), len(vocab), coverage)
-
+    return dim, vectors

@@ -31,6 +31,7 @@ import torch
 from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint
 from ..config import TrainConfig, from_dict, load_config, to_yaml
 from ..data.corpora import load_corpus
+from ..data.spacy_vectors import is_spacy_source
 from ..errors import ConfigError, TrainingDiverged
 from ..fileio import refuse_file_as_folder, write_json_atomic, write_text_atomic
 from ..inference import layer_statistics, resolve_device
@@ -217,8 +218,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
     started = time.perf_counter()
     config = config.located()  # the run stores where its data is, for evaluate in another shell
     device = dist.device(resolve_device(config.device))
-    if config.embeddings and not Path(config.embeddings).is_file():
-        raise ConfigError(f"embeddings: {config.embeddings}: no such file")
+    if config.embeddings and not (Path(config.embeddings).is_file() or is_spacy_source(config.embeddings)):
+        raise ConfigError(f"embeddings: {config.embeddings}: no such file, folder or installed package")
     corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
     dist.start(device)
     try:
