@@ -118,7 +118,12 @@ class LoadedModel:
 
 def build_model(payload: dict[str, Any], path: Path | str = "checkpoint") -> HighwayBiLSTMClassifier:
     try:
-        model = HighwayBiLSTMClassifier(ModelConfig.from_dict(payload["model_config"]))
+        if payload.get("member_configs"):  # an ensemble (see hbilstm.export.ensemble)
+            from .model.ensemble import EnsembleClassifier
+
+            model = EnsembleClassifier([ModelConfig.from_dict(c) for c in payload["member_configs"]])
+        else:
+            model = HighwayBiLSTMClassifier(ModelConfig.from_dict(payload["model_config"]))
         model.load_state_dict(payload["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0][:120]

@@ -99,6 +99,8 @@ def analyze(checkpoint: str | Path, data: str | None = None, split: str | None =
     layers whose lesion costs less than ``threshold`` points of the official metric."""
     scoring = scoring_data(checkpoint, data, split, data_dir, device)
     model, encoded, labels = scoring.loaded.model, scoring.encoded, scoring.loaded.label_names
+    if hasattr(model, "members"):
+        raise ConfigError("an ensemble has no single stack of layers to lesion; analyze one of its members")
     carry, metric = model.config.carry, scoring.official
     if carry not in LESIONABLE:
         raise ConfigError(f"a {carry} stack has no carry path to lesion to; analyze takes "

@@ -57,7 +57,8 @@ def model_card(payload: dict[str, Any], results: dict[str, Any] | None, manifest
         f"with the **{shape['carry']}** carry, {shape['pooling']} pooling over tokens and a linear "
         f"layer over {len(fields['labels'])} classes"
         + (f" ({fields['parameters']:,} parameters)." if fields["parameters"] else "."),
-        "",
+        *([f"It is an ensemble of {len(payload['member_configs'])} such models (the shape above is the first's): "
+           "its probabilities are the mean of theirs.", ""] if payload.get("member_configs") else [""]),
         f"Labels, in the order of the probability columns: {', '.join(fields['labels'])}.",
         "",
         "## Use",

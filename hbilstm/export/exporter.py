@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ..checkpoint import build_model, load_checkpoint, resolve_checkpoint
+from ..errors import ConfigError
 from ..fileio import read_json_if_any
 from .card import card_fields, model_card
 from .folder import is_model_folder, read_model_folder, write_model_folder
@@ -28,6 +29,8 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: boo
         results = read_json_if_any(run_dir / "results.json")
         manifest = read_json_if_any(run_dir / "manifest.json")
     onnx_writer = None
+    if onnx and payload.get("member_configs"):
+        raise ConfigError("an ensemble has no ONNX export yet: export it with --no-onnx, or export its members")
     if onnx:
         from .onnx import export_onnx  # needs the onnx extra; says what to install when missing
 

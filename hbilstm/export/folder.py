@@ -32,7 +32,7 @@ CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, ONNX_FILE, CARD_FILE = (
     "config.json", "model.safetensors", "vocab.json", "model.onnx", "README.md")
 # What config.json carries from a checkpoint's payload (the weights and vocabulary go elsewhere).
 _CONFIG_KEYS = ("hbilstm_version", "model_config", "labels", "tokenizer", "max_tokens", "train_config",
-                "dataset", "data_files", "metric", "epoch")
+                "dataset", "data_files", "metric", "epoch", "member_configs", "members")
 
 
 def is_model_folder(path: str | os.PathLike) -> bool:

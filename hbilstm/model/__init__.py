@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .config import CARRIES, POOLINGS, ModelConfig
 
-__all__ = ["CARRIES", "POOLINGS", "ModelConfig", "HighwayBiLSTMLayer", "HighwayBiLSTMClassifier"]
+__all__ = ["CARRIES", "POOLINGS", "ModelConfig", "HighwayBiLSTMLayer", "HighwayBiLSTMClassifier", "EnsembleClassifier"]
 
 
 def __getattr__(name: str):
@@ -21,4 +21,8 @@ def __getattr__(name: str):
         from .classifier import HighwayBiLSTMClassifier
 
         return HighwayBiLSTMClassifier
+    if name == "EnsembleClassifier":
+        from .ensemble import EnsembleClassifier
+
+        return EnsembleClassifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -180,7 +180,7 @@ class ChunkScorer:
         elif self.workers_score:
             # the full weights: each worker quantizes its own copy (quantized modules do not travel as tensors)
             payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict(),
-                           int8=self.int8)
+                           member_configs=loaded.payload.get("member_configs"), int8=self.int8)
         fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
         with os.fdopen(fd, "wb") as handle:
             torch.save(payload, handle)

@@ -1,0 +1,35 @@
+"""Several trained classifiers as one: the mean of their class probabilities.
+
+``forward`` returns the log of the members' mean probability, so that a softmax over it (what
+every caller applies to logits) gives that mean exactly. The members share a vocabulary, labels
+and tokenizer (checked where an ensemble is made, :mod:`hbilstm.export.ensemble`); their shapes
+may differ. Imports only torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .classifier import HighwayBiLSTMClassifier
+from .config import ModelConfig
+
+
+class EnsembleClassifier(nn.Module):
+    """``members`` (an ``nn.ModuleList`` of :class:`HighwayBiLSTMClassifier`) averaged."""
+
+    def __init__(self, configs: list[ModelConfig]):
+        super().__init__()
+        if len(configs) < 2:
+            raise ValueError("an ensemble needs at least two members")
+        self.members = nn.ModuleList(HighwayBiLSTMClassifier(c) for c in configs)
+        self.config = configs[0]  # vocabulary size and classes are the same in every member
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        logs = torch.stack([torch.log_softmax(m(tokens, lengths).float(), dim=-1) for m in self.members])
+        return torch.logsumexp(logs, dim=0) - math.log(len(self.members))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,72 @@
+"""``hbilstm ensemble``: several models as one that averages their probabilities."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from hbilstm.checkpoint import load_model
+from hbilstm.cli import app
+from hbilstm.config import TrainConfig
+from hbilstm.export.ensemble import make_ensemble
+from hbilstm.inference import predict_probs
+from hbilstm.training import train
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory, data_dir):
+    """Two more seeds of a small model on the shared slice (the same vocabulary as each other)."""
+    root = tmp_path_factory.mktemp("seeds")
+    runs = []
+    for seed in (1, 2):
+        run = root / f"s{seed}"
+        train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1,
+                          seed=seed), run)
+        runs.append(run)
+    return runs
+
+
+def test_the_ensemble_scores_the_mean_of_its_members_probabilities(seeds, tmp_path):
+    path = make_ensemble(seeds, tmp_path / "ens")
+    ensemble = load_model(tmp_path / "ens")
+    assert path == tmp_path / "ens" / "model.pt" and len(ensemble.model.members) == 2
+    ids = [[5, 6, 7, 8], [9], [10, 11]]
+    device = torch.device("cpu")
+    members = [predict_probs(load_model(run).model, ids, 8, device) for run in seeds]
+    got = predict_probs(ensemble.model, ids, 8, device)
+    assert torch.allclose(got, (members[0] + members[1]) / 2, atol=1e-6)
+    assert not torch.allclose(members[0], members[1])  # the members do differ
+    listed = json.loads((tmp_path / "ens" / "ensemble.json").read_text())
+    assert [m["path"] for m in listed["members"]] == [str(run / "model.pt") for run in seeds]
+
+
+def test_every_command_takes_an_ensemble(seeds, tmp_path, data_dir):
+    result = runner.invoke(app, ["ensemble", *map(str, seeds), "-o", str(tmp_path / "ens")])
+    assert result.exit_code == 0, result.output
+    source = tmp_path / "in.txt"
+    source.write_text("what a great game\nworst service ever\n", encoding="utf-8")
+    predicted = runner.invoke(app, ["predict", str(tmp_path / "ens"), str(source), "--workers", "0"])
+    assert predicted.exit_code == 0 and len(predicted.stdout.strip().splitlines()) == 3
+    evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "ens"), "--data-dir", str(data_dir)])
+    assert evaluated.exit_code == 0, evaluated.output
+    exported = runner.invoke(app, ["export", str(tmp_path / "ens"), str(tmp_path / "folder"), "--no-onnx"])
+    assert exported.exit_code == 0, exported.output
+    again = load_model(tmp_path / "folder")
+    assert len(again.model.members) == 2
+    assert "ensemble of 2" in (tmp_path / "folder" / "README.md").read_text()
+    refused = runner.invoke(app, ["export", str(tmp_path / "ens"), str(tmp_path / "folder2")])
+    assert refused.exit_code == 2 and "--no-onnx" in refused.stderr
+    analysed = runner.invoke(app, ["analyze", str(tmp_path / "ens"), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir)])
+    assert analysed.exit_code == 2 and "analyze one of its members" in analysed.stderr
+
+
+def test_members_that_read_text_differently_are_refused(seeds, tmp_path, data_dir, trained_run):
+    other = tmp_path / "other"
+    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=3), other)
+    result = runner.invoke(app, ["ensemble", str(seeds[0]), str(other), "-o", str(tmp_path / "ens")])
+    assert result.exit_code == 2 and "vocabulary differ" in result.stderr
+    result = runner.invoke(app, ["ensemble", str(seeds[0]), "-o", str(tmp_path / "ens")])
+    assert result.exit_code == 2 and "at least two models" in result.stderr
