@@ -22,6 +22,7 @@ import glob
 import logging
 import os
 import shutil
+import socket
 import uuid
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
@@ -205,8 +206,13 @@ def predict_ray(
     address = address or os.environ.get("RAY_ADDRESS")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, num_cpus=None if address else (workers if workers > 0 else None),
-                 include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        _check_reachable(address)
+        try:
+            ray.init(address=address, num_cpus=None if address else (workers if workers > 0 else None),
+                     include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise ConfigError(f"cannot start or reach {where}: {str(error).strip().splitlines()[0]}") from None
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
@@ -245,6 +251,22 @@ def predict_ray(
             ray.shutdown()
     rows, errors = _count(target, labels) if not remote else (-1, -1)
     return RayStats(len(paths), len(parts), rows, errors, output, actors)
+
+
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """ConfigError at once when ``host:port`` (or ``ray://host:port``) does not answer: Ray itself
+    would retry for minutes before giving up."""
+    if not address or address == "auto" or ":" not in address:
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            pass
+    except OSError as error:
+        raise ConfigError(f"cannot start or reach the Ray cluster at {address}: nothing answers there "
+                          f"({error.strerror or error})") from None
 
 
 def _move_into_place(written: Path, target: Path) -> None:

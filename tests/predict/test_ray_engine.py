@@ -140,3 +140,32 @@ def test_ray_only_options_are_checked(trained_run, inputs, tmp_path, extra, mess
 def test_several_inputs_need_the_ray_engine(trained_run, inputs):
     result = runner.invoke(app, ["predict", str(trained_run), str(inputs / "test.txt"), str(inputs / "train.csv")])
     assert result.exit_code == 2 and "many with --engine ray" in result.output
+
+
+def test_an_existing_cluster_is_used_with_address_and_a_wrong_one_is_one_line(inputs, trained_run, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                              "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        out = tmp_path / "out"
+        done = subprocess.run([sys.executable, "-m", "hbilstm", "predict", str(trained_run),
+                               "--engine", "ray", str(inputs / "val.parquet"), "--address", f"127.0.0.1:{port}",
+                               "-o", str(out)], env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert pq.read_table(out).num_rows == 600 and "600 rows" in done.stderr
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    result = runner.invoke(app, ["predict", str(trained_run), "--engine", "ray", str(inputs / "test.txt"),
+                                 "--address", f"127.0.0.1:{port}", "-o", str(tmp_path / "out2")], env=env)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot start or reach the Ray cluster at 127.0.0.1:") and "Traceback" not in result.output
