@@ -209,3 +209,22 @@ def test_max_train_trains_on_a_fixed_sample_and_says_so(tmp_path, data_dir):
     train(tiny(data_dir, epochs=1, max_train=60), tmp_path / "run", callback=heard)
     assert any(line.startswith("data: tweeteval-sentiment: train 60, val 150") for line in heard.lines)
     assert any(line.startswith("epoch  1: loss") for line in heard.lines)
+
+
+def test_the_same_seed_and_thread_count_give_the_same_weights_in_another_process(tmp_path, data_dir):
+    """What "reproducible" means on a CPU (README): two processes, the same seed and threads."""
+    import os
+    import subprocess
+    import sys
+
+    def run(name: str) -> dict:
+        command = [sys.executable, "-m", "hbilstm", "train", "--data-dir", str(data_dir), "--layers", "2",
+                   "--hidden", "8", "--set", "embedding_dim=12", "--set", "min_freq=1", "--epochs", "2",
+                   "--set", "threads=2", "--seed", "5", "-q", "-o", str(tmp_path / name)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "OMP_NUM_THREADS": "2"})
+        assert done.returncode == 0, done.stderr
+        return load_checkpoint(tmp_path / name / "last.pt")["state_dict"]
+
+    first, second = run("a"), run("b")
+    assert all(torch.equal(first[k], second[k]) for k in first)
