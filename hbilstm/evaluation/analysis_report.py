@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..fileio import atomic_open, refuse_file_as_folder, write_json_atomic, write_text_atomic
-from .analyze import Analysis
+from .analyze import CATEGORIES, Analysis
 from .metrics import METRIC_NAMES
 
 
@@ -107,6 +107,17 @@ def render_markdown(analysis: Analysis) -> str:
             most = ", ".join(f"{t['token']} ({t['gate']:.2f})" for t in entry["most"])
             least = ", ".join(f"{t['token']} ({t['gate']:.2f})" for t in entry["least"])
             lines.append(f"| {entry['layer']} | {most} | {least} |")
+    if analysis.categories:
+        kinds = [k for k in CATEGORIES if any(k in entry for entry in analysis.categories)]
+        counts = {k: next(e[k]["count"] for e in analysis.categories if k in e) for k in kinds}
+        lines += ["", "## Mean T by kind of token", "",
+                  "Over every occurrence in the split (occurrences in brackets): do the layers react to "
+                  "hashtags, emoji or punctuation differently from words?", "",
+                  "| layer | " + " | ".join(f"{k} ({counts[k]:,})" for k in kinds) + " |",
+                  "| ---: | " + " | ".join("---:" for _ in kinds) + " |"]
+        for entry in analysis.categories:
+            lines.append(f"| {entry['layer']} | " + " | ".join(
+                f"{entry[k]['gate']:.3f}" if k in entry else "–" for k in kinds) + " |")
     p = analysis.pruning
     lines += ["", "## Pruning by lesion", ""]
     if p.get("dropped"):

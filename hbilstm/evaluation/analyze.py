@@ -9,6 +9,7 @@ their carry path is the identity) and the pruned model is scored as it is (Savar
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..data.batching import bucket_order, iter_batches
+from ..data.tokenizer import EMOJI_SEQUENCE, URL_TOKEN
+from ..data.vocab import UNK as UNK_TOKEN
 from ..errors import ConfigError
 from ..inference import layer_statistics, predict_probs
 from ..model.prune import prune_layers, removable
@@ -37,6 +40,7 @@ class Analysis:
     baseline: float
     layers: list[dict] = field(default_factory=list)  # layer, gate_mean, k/g, lesioned score, cost
     tokens: list[dict] = field(default_factory=list)  # per highway layer: most and least opening tokens
+    categories: list[dict] = field(default_factory=list)  # per highway layer: mean T by kind of token
     pruning: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +121,7 @@ def analyze(checkpoint: str | Path, data: str | None = None, split: str | None =
     if carry == "highway":
         vocab = scoring.loaded.vocab.tokens
         for i, gates in enumerate(token_gate_means(model, encoded.ids, batch_size, scoring.device)):
+            analysis.categories.append({"layer": i + 1, **category_means(gates, vocab)})
             frequent = sorted(((g, n, vocab[t]) for t, (g, n) in gates.items() if n >= min_count), reverse=True)
             analysis.tokens.append({
                 "layer": i + 1,
@@ -125,6 +130,39 @@ def analyze(checkpoint: str | Path, data: str | None = None, split: str | None =
             })
     analysis.pruning = prune_by_lesion(model, layers, baseline, threshold, lambda m: _score(m, encoded, batch_size, *run))
     return analysis
+
+
+CATEGORIES = ("word", "hashtag", "mention", "url", "emoji", "punctuation", "number", "unknown")
+_EMOJI = re.compile(f"(?:{EMOJI_SEQUENCE})+")
+
+
+def token_category(token: str) -> str:
+    """The kind of a (normalised) token: one of :data:`CATEGORIES`."""
+    if token == UNK_TOKEN:
+        return "unknown"
+    if token == URL_TOKEN:
+        return "url"
+    if len(token) > 1 and token[0] in "#@":
+        return "hashtag" if token[0] == "#" else "mention"
+    if _EMOJI.fullmatch(token):
+        return "emoji"
+    if not any(c.isalnum() for c in token):
+        return "punctuation"
+    if not any(c.isalpha() for c in token):
+        return "number"
+    return "word"
+
+
+def category_means(gates: dict[int, tuple[float, int]], vocab: list[str]) -> dict[str, dict]:
+    """Per kind of token, the mean transform gate over its occurrences (``{"gate", "count"}``;
+    kinds that never occur are left out)."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for token_id, (gate, count) in gates.items():
+        kind = token_category(vocab[token_id])
+        sums[kind] = sums.get(kind, 0.0) + gate * count
+        counts[kind] = counts.get(kind, 0) + count
+    return {kind: {"gate": sums[kind] / counts[kind], "count": counts[kind]} for kind in CATEGORIES if kind in counts}
 
 
 def prune_by_lesion(model, layers: list[dict], baseline: float, threshold: float, score) -> dict:

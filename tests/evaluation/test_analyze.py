@@ -101,7 +101,9 @@ def test_analyze_command_writes_lesions_tokens_and_pruning(trained_run, tmp_path
     assert len(analysis["tokens"]) == 2 and analysis["tokens"][0]["most"]
     # with a threshold of 100 points every removable layer goes but one must stay
     assert analysis["pruning"]["layers_after"] >= 1
-    assert "## Pruning by lesion" in (tmp_path / "a" / "analysis.md").read_text()
+    report = (tmp_path / "a" / "analysis.md").read_text()
+    assert "## Pruning by lesion" in report and "## Mean T by kind of token" in report
+    assert [c["layer"] for c in analysis["categories"]] == [1, 2] and "word" in analysis["categories"][0]
 
 
 def test_analyze_refuses_a_plain_stack(tmp_path, data_dir):
@@ -150,3 +152,15 @@ def test_a_run_of_a_compare_folder_is_analysed_into_it_and_the_report_links_it(t
     # A run outside a compare folder has no default: the command asks for -o.
     result = runner.invoke(app, ["analyze", str(trained_run), "--data-dir", str(data_dir)])
     assert result.exit_code == 2 and "pass -o DIR" in result.stderr
+
+
+def test_tokens_are_grouped_by_kind_and_each_kind_weighs_its_occurrences():
+    from hbilstm.evaluation.analyze import category_means, token_category
+
+    assert [token_category(t) for t in ["good", "#win", "@user", "<url>", "🙂", "👍🏽", "!!", "...", "2024", "<unk>", "b4"]] == [
+        "word", "hashtag", "mention", "url", "emoji", "emoji", "punctuation", "punctuation", "number", "unknown", "word"]
+    vocab = ["<pad>", "<unk>", "good", "bad", "!", "#win"]
+    means = category_means({2: (0.2, 3), 3: (0.6, 1), 4: (0.9, 2), 5: (0.5, 4)}, vocab)
+    assert means["word"] == {"gate": pytest.approx((0.2 * 3 + 0.6) / 4), "count": 4}
+    assert means["punctuation"]["gate"] == pytest.approx(0.9) and means["hashtag"]["count"] == 4
+    assert "emoji" not in means and list(means) == ["word", "hashtag", "punctuation"]
