@@ -37,8 +37,14 @@ def prune_layers(model: HighwayBiLSTMClassifier, drop: Iterable[int]) -> Highway
     if not keep:
         raise ValueError("cannot remove every layer")
     pruned = HighwayBiLSTMClassifier(replace(model.config, layers=len(keep)))
-    pruned.embedding.load_state_dict(model.embedding.state_dict())
-    pruned.classifier.load_state_dict(model.classifier.state_dict())
-    for new, old in enumerate(keep):
-        pruned.layers[new].load_state_dict(model.layers[old].state_dict())
+    renumber = {f"layers.{old}.": f"layers.{new}." for new, old in enumerate(keep)}
+    state = {}
+    for key, value in model.state_dict().items():
+        if not key.startswith("layers."):
+            state[key] = value  # embedding, pooling (attention), classifier: everything but the stack
+            continue
+        prefix = ".".join(key.split(".")[:2]) + "."
+        if prefix in renumber:
+            state[renumber[prefix] + key[len(prefix):]] = value
+    pruned.load_state_dict(state)  # strict: every weight of the pruned model comes from the model
     return pruned.to(next(model.parameters()).device).train(model.training)

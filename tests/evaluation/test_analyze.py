@@ -14,10 +14,10 @@ from hbilstm.model.prune import prune_layers
 runner = CliRunner()
 
 
-def model(carry="highway", layers=3, embedding_dim=16, hidden=8, seed=0):
+def model(carry="highway", layers=3, embedding_dim=16, hidden=8, seed=0, pooling="max"):
     torch.manual_seed(seed)
     return HighwayBiLSTMClassifier(ModelConfig(vocab_size=50, num_classes=3, embedding_dim=embedding_dim,
-                                               hidden=hidden, layers=layers, carry=carry)).eval()
+                                               hidden=hidden, layers=layers, carry=carry, pooling=pooling)).eval()
 
 
 def batch(seed=1):
@@ -70,8 +70,9 @@ def test_token_gate_means_ignore_padding():
             assert together[layer][token][0] == pytest.approx(s / n, abs=1e-6)
 
 
-def test_pruning_gives_the_output_of_the_kept_layers_unchanged():
-    net = model(layers=4, embedding_dim=16)  # every layer 16 -> 16: all removable
+@pytest.mark.parametrize("pooling", ["max", "attention"])
+def test_pruning_gives_the_output_of_the_kept_layers_unchanged(pooling):
+    net = model(layers=4, embedding_dim=16, pooling=pooling)  # every layer 16 -> 16: all removable
     tokens, lengths = batch()
     for layer in (net.layers[1], net.layers[3]):
         layer.lesioned = True
