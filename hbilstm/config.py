@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
+from .data.lexicon import LEXICONS
 from .errors import ConfigError
 from .model.config import CARRIES, POOLINGS, ModelConfig
 
@@ -57,6 +58,7 @@ class TrainConfig:
     dropout: float = _MODEL["dropout"]
     layer_dropout: float = _MODEL["layer_dropout"]
     embedding_noise: float = _MODEL["embedding_noise"]
+    lexicon: str = "none"
     # training
     epochs: int = 10
     batch_size: int = 64
@@ -99,7 +101,7 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be zero or positive, not {getattr(self, name)}")
         for name, choices in (("carry", CARRIES), ("pooling", POOLINGS),
-                              ("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES),
+                              ("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES), ("lexicon", LEXICONS),
                               ("log_to", LOG_TO_CHOICES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(

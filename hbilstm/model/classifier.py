@@ -26,7 +26,9 @@ class HighwayBiLSTMClassifier(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx)
-        widths = [config.embedding_dim] + [2 * config.hidden] * config.layers
+        if config.lexicon_features:  # fixed ratings per vocabulary id, set by whoever builds the model
+            self.register_buffer("lexicon", torch.zeros(config.vocab_size, config.lexicon_features))
+        widths = [config.embedding_dim + config.lexicon_features] + [2 * config.hidden] * config.layers
         # layer_dropout acts on the LSTM input of every layer after the first (the first one reads
         # the embeddings, dropped already); inside the layer, so the carry path is never dropped.
         self.layers = nn.ModuleList(
@@ -41,11 +43,15 @@ class HighwayBiLSTMClassifier(nn.Module):
         self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        """Token embeddings, with Gaussian noise (``embedding_noise``) and dropout while training."""
+        """Token embeddings, with Gaussian noise (``embedding_noise``) and dropout while training,
+        joined by the token's lexicon features if the model has them."""
         embedded = self.embedding(tokens)
         if self.training and self.config.embedding_noise > 0:
             embedded = embedded + torch.randn_like(embedded) * self.config.embedding_noise
-        return self.dropout(embedded)
+        embedded = self.dropout(embedded)
+        if self.config.lexicon_features:
+            embedded = torch.cat([embedded, self.lexicon[tokens].to(embedded.dtype)], dim=-1)
+        return embedded
 
     def attention_weights(self, features: Tensor, real: Tensor) -> Tensor:
         """``(batch, time)`` attention weights over ``features`` ``(batch, time, width)``: zero where

@@ -28,6 +28,8 @@ class ModelConfig:
     dropout: dropout rate on the embeddings and on the pooled features (default 0.3).
     embedding_noise: standard deviation of Gaussian noise added to the embeddings while
         training (default 0: none); never at prediction.
+    lexicon_features: fixed per-token features (a lexicon's ratings, held in the ``lexicon``
+        buffer, one row per vocabulary id) joined to each token's embedding (default 0: none).
     layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
@@ -45,6 +47,7 @@ class ModelConfig:
     layer_dropout: float = 0.0
     padding_idx: int = 0
     embedding_noise: float = 0.0
+    lexicon_features: int = 0
 
     def __post_init__(self) -> None:
         if self.carry not in CARRIES:
@@ -57,6 +60,8 @@ class ModelConfig:
         for name in ("dropout", "layer_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.lexicon_features < 0:
+            raise ValueError(f"lexicon_features must be at least 0, not {self.lexicon_features}")
         if not self.embedding_noise >= 0.0:
             raise ValueError(f"embedding_noise must be at least 0, not {self.embedding_noise}")
 

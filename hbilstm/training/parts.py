@@ -11,6 +11,7 @@ from torch import nn
 from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.embeddings import load_vectors
+from ..data.lexicon import FEATURES, lexicon_features
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
 from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
@@ -37,7 +38,7 @@ def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, emb
         vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim,
         hidden=config.hidden, layers=config.layers, carry=config.carry, gate_bias=config.gate_bias,
         pooling=config.pooling, dropout=config.dropout, layer_dropout=config.layer_dropout,
-        embedding_noise=config.embedding_noise,
+        embedding_noise=config.embedding_noise, lexicon_features=FEATURES.get(config.lexicon, 0),
     )
 
 
@@ -118,6 +119,11 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
             model.embedding.weight.copy_(vectors.weights)
     if config.freeze_embeddings:
         model.embedding.weight.requires_grad_(False)
+    if config.lexicon != "none":
+        rows, found = lexicon_features(config.lexicon, list(data.vocab.tokens))
+        with torch.no_grad():
+            model.lexicon.copy_(torch.tensor(rows))
+        log(f"lexicon: {config.lexicon} rates {found:,} of {len(data.vocab):,} vocabulary words")
     model.to(device)
     weights = None
     if config.class_weights == "balanced":

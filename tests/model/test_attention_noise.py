@@ -68,3 +68,59 @@ def test_a_trained_attention_model_round_trips_and_older_checkpoints_still_load(
     del saved["model_config"]["embedding_noise"]
     torch.save(saved, tmp_path / "old.pt")
     assert load_model(tmp_path / "old.pt").model.config.embedding_noise == 0.0
+
+
+def test_vader_ratings_become_two_features_per_token():
+    pytest.importorskip("vaderSentiment")
+    from hbilstm.data.lexicon import lexicon_features
+
+    rows, found = lexicon_features("vader", ["<pad>", "good", "hate", "#happy", "table", ":)"])
+    assert found == 4
+    assert rows[0] == [0.0, 0.0] and rows[4] == [0.0, 0.0]  # padding and an unrated word
+    assert rows[1][1] == 1.0 and 0 < rows[1][0] <= 1 and -1 <= rows[2][0] < 0
+    assert rows[3][0] > 0 and rows[5][0] > 0  # a hashtag by its word; an emoticon
+
+
+def test_lexicon_features_join_the_embeddings_and_are_not_trained():
+    net = model(lexicon_features=2).eval()
+    assert net.layers[0].lstm.input_size == 8 + 2
+    tokens, lengths = torch.tensor([[5, 6, 7]]), torch.tensor([3])
+    before = net(tokens, lengths)
+    with torch.no_grad():
+        net.lexicon[6] = torch.tensor([1.0, 1.0])
+    assert not torch.allclose(before, net(tokens, lengths))
+    assert "lexicon" in net.state_dict() and all(p is not net.lexicon for p in net.parameters())
+
+
+def test_a_model_trained_with_vader_keeps_its_ratings_in_the_checkpoint(data_dir, tmp_path, monkeypatch):
+    pytest.importorskip("vaderSentiment")
+    from hbilstm.config import TrainConfig
+    from hbilstm.errors import ConfigError
+    from hbilstm.training import train
+
+    run = tmp_path / "lex"
+    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1,
+                      lexicon="vader"), run)
+    loaded = load_model(run)
+    vocab = loaded.vocab.tokens
+    assert loaded.model.config.lexicon_features == 2
+    assert loaded.model.lexicon[vocab.index("good")][1] == 1.0
+    # Prediction needs no lexicon package: the ratings travel in the weights.
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vaderSentiment" else None)
+    assert load_model(run).model.lexicon.sum() != 0
+    with pytest.raises(ConfigError, match="pip install"):
+        train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1,
+                          lexicon="vader"), tmp_path / "again")
+
+
+def test_the_unpacked_model_used_for_onnx_sees_the_lexicon_too():
+    from hbilstm.model.unpacked import UnpackedClassifier
+
+    net = model(lexicon_features=2, pooling="attention").eval()
+    with torch.no_grad():
+        net.lexicon.normal_()
+    tokens, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0]]), torch.tensor([3, 2])
+    with torch.no_grad():
+        assert torch.allclose(UnpackedClassifier(net)(tokens, lengths), net(tokens, lengths), atol=1e-5)
