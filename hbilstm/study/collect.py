@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .sweep import OUTCOME_FILE, run_dirs
+from .sweep import EXECUTION_OPTIONS, OUTCOME_FILE, run_dirs
 
 METRICS = ("accuracy", "macro_f1", "macro_recall")
 CARRY_ORDER = ("plain", "highway", "residual", "gated-residual")
@@ -80,11 +80,17 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+# Options that say where and how a run was executed, not what was trained: runs that differ only
+# in these (a sweep resumed with other thread counts, on another machine) are the same experiment.
+NOT_SWEPT = ("carry", "layers", "seed", *EXECUTION_OPTIONS, "data_dir")
+
+
 def swept_keys(runs: list[Run]) -> list[str]:
-    """Options other than carry, layers and seed whose values differ between runs."""
+    """Options other than carry, layers and seed whose values differ between runs (execution
+    options such as ``threads`` and ``device``, and where the data lives, do not count)."""
     keys = []
     for key in runs[0].config if runs else []:
-        if key in ("carry", "layers", "seed"):
+        if key in NOT_SWEPT:
             continue
         if len({json.dumps(r.config.get(key)) for r in runs}) > 1:
             keys.append(key)

@@ -193,3 +193,15 @@ def test_findings_with_another_swept_option_name_it_as_the_tables_do(tmp_path):
         assert finding(facts, f"At depth 2 (gate_bias = {bias}),")
         assert re.search(rf"^\| 2 \| {re.escape(bias)} \| 3 \| \+6\.00 \|", report, re.MULTILINE)  # the tests table
     assert "at depths 2 (gate_bias = -1.0) and 2 (gate_bias = -3.0)." in " ".join(facts)
+
+
+def test_runs_that_differ_only_in_how_they_were_executed_share_a_row():
+    from hbilstm.study.collect import Run, swept_keys
+
+    def run(seed, threads, device, data_dir, **extra):
+        config = {**TrainConfig(threads=threads, device=device, data_dir=data_dir, **extra).to_dict(), "seed": seed}
+        return Run(f"r{seed}", config, "finished")
+
+    resumed = [run(1, 0, "auto", "/a"), run(2, 1, "cpu", "/b"), run(3, 2, "cuda", "/c")]
+    assert swept_keys(resumed) == []
+    assert swept_keys([*resumed, run(4, 0, "auto", "/a", hidden=16)]) == ["hidden"]
