@@ -57,7 +57,8 @@ def collect(out: Path) -> list[Run]:
         config_path = folder / "config.yaml"
         if not config_path.is_file():
             continue
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        # An option the run's version did not have yet took the value that is its default now.
+        config = {**_defaults(), **yaml.safe_load(config_path.read_text(encoding="utf-8"))}
         history = [json.loads(line) for line in _lines(folder / "metrics.jsonl")]
         manifest = _json(folder / "manifest.json")
         results = _json(folder / "results.json")
@@ -70,6 +71,12 @@ def collect(out: Path) -> list[Run]:
             status, message = "interrupted", "not finished; rerun the sweep to continue it"
         runs.append(Run(folder.name, config, status, results, history, message, manifest))
     return runs
+
+
+def _defaults() -> dict:
+    from ..config import TrainConfig
+
+    return TrainConfig().to_dict()
 
 
 def _lines(path: Path) -> list[str]:

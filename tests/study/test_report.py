@@ -205,3 +205,17 @@ def test_runs_that_differ_only_in_how_they_were_executed_share_a_row():
     resumed = [run(1, 0, "auto", "/a"), run(2, 1, "cpu", "/b"), run(3, 2, "cuda", "/c")]
     assert swept_keys(resumed) == []
     assert swept_keys([*resumed, run(4, 0, "auto", "/a", hidden=16)]) == ["hidden"]
+
+
+def test_runs_written_before_an_option_existed_take_its_default(tmp_path):
+    from hbilstm.study.collect import collect
+
+    out = make_study(tmp_path / "s", {("plain", 1): [0.5, 0.52], ("highway", 1): [0.55, 0.56]})
+    old = out / RUNS_DIR / run_name({"carry": "plain", "layers": 1, "seed": 1}) / "config.yaml"
+    config = yaml.safe_load(old.read_text())
+    del config["lexicon"], config["embedding_noise"]  # as a run of an older hbilstm wrote it
+    old.write_text(yaml.safe_dump(config))
+    runs = collect(out)
+    assert {r.config["lexicon"] for r in runs} == {"none"}
+    build_report(out)
+    assert "lexicon" not in (out / "report.md").read_text().split("## Results")[1].split("\n")[2]
