@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import spacy
+
 from hbilstm.data.tokenizer import TweetTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
