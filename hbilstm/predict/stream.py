@@ -37,9 +37,6 @@ from .workers import ChunkScorer, ScoredChunk, auto_workers
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
 # as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
 CHARS_PER_TOKEN = 32
-# Without workers, chunks are smaller: each is scored on a thread while the next is tokenized,
-# and smaller chunks let the two overlap for more of the input.
-LOCAL_CHUNK_SIZE = 2048
 BACKENDS = ("torch", "onnx")
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
 
@@ -143,8 +140,6 @@ def predict(
             if auto:
                 estimate = rows_in.estimate
                 scorer.plan(None if estimate is None else -(-estimate // shard_n), chunk_size)
-            if scorer.workers <= 0:
-                chunk_size = min(chunk_size, LOCAL_CHUNK_SIZE)
             has_ids = rows_in.has_ids
             rows = rows_in.rows
             if shard_n > 1:

@@ -8,7 +8,6 @@ loading the graph itself.
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import contextlib
 import multiprocessing
 import os
@@ -69,15 +68,14 @@ def _worker_run(texts: list[str]):
 
 
 class _Local:
-    """A chunk done in this process: encoded at once, then scored on the scorer's thread, so that
-    the next chunk is tokenized while this one is scored (torch releases the GIL)."""
+    """A chunk done in this process: encoded at once, scored when its result is asked for."""
 
     def __init__(self, scorer: "ChunkScorer", texts: list[str]):
+        self.scorer = scorer
         self.sequences, self.cut = encode_texts(scorer.local, scorer.loaded.vocab, scorer.loaded.max_tokens, texts)
-        self.result = scorer.thread().submit(scorer.score, self.sequences)
 
     def get(self) -> tuple[torch.Tensor, list[bool]]:
-        return self.result.result(), self.cut
+        return self.scorer.score(self.sequences), self.cut
 
 
 class _Pooled:
@@ -140,7 +138,6 @@ class ChunkScorer:
         self.workers_score = device.type == "cpu" or onnx is not None
         self.local = TweetTokenizer(loaded.tokenizer)
         self.pool = None
-        self._thread: futures.ThreadPoolExecutor | None = None
         self.shipped: str | None = None
         self.chunks = 0
         self.local_chunks = self.LOCAL_CHUNKS
@@ -162,12 +159,6 @@ class ChunkScorer:
         if self.onnx is not None:
             return torch.from_numpy(self.onnx.predict_probs(sequences, self.batch_size))
         return predict_probs(self.model, sequences, self.batch_size, self.device)
-
-    def thread(self) -> futures.ThreadPoolExecutor:
-        """The one thread that scores chunks done in this process, one at a time."""
-        if self._thread is None:
-            self._thread = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbilstm-score")
-        return self._thread
 
     def submit(self, texts: list[str]):
         self.chunks += 1
@@ -197,9 +188,6 @@ class ChunkScorer:
             self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.shutdown(wait=True, cancel_futures=True)
-            self._thread = None
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
