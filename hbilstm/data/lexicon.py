@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import ConfigError
+from .vocab import spellings
 
 LEXICONS = ("none", "vader")
 FEATURES = {"vader": 2}
@@ -46,10 +47,7 @@ def lexicon_features(name: str, tokens: list[str]) -> tuple[list[list[float]], i
     valences = read_vader()
     rows, found = [], 0
     for token in tokens:
-        candidates = [token, token.lower()]
-        if token.startswith("#") and len(token) > 1:
-            candidates += [token[1:], token[1:].lower()]
-        value = next((valences[c] for c in candidates if c in valences), None)
+        value = next((valences[c] for c in spellings(token) if c in valences), None)
         if value is None:
             rows.append([0.0, 0.0])
         else:

@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import DataError
-from .vocab import PAD_ID, Vocabulary
+from .vocab import PAD_ID, Vocabulary, spellings
 
 VECTOR_FILES = ("key2row", "vectors.cfg")
 SEARCH_DEPTH = 3
@@ -82,10 +82,7 @@ def read_spacy_vectors(source: str | Path, vocab: Vocabulary) -> tuple[int, dict
     for i, token in enumerate(vocab.tokens):
         if i == PAD_ID:
             continue
-        candidates = [token, token.lower()]
-        if token.startswith("#") and len(token) > 1:
-            candidates += [token[1:], token[1:].lower()]
-        for candidate in candidates:
+        for candidate in spellings(token):
             row = rows.get(hash_string(candidate))
             if row is not None and row >= 0:
                 vectors[i] = [float(v) for v in data[row]]
