@@ -11,9 +11,12 @@ from typing import Any
 import yaml
 
 from .. import __version__
+from ..config import TrainConfig
 
 _OPTIONS = ("layers", "carry", "hidden", "embedding_dim", "pooling", "gate_bias", "dropout", "epochs",
             "batch_size", "lr", "weight_decay", "class_weights", "max_train", "seed", "embeddings")
+# Where and how a run ran, not what it learnt: never listed, whatever their values.
+_PLACE = ("data", "data_dir", "device", "threads", "amp", "log_to")
 _METRICS = (("macro_recall", "macro-recall"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
 
 
@@ -80,7 +83,10 @@ def model_card(payload: dict[str, Any], results: dict[str, Any] | None, manifest
     files = payload.get("data_files") or []
     if files:
         lines += ["", "| file | SHA-256 |", "| --- | --- |"] + [f"| {f['name']} | `{f['sha256']}` |" for f in files]
+    defaults = TrainConfig().to_dict()
     options = {k: train[k] for k in _OPTIONS if k in train}
+    options.update({k: v for k, v in train.items()
+                    if k in defaults and k not in options and k not in _PLACE and v != defaults[k]})
     lines += ["", "Options (`hbilstm train`; every other option at its default):", "",
               "| option | value |", "| --- | --- |"] + [f"| {k} | {'none' if v is None else v} |" for k, v in options.items()]
     if manifest:

@@ -38,6 +38,9 @@ def test_folder_holds_config_weights_vocab_and_a_card_with_the_runs_scores(folde
     assert card.startswith("---\nlibrary_name: hbilstm\npipeline_tag: text-classification\n")
     assert f"| test | 150 | {100 * results['test']['macro_recall']:.2f} |" in card
     assert "Intended use and limits" in card and "hbilstm evaluate PATH" in card
+    # the usual options always, any other option where the run changed it, never where it ran
+    assert "| hidden | 16 |" in card and "| min_freq | 1 |" in card and "| max_tokens |" not in card
+    assert "| data_dir |" not in card
 
 
 def test_a_folder_loads_without_unpickling_and_scores_like_the_checkpoint(folder, trained_run, monkeypatch):
