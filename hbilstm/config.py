@@ -59,6 +59,7 @@ class TrainConfig:
     layer_dropout: float = _MODEL["layer_dropout"]
     embedding_noise: float = _MODEL["embedding_noise"]
     lexicon: str = "none"
+    char_features: int = _MODEL["char_features"]
     # training
     epochs: int = 10
     batch_size: int = 64
@@ -67,6 +68,8 @@ class TrainConfig:
     clip: float = 1.0
     patience: int = 3
     class_weights: str = "balanced"
+    label_smoothing: float = 0.0
+    ema: float = 0.0
     metric: str = "auto"
     seed: int = 13
     device: str = "auto"
@@ -92,6 +95,13 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         if self.embedding_noise < 0:
             raise ConfigError(f"embedding_noise must be zero or positive, not {self.embedding_noise}")
+        if self.char_features and self.char_features < 5:
+            raise ConfigError(f"char_features must be 0 (none) or at least 5 (one filter per width), "
+                              f"not {self.char_features}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must be in [0, 1) (0: no weight average), not {self.ema}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
         for name in ("lr",):

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .chars import SPELLING_LENGTH, CharWordEncoder
 from .config import ModelConfig
 from .layers import HighwayBiLSTMLayer
 
@@ -28,7 +29,11 @@ class HighwayBiLSTMClassifier(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx)
         if config.lexicon_features:  # fixed ratings per vocabulary id, set by whoever builds the model
             self.register_buffer("lexicon", torch.zeros(config.vocab_size, config.lexicon_features))
-        widths = [config.embedding_dim + config.lexicon_features] + [2 * config.hidden] * config.layers
+        if config.char_features:  # every vocabulary word's spelling, set by whoever builds the model
+            self.register_buffer("spellings", torch.zeros(config.vocab_size, SPELLING_LENGTH, dtype=torch.int16))
+            self.chars = CharWordEncoder(config.char_features)
+        token_width = config.embedding_dim + config.char_features + config.lexicon_features
+        widths = [token_width] + [2 * config.hidden] * config.layers
         # layer_dropout acts on the LSTM input of every layer after the first (the first one reads
         # the embeddings, dropped already); inside the layer, so the carry path is never dropped.
         self.layers = nn.ModuleList(
@@ -43,15 +48,27 @@ class HighwayBiLSTMClassifier(nn.Module):
         self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        """Token embeddings, with Gaussian noise (``embedding_noise``) and dropout while training,
-        joined by the token's lexicon features if the model has them."""
+        """Token embeddings, with Gaussian noise (``embedding_noise``) while training, joined by
+        the words' character-aware vectors and dropped out while training, then joined by the
+        token's lexicon features, for the models that have them."""
         embedded = self.embedding(tokens)
         if self.training and self.config.embedding_noise > 0:
             embedded = embedded + torch.randn_like(embedded) * self.config.embedding_noise
+        if self.config.char_features:
+            embedded = torch.cat([embedded, self.spelt(tokens).to(embedded.dtype)], dim=-1)
         embedded = self.dropout(embedded)
         if self.config.lexicon_features:
             embedded = torch.cat([embedded, self.lexicon[tokens].to(embedded.dtype)], dim=-1)
         return embedded
+
+    def spelt(self, tokens: Tensor) -> Tensor:
+        """The character-aware vector of every token, each distinct word encoded once (in an
+        exported graph, every position: ONNX export cannot follow ``unique``'s inverse)."""
+        if torch.onnx.is_in_onnx_export():
+            flat = self.chars(self.spellings[tokens.reshape(-1)].long())
+            return flat.reshape(*tokens.shape, -1)
+        words, where = torch.unique(tokens, return_inverse=True)
+        return self.chars(self.spellings[words].long())[where]
 
     def attention_weights(self, features: Tensor, real: Tensor) -> Tensor:
         """``(batch, time)`` attention weights over ``features`` ``(batch, time, width)``: zero where

@@ -30,6 +30,9 @@ class ModelConfig:
         training (default 0: none); never at prediction.
     lexicon_features: fixed per-token features (a lexicon's ratings, held in the ``lexicon``
         buffer, one row per vocabulary id) joined to each token's embedding (default 0: none).
+    char_features: width of a character-aware word vector joined to each token's embedding: a
+        CNN over the word's bytes with highway layers (:mod:`hbilstm.model.chars`), its
+        spellings held in the ``spellings`` buffer, one row per vocabulary id (default 0: none).
     layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
@@ -48,6 +51,7 @@ class ModelConfig:
     padding_idx: int = 0
     embedding_noise: float = 0.0
     lexicon_features: int = 0
+    char_features: int = 0
 
     def __post_init__(self) -> None:
         if self.carry not in CARRIES:
@@ -60,8 +64,9 @@ class ModelConfig:
         for name in ("dropout", "layer_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
-        if self.lexicon_features < 0:
-            raise ValueError(f"lexicon_features must be at least 0, not {self.lexicon_features}")
+        for name in ("lexicon_features", "char_features"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0, not {getattr(self, name)}")
         if not self.embedding_noise >= 0.0:
             raise ValueError(f"embedding_noise must be at least 0, not {self.embedding_noise}")
 

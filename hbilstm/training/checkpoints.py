@@ -55,6 +55,8 @@ class RunCheckpoints:
         }
         if len(rngs) > 1:
             payload["rng_ranks"] = rngs
+        if self.parts.average is not None:
+            payload["average"] = self.parts.average.state_dict()
         save_checkpoint(self.resume_path, payload)
 
     def restore(self, saved: dict, rank: int = 0) -> None:
@@ -67,6 +69,11 @@ class RunCheckpoints:
         except ValueError:  # older versions decayed every parameter, in one group
             raise CheckpointError(f"{self.resume_path}: written by an older hbilstm whose optimizer state "
                                   "this version cannot continue; start the run again") from None
+        if self.parts.average is not None and "average" in saved:
+            try:
+                self.parts.average.load_state_dict(saved["average"])
+            except ValueError as error:
+                raise CheckpointError(f"{self.resume_path}: {error}") from None
         ranks = saved.get("rng_ranks") or [saved["rng"]]
         if rank < len(ranks):
             set_rng_state(ranks[rank], self.device)

@@ -17,6 +17,7 @@ from ..errors import TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
+from .averaging import averaged
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
@@ -81,6 +82,8 @@ class Trainer:
             if config.clip > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
             optimizer.step()
+            if self.parts.average is not None:
+                self.parts.average.update()
             loss_sum += loss_here.detach().double() * rows_all / weight_all.double()
             correct += (logits.detach().argmax(-1) == batch.labels).sum()
             rows += len(batch.index)
@@ -125,12 +128,13 @@ class Trainer:
     def _end_epoch(self) -> None:
         config, state, dist = self.config, self.state, self.dist
         val_started = time.perf_counter()
-        # Rank 0 validates and tells the others, so that every rank stops at the same epoch.
-        val = dist.share(lambda: self.evaluate_split(self.parts.data.val))
         metric = self.parts.metric
-        improved = state.stopping.update(state.epoch, val[metric])
-        if improved and dist.is_main:
-            self.checkpoints.save_model(state.epoch, val)
+        with averaged(self.parts.average):  # the weight average, where the run keeps one, is the model
+            # Rank 0 validates and tells the others, so that every rank stops at the same epoch.
+            val = dist.share(lambda: self.evaluate_split(self.parts.data.val))
+            improved = state.stopping.update(state.epoch, val[metric])
+            if improved and dist.is_main:
+                self.checkpoints.save_model(state.epoch, val)
         tally = state.tally
         record = {
             "epoch": state.epoch,

@@ -17,6 +17,8 @@ from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import Vocabulary
 from ..model import HighwayBiLSTMClassifier, ModelConfig
+from ..model.chars import spell
+from .averaging import WeightAverage
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Parts:
     optimizer: torch.optim.Optimizer
     criterion: nn.Module
     embedding_info: dict | None
+    average: WeightAverage | None = None  # the EMA of the weights (``ema``), when the run keeps one
 
 
 def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, embedding_dim: int) -> ModelConfig:
@@ -39,6 +42,7 @@ def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, emb
         hidden=config.hidden, layers=config.layers, carry=config.carry, gate_bias=config.gate_bias,
         pooling=config.pooling, dropout=config.dropout, layer_dropout=config.layer_dropout,
         embedding_noise=config.embedding_noise, lexicon_features=FEATURES.get(config.lexicon, 0),
+        char_features=config.char_features,
     )
 
 
@@ -124,6 +128,9 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         with torch.no_grad():
             model.lexicon.copy_(torch.tensor(rows))
         log(f"lexicon: {config.lexicon} rates {found:,} of {len(data.vocab):,} vocabulary words")
+    if config.char_features:
+        with torch.no_grad():
+            model.spellings.copy_(torch.tensor(spell(list(data.vocab.tokens)), dtype=torch.int16))
     model.to(device)
     weights = None
     if config.class_weights == "balanced":
@@ -134,4 +141,5 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         f"{model.num_parameters():,} parameters; device {device}"
     )
     return Parts(data, metric, tokenizer_config, model_config, model, make_optimizer(model, config, device),
-                 nn.CrossEntropyLoss(weight=weights), embedding_info)
+                 nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing), embedding_info,
+                 WeightAverage(model, config.ema) if config.ema else None)

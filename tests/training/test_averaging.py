@@ -1,0 +1,83 @@
+"""The exponential moving average of the weights (``ema``; issue 13, item 6)."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from hbilstm.checkpoint import load_checkpoint
+from hbilstm.config import TrainConfig
+from hbilstm.errors import ConfigError
+from hbilstm.training import load_run_config, train
+from hbilstm.training.averaging import WeightAverage
+
+
+def test_the_shadow_follows_the_weights_with_a_ramped_decay_and_is_swapped_in_and_out():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    net[1].bias.requires_grad_(False)  # frozen weights are not averaged
+    average = WeightAverage(net, 0.9)
+    assert len(average.shadow) == 3
+    start = net[0].weight.detach().clone()
+    expected = start.clone()
+    for step in range(1, 40):
+        with torch.no_grad():
+            net[0].weight.add_(0.1)
+        average.update()
+        keep = min(0.9, (1 + step) / (10 + step))
+        expected = keep * expected + (1 - keep) * net[0].weight.detach()
+    assert torch.allclose(average.shadow[0], expected, atol=1e-6)
+    raw = net[0].weight.detach().clone()
+    with average.applied():
+        assert torch.allclose(net[0].weight, expected, atol=1e-6)
+    assert torch.equal(net[0].weight, raw)  # the raw weights come back exactly
+
+    again = WeightAverage(net, 0.9)
+    again.load_state_dict(average.state_dict())
+    assert again.updates == 39 and all(torch.equal(a, b) for a, b in zip(again.shadow, average.shadow))
+    with pytest.raises(ValueError, match="does not fit"):
+        WeightAverage(nn.Linear(3, 5), 0.9).load_state_dict(average.state_dict())
+    with pytest.raises(ConfigError, match="ema"):
+        TrainConfig(ema=1.0)
+
+
+def tiny(data_dir, **kw):
+    settings = dict(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=3, batch_size=32,
+                    min_freq=1, seed=5, threads=1, patience=0, ema=0.9)
+    settings.update(kw)
+    return TrainConfig(**settings)
+
+
+def shadow_by_name(checkpoint: dict) -> dict:
+    from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
+
+    net = HighwayBiLSTMClassifier(ModelConfig.from_dict(checkpoint["model_config"]))
+    names = [n for n, p in net.named_parameters() if p.requires_grad]
+    return dict(zip(names, checkpoint["average"]["shadow"], strict=True))
+
+
+def test_the_average_is_what_is_validated_and_kept(tmp_path, data_dir):
+    run = tmp_path / "one"
+    train(tiny(data_dir, epochs=1), run)
+    last = load_checkpoint(run / "last.pt", kind="resume")
+    best = load_checkpoint(run / "model.pt")
+    assert last["average"]["updates"] == 13  # 400 tweets in batches of 32
+    shadow = shadow_by_name(last)
+    assert all(torch.equal(best["state_dict"][k], v) for k, v in shadow.items())  # model.pt is the average
+    assert any(not torch.equal(last["state_dict"][k], v) for k, v in shadow.items())  # last.pt keeps the raw weights
+    record = json.loads((run / "metrics.jsonl").read_text())
+    assert best["val"]["macro_recall"] == record["val_macro_recall"]
+
+
+def test_a_resumed_run_continues_the_same_average(tmp_path, data_dir):
+    straight = tmp_path / "straight"
+    train(tiny(data_dir), straight)
+    split = tmp_path / "split"
+    train(tiny(data_dir, epochs=2), split)
+    train(load_run_config(split, {"epochs": 3}), split, resume=True)
+    a, b = (load_checkpoint(run / "last.pt", kind="resume") for run in (straight, split))
+    assert a["average"]["updates"] == b["average"]["updates"] == 3 * 13
+    assert all(torch.equal(x, y) for x, y in zip(a["average"]["shadow"], b["average"]["shadow"]))
+    a, b = (load_checkpoint(run / "model.pt")["state_dict"] for run in (straight, split))
+    assert all(torch.equal(a[k], b[k]) for k in a)
