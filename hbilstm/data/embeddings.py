@@ -29,6 +29,7 @@ class PretrainedVectors:
     found: int  # vocabulary types with a pretrained vector
     vocab_size: int
     token_coverage: float  # share of the counted training tokens with a pretrained vector
+    found_ids: tuple[int, ...] = ()  # the vocabulary ids that have one
 
     @property
     def type_coverage(self) -> float:
@@ -76,7 +77,7 @@ def load_vectors(
         total = sum(token_counts.values())
         covered = sum(c for t, c in token_counts.items() if vocab.id(t) in vectors)
         coverage = covered / max(1, total)
-    return PretrainedVectors(weights, len(vectors), len(vocab), coverage)
+    return PretrainedVectors(weights, len(vectors), len(vocab), coverage, tuple(sorted(vectors)))
 
 
 def _read_text_vectors(path: Path, vocab: Vocabulary) -> tuple[int, dict[int, list[float]]]:

@@ -57,6 +57,8 @@ class RunCheckpoints:
             payload["rng_ranks"] = rngs
         if self.parts.average is not None:
             payload["average"] = self.parts.average.state_dict()
+        if self.parts.frozen_rows is not None:
+            payload["frozen_rows"] = self.parts.frozen_rows
         save_checkpoint(self.resume_path, payload)
 
     def restore(self, saved: dict, rank: int = 0) -> None:

@@ -15,7 +15,7 @@ from ..data.lexicon import FEATURES, lexicon_features
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
 from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
-from ..data.vocab import Vocabulary
+from ..data.vocab import PAD_ID, Vocabulary
 from ..model import HighwayBiLSTMClassifier, ModelConfig
 from ..model.chars import spell
 from .averaging import WeightAverage
@@ -34,6 +34,7 @@ class Parts:
     criterion: nn.Module
     embedding_info: dict | None
     average: WeightAverage | None = None  # the EMA of the weights (``ema``), when the run keeps one
+    frozen_rows: list[int] | None = None  # embedding rows kept fixed (freeze_embeddings), when not all are
 
 
 def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, embedding_dim: int) -> ModelConfig:
@@ -58,18 +59,21 @@ def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:
     return torch.where(counts > 0, weights, torch.zeros_like(weights))
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device,
+                   undecayed: tuple[nn.Parameter, ...] = ()) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters, with weight decay on the weight matrices only.
 
     Biases and the residual gate k are left undecayed: decay would drag the transform-gate bias
     b_T from its negative start toward 0 (opening every gate) and k toward 0, undoing the
     initialisation the carries depend on. The embedding's padding row is zero and gets no
-    gradient, so decay keeps it zero.
+    gradient, so decay keeps it zero. ``undecayed`` parameters are not decayed either (an
+    embedding whose pretrained rows are frozen: decay would shrink them).
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
+    keep = {id(p) for p in undecayed}
     groups = [
-        {"params": [p for p in trainable if p.dim() >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for p in trainable if p.dim() >= 2 and id(p) not in keep], "weight_decay": config.weight_decay},
+        {"params": [p for p in trainable if p.dim() < 2 or id(p) in keep], "weight_decay": 0.0},
     ]
     # The fused AdamW updates every parameter in one kernel: on the CPU its step is ten times
     # faster than the per-parameter loop (benchmarks.md), which matters with a large embedding.
@@ -106,7 +110,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
             f"embeddings: {config.embeddings}: {vectors.found:,} of {vectors.vocab_size - 2:,} "
             f"vocabulary words ({vectors.type_coverage:.1%}), {vectors.token_coverage:.1%} of "
             f"training tokens; dimension {embedding_dim}"
-            + ("; frozen" if config.freeze_embeddings else "; trainable")
+            + (f"; frozen, but for the {vectors.vocab_size - 2 - vectors.found:,} words without a vector"
+               if config.freeze_embeddings else "; trainable")
         )
         if embedding_dim != config.embedding_dim:
             log(f"embedding_dim set to {embedding_dim} by the vectors file")
@@ -121,8 +126,12 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     if vectors is not None:
         with torch.no_grad():
             model.embedding.weight.copy_(vectors.weights)
+    frozen_rows = None
     if config.freeze_embeddings:
-        model.embedding.weight.requires_grad_(False)
+        frozen_rows = resume_state.get("frozen_rows") if resume_state else (
+            [PAD_ID, *vectors.found_ids] if vectors is not None else None)
+        if frozen_rows is None:  # no vectors (or a run from before rows could be told apart): all
+            model.embedding.weight.requires_grad_(False)
     if config.lexicon != "none":
         rows, found = lexicon_features(config.lexicon, list(data.vocab.tokens))
         with torch.no_grad():
@@ -132,6 +141,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         with torch.no_grad():
             model.spellings.copy_(torch.tensor(spell(list(data.vocab.tokens)), dtype=torch.int16))
     model.to(device)
+    if frozen_rows is not None:
+        freeze_rows(model.embedding.weight, frozen_rows)
     weights = None
     if config.class_weights == "balanced":
         weights = class_weights(data.train.labels, len(corpus.label_names)).to(device)
@@ -140,6 +151,15 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         f"model: {config.layers} x {config.carry} BiLSTM, hidden {config.hidden}x2, "
         f"{model.num_parameters():,} parameters; device {device}"
     )
-    return Parts(data, metric, tokenizer_config, model_config, model, make_optimizer(model, config, device),
+    optimizer = make_optimizer(model, config, device, (model.embedding.weight,) if frozen_rows is not None else ())
+    return Parts(data, metric, tokenizer_config, model_config, model, optimizer,
                  nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing), embedding_info,
-                 WeightAverage(model, config.ema) if config.ema else None)
+                 WeightAverage(model, config.ema) if config.ema else None, frozen_rows)
+
+
+def freeze_rows(weight: nn.Parameter, rows: list[int]) -> None:
+    """Keep ``rows`` of an embedding table fixed while the others train: their gradient is zeroed
+    (so Adam never moves them; keep the table out of weight decay too)."""
+    trainable = torch.ones(weight.size(0), 1, dtype=weight.dtype, device=weight.device)
+    trainable[torch.tensor(rows, dtype=torch.long, device=weight.device)] = 0
+    weight.register_hook(lambda grad: grad * trainable)

@@ -188,11 +188,18 @@ def test_frozen_embeddings_stay_the_pretrained_vectors_through_training(tmp_path
     vectors.write_text("".join(w + " " + " ".join(f"{v:.4f}" for v in torch.randn(12, generator=generator).tolist()) + "\n"
                                for w in words))
     run = tmp_path / "run"
-    train(tiny(data_dir, embeddings=str(vectors), freeze_embeddings=freeze), run)
+    train(tiny(data_dir, embeddings=str(vectors), freeze_embeddings=freeze, epochs=1), run)
+    train(load_run_config(run, {"epochs": 2}), run, resume=True)  # a resume keeps the same rows fixed
     saved = load_checkpoint(run / "model.pt")
-    start = load_vectors(vectors, Vocabulary(saved["vocab"]), None, seed=5).weights
-    assert torch.equal(saved["state_dict"]["embedding.weight"], start) == freeze
-    assert torch.all(saved["state_dict"]["embedding.weight"][0] == 0)  # padding stays zero either way
+    start = load_vectors(vectors, Vocabulary(saved["vocab"]), None, seed=5)
+    assert len(start.found_ids) == len(words)
+    weight = saved["state_dict"]["embedding.weight"]
+    found = list(start.found_ids)
+    assert torch.equal(weight[found], start.weights[found]) == freeze
+    missing = [i for i in range(2, len(weight)) if i not in found]
+    assert (weight[missing] != start.weights[missing]).any(dim=1).float().mean() > 0.5  # these train either way
+    assert torch.all(weight[0] == 0)  # padding stays zero either way
+    assert load_checkpoint(run / "last.pt", kind="resume").get("frozen_rows") == ([0, *found] if freeze else None)
 
 
 def test_max_train_trains_on_a_fixed_sample_and_says_so(tmp_path, data_dir):
