@@ -43,6 +43,7 @@ class TrainConfig:
     lowercase: bool = True
     squash_elongations: bool = True
     normalize_mentions: bool = True
+    emoji_names: bool = False
     min_freq: int = 2
     max_vocab: int = 50000
     max_tokens: int = 128

@@ -11,15 +11,17 @@
   is split from the words it touches;
 * HTML entities left by the Twitter API (``&amp;``, ``&lt;3``) are decoded first.
 
-Lowercasing, squashing of elongations (``soooo`` -> ``soo``) and mapping every mention to
-``@user`` (as TweetEval does) are options, stored with a trained model so prediction tokenizes
-exactly as training did.
+Lowercasing, squashing of elongations (``soooo`` -> ``soo``), mapping every mention to
+``@user`` (as TweetEval does) and writing emoji as the words of their Unicode names
+(``😂`` -> ``face with tears of joy``) are options, stored with a trained model so prediction
+tokenizes exactly as training did.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator
 
@@ -45,6 +47,8 @@ _FLAG = "[\U0001f1e6-\U0001f1ff]{2}"
 EMOJI_SEQUENCE = (
     f"(?:{_FLAG}|[{_PICTO}][{_MODIFIER}]*(?:\u200d[{_PICTO}][{_MODIFIER}]*)*)"
 )
+_EMOJI = re.compile(f"(?:{EMOJI_SEQUENCE})+\\Z")
+_PICTOGRAPH = re.compile(f"[{_PICTO}]")
 
 # Emoticons that spaCy's English exceptions lack but tweets use often.
 _EXTRA_EMOTICONS = [
@@ -64,11 +68,16 @@ class TokenizerConfig:
     squash_elongations: shorten runs of three or more equal letters to two (default True).
     normalize_mentions: map every ``@name`` to ``@user``, as TweetEval's data already is
         (default True), so that raw tweets look like the training data.
+    emoji_names: write each emoji as the lowercased words of its Unicode name (``😭`` ->
+        ``loudly crying face``, a flag -> ``flag``; skin tones and joiners dropped), so that a
+        model reads emoji through words it knows, even when its training text had none
+        (default False: each emoji sequence is one token, as models saved before it had).
     """
 
     lowercase: bool = True
     squash_elongations: bool = True
     normalize_mentions: bool = True
+    emoji_names: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,6 +176,29 @@ class TweetTokenizer:
                 if known is None:
                     if len(pieces) >= self.MEMO_LIMIT:
                         pieces.clear()
-                    known = pieces[piece] = [normalise(t.text) for t in self._spacy(piece) if not t.is_space]
+                    known = pieces[piece] = self._piece_tokens(piece)
                 tokens.extend(known)
             yield tokens
+
+    def _piece_tokens(self, piece: str) -> list[str]:
+        """The tokens of one whitespace-free piece, by spaCy's rules (adjusted as above)."""
+        tokens = []
+        for token in self._spacy(piece):
+            if token.is_space:
+                continue
+            if self.config.emoji_names and _EMOJI.match(token.text):
+                tokens.extend(emoji_words(token.text))
+            else:
+                tokens.append(self._normalise(token.text))
+        return tokens
+
+
+def emoji_words(sequence: str) -> list[str]:
+    """The words of the Unicode names of the pictographs in an emoji sequence, lowercased; a flag
+    (a pair of regional indicator letters) is ``flag``."""
+    if "\U0001f1e6" <= sequence[0] <= "\U0001f1ff":
+        return ["flag"] * (len(sequence) // 2)
+    words = []
+    for char in _PICTOGRAPH.findall(sequence):
+        words.extend(unicodedata.name(char, "").lower().replace("-", " ").split())
+    return words

@@ -42,6 +42,18 @@ def test_emoji_are_split_from_words_and_kept_whole(raw):
     ]
 
 
+def test_emoji_names_write_each_emoji_as_the_words_of_its_unicode_name():
+    named = TweetTokenizer(TokenizerConfig(emoji_names=True))
+    text = "great👏#win so happy😂😂 👍🏽 🇺🇸! 👨\u200d👩\u200d👧 ❤️ :)"
+    assert named.tokenize(text) == [
+        "great", "clapping", "hands", "sign", "#win", "so", "happy", *["face", "with", "tears", "of", "joy"] * 2,
+        "thumbs", "up", "sign", "flag", "!", "man", "woman", "girl", "heavy", "black", "heart", ":)",
+    ]
+    assert TweetTokenizer().tokenize("happy😂")[-1] == "😂"  # off by default: one token, as before
+    # a model saved before the option existed tokenizes as it did
+    assert TokenizerConfig.from_dict({"lowercase": True}).emoji_names is False
+
+
 def test_html_entities_are_decoded(tok):
     assert tok.tokenize("you &amp; me &lt;3") == ["you", "&", "me", "<3"]
 
@@ -64,7 +76,7 @@ def test_tokenize_many_keeps_order_and_count(tok):
 
 
 def test_config_round_trip():
-    config = TokenizerConfig(lowercase=False, squash_elongations=True, normalize_mentions=False)
+    config = TokenizerConfig(lowercase=False, squash_elongations=True, normalize_mentions=False, emoji_names=True)
     assert TokenizerConfig.from_dict(config.to_dict()) == config
 
 
