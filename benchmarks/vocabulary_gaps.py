@@ -1,6 +1,6 @@
 """What the vocabulary misses on TweetEval test, and whether cheap fixes of it change the scores.
 
-Usage: python benchmarks/test_vocabulary.py RUN_DIR [RUN_DIR ...] [--data-dir DIR]
+Usage: python benchmarks/vocabulary_gaps.py RUN_DIR [RUN_DIR ...] [--data-dir DIR]
 
 For the first run's vocabulary: the share of val and test tokens it lacks, by kind (words,
 hashtags, emoji, numbers, other), and the emoji in each split. Then, for every run, its test
