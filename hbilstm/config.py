@@ -49,6 +49,7 @@ class TrainConfig:
     max_tokens: int = 128
     embeddings: Optional[str] = None
     freeze_embeddings: bool = False
+    train_missing_vectors: bool = False
     # model (defaults are the model's own)
     embedding_dim: int = _MODEL["embedding_dim"]
     hidden: int = _MODEL["hidden"]

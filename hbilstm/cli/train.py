@@ -37,7 +37,7 @@ def train(
     lr: Optional[float] = typer.Option(None, "--lr", metavar="X", help="AdamW learning rate.  [default: 0.002]"),
     dropout: Optional[float] = typer.Option(None, "--dropout", metavar="P", help="Dropout on embeddings and pooled features.  [default: 0.3]"),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", metavar="SOURCE", help="Pretrained vectors: a GloVe/word2vec text file (plain or .gz), an installed spaCy package with vectors (en_core_web_md), or a spaCy vectors folder."),
-    freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed (words the file lacks still train), or fine-tune them."),
+    freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed, or fine-tune them."),
     device: Optional[str] = options.device(None),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed.  [default: 13]"),
     log_to: Optional[str] = typer.Option(None, "--log-to", metavar="NAME", help="none, or tensorboard: write hyperparameters, per-epoch scores, gate means and test scores to RUN_DIR/tensorboard; view with: tensorboard --logdir RUN_DIR/tensorboard (needs pip install \"hbilstm[tensorboard]\").  [default: none]"),

@@ -110,8 +110,9 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
             f"embeddings: {config.embeddings}: {vectors.found:,} of {vectors.vocab_size - 2:,} "
             f"vocabulary words ({vectors.type_coverage:.1%}), {vectors.token_coverage:.1%} of "
             f"training tokens; dimension {embedding_dim}"
-            + (f"; frozen, but for the {vectors.vocab_size - 2 - vectors.found:,} words without a vector"
-               if config.freeze_embeddings else "; trainable")
+            + ("; trainable" if not config.freeze_embeddings else
+               f"; frozen, but for the {vectors.vocab_size - 2 - vectors.found:,} words without a vector"
+               if config.train_missing_vectors else "; frozen")
         )
         if embedding_dim != config.embedding_dim:
             log(f"embedding_dim set to {embedding_dim} by the vectors file")
@@ -128,9 +129,10 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
             model.embedding.weight.copy_(vectors.weights)
     frozen_rows = None
     if config.freeze_embeddings:
-        frozen_rows = resume_state.get("frozen_rows") if resume_state else (
-            [PAD_ID, *vectors.found_ids] if vectors is not None else None)
-        if frozen_rows is None:  # no vectors (or a run from before rows could be told apart): all
+        if config.train_missing_vectors:  # only the pretrained rows stay fixed
+            frozen_rows = resume_state.get("frozen_rows") if resume_state else (
+                [PAD_ID, *vectors.found_ids] if vectors is not None else None)
+        if frozen_rows is None:  # the whole table
             model.embedding.weight.requires_grad_(False)
     if config.lexicon != "none":
         rows, found = lexicon_features(config.lexicon, list(data.vocab.tokens))

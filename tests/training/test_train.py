@@ -177,8 +177,8 @@ def test_early_stopping_stops_after_patience_epochs_without_a_better_val_score(t
     assert json.loads((run / "results.json").read_text())["stopped"] == "completed"
 
 
-@pytest.mark.parametrize("freeze", [True, False])
-def test_frozen_embeddings_stay_the_pretrained_vectors_through_training(tmp_path, data_dir, freeze):
+@pytest.mark.parametrize("freeze, missing", [(True, False), (True, True), (False, False)])
+def test_frozen_embeddings_stay_the_pretrained_vectors_through_training(tmp_path, data_dir, freeze, missing):
     from hbilstm.data.embeddings import load_vectors
     from hbilstm.data.vocab import Vocabulary
 
@@ -188,18 +188,20 @@ def test_frozen_embeddings_stay_the_pretrained_vectors_through_training(tmp_path
     vectors.write_text("".join(w + " " + " ".join(f"{v:.4f}" for v in torch.randn(12, generator=generator).tolist()) + "\n"
                                for w in words))
     run = tmp_path / "run"
-    train(tiny(data_dir, embeddings=str(vectors), freeze_embeddings=freeze, epochs=1), run)
+    options = dict(embeddings=str(vectors), freeze_embeddings=freeze, train_missing_vectors=missing)
+    train(tiny(data_dir, epochs=1, **options), run)
     train(load_run_config(run, {"epochs": 2}), run, resume=True)  # a resume keeps the same rows fixed
     saved = load_checkpoint(run / "model.pt")
     start = load_vectors(vectors, Vocabulary(saved["vocab"]), None, seed=5)
     assert len(start.found_ids) == len(words)
     weight = saved["state_dict"]["embedding.weight"]
     found = list(start.found_ids)
+    missing_rows = [i for i in range(2, len(weight)) if i not in found]
     assert torch.equal(weight[found], start.weights[found]) == freeze
-    missing = [i for i in range(2, len(weight)) if i not in found]
-    assert (weight[missing] != start.weights[missing]).any(dim=1).float().mean() > 0.5  # these train either way
+    changed = (weight[missing_rows] != start.weights[missing_rows]).any(dim=1).float().mean()
+    assert (changed > 0.5) == (missing or not freeze)  # the rows of words without a vector
     assert torch.all(weight[0] == 0)  # padding stays zero either way
-    assert load_checkpoint(run / "last.pt", kind="resume").get("frozen_rows") == ([0, *found] if freeze else None)
+    assert load_checkpoint(run / "last.pt", kind="resume").get("frozen_rows") == ([0, *found] if missing else None)
 
 
 def test_max_train_trains_on_a_fixed_sample_and_says_so(tmp_path, data_dir):
