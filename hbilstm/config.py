@@ -56,10 +56,10 @@ class TrainConfig:
     layers: int = _MODEL["layers"]
     carry: str = _MODEL["carry"]
     gate_bias: float = _MODEL["gate_bias"]
-    pooling: str = _MODEL["pooling"]
+    pooling: str = "attention"  # the training recipe's; a ModelConfig without one is max (older models)
     dropout: float = _MODEL["dropout"]
     layer_dropout: float = _MODEL["layer_dropout"]
-    embedding_noise: float = _MODEL["embedding_noise"]
+    embedding_noise: float = 0.2
     lexicon: str = "none"
     char_features: int = _MODEL["char_features"]
     # training
@@ -70,7 +70,7 @@ class TrainConfig:
     clip: float = 1.0
     patience: int = 3
     class_weights: str = "balanced"
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     ema: float = 0.0
     metric: str = "auto"
     seed: int = 13
@@ -185,8 +185,21 @@ def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
     return TrainConfig(**data)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (None values skipped)."""
+# What an option was before it existed or before its default changed, for a config a run wrote
+# then: its file lacks the key, and the run was trained with this value, whatever today's default.
+BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0}
+
+
+def stored(data: dict[str, Any]) -> dict[str, Any]:
+    """A config a run wrote, with every option it lacks that has changed meaning since at the
+    value the run was trained with (:data:`BEFORE_OPTION`)."""
+    return {**{k: v for k, v in BEFORE_OPTION.items() if k not in data}, **data}
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                written_by_a_run: bool = False) -> TrainConfig:
+    """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (None values skipped).
+    ``written_by_a_run``: the file is a run's config.yaml, read with :func:`stored`."""
     data: dict[str, Any] = {}
     source = "config"
     if path is not None:
@@ -207,7 +220,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of option: value")
-        data.update(loaded)
+        data.update(stored(loaded) if written_by_a_run else loaded)
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value

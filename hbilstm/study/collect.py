@@ -52,14 +52,16 @@ class Run:
 
 
 def collect(out: Path) -> list[Run]:
+    from ..config import stored
+
     runs = []
     defaults = _defaults()
     for folder in run_dirs(out):
         config_path = folder / "config.yaml"
         if not config_path.is_file():
             continue
-        # An option the run's version did not have yet took the value that is its default now.
-        config = {**defaults, **yaml.safe_load(config_path.read_text(encoding="utf-8"))}
+        # An option the run's version did not have yet took the value it had before it existed.
+        config = {**defaults, **stored(yaml.safe_load(config_path.read_text(encoding="utf-8")))}
         history = [json.loads(line) for line in _lines(folder / "metrics.jsonl")]
         manifest = _json(folder / "manifest.json")
         results = _json(folder / "results.json")

@@ -89,7 +89,7 @@ def config_changes(run: PlannedRun) -> dict[str, tuple[Any, Any]]:
     if not path.is_file():
         return {}
     # Compared where the data is, not how it was named: a run stores its data's resolved location.
-    saved = load_config(path).located().to_dict()
+    saved = load_config(path, written_by_a_run=True).located().to_dict()
     planned = run.config.located().to_dict()
     return {k: (saved.get(k), v) for k, v in planned.items() if k not in EXECUTION_OPTIONS and saved.get(k) != v}
 

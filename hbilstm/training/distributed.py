@@ -11,7 +11,8 @@ processes: every process computes the same length-bucketed batches from the seed
 and each takes every N-th row of each batch (rows of a bucket have similar lengths, so the shares
 cost about the same). The loss of a step is normalised by the whole batch's weight, summed over
 the processes, so the averaged gradient equals the one a single process computes from the whole
-batch: N processes train the same model as one, up to float rounding and dropout's random masks.
+batch: N processes train the same model as one, up to float rounding and the random draws of
+dropout and embedding noise (each rank draws its own).
 Every process takes the same number of steps, so no process waits at an epoch's end for a batch
 that never comes.
 

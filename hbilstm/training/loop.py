@@ -174,12 +174,14 @@ class Trainer:
 
     def evaluate_split(self, split: EncodedSplit) -> dict:
         """Scores of the model on ``split``, with ``loss`` the training objective (the same
-        class-weighted cross-entropy as in training, but with dropout off)."""
+        class-weighted, label-smoothed cross-entropy as in training, but with dropout off)."""
         probs = predict_probs(self.model, split.ids, batch_size=max(256, self.config.batch_size),
                               device=self.device, amp=self.config.amp)
         labels = torch.tensor(split.labels)
         metrics = classification_metrics(split.labels, probs.argmax(-1).tolist(), self.corpus.label_names)
         weight = self.parts.criterion.weight
-        metrics["loss"] = float(nn.functional.nll_loss(probs.clamp_min(1e-12).log(), labels,
-                                                       weight=None if weight is None else weight.cpu()))
+        # log-probabilities are their own log-softmax, so cross_entropy takes them as logits
+        metrics["loss"] = float(nn.functional.cross_entropy(
+            probs.clamp_min(1e-12).log(), labels, weight=None if weight is None else weight.cpu(),
+            label_smoothing=self.config.label_smoothing))
         return metrics

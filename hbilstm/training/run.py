@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint
-from ..config import TrainConfig, from_dict, load_config, to_yaml
+from ..config import TrainConfig, from_dict, load_config, stored, to_yaml
 from ..data.corpora import load_corpus
 from ..data.spacy_vectors import is_spacy_source
 from ..errors import ConfigError, TrainingDiverged
@@ -78,7 +78,7 @@ def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> T
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no {CONFIG_FILE} here, so nothing to resume")
-    config = load_config(path)
+    config = load_config(path, written_by_a_run=True)
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     fixed = [k for k, v in changes.items() if k not in RESUMABLE_OVERRIDES and getattr(config, k) != v]
     if fixed:
@@ -156,7 +156,7 @@ def _clear_run_dir(run_dir: Path) -> None:
 
 
 def _check_resumable(saved: dict, config: TrainConfig) -> None:
-    saved_config = from_dict(saved["train_config"]).located()
+    saved_config = from_dict(stored(saved["train_config"])).located()
     changed = [k for k in saved_config.to_dict()
                if k not in RESUMABLE_OVERRIDES and getattr(saved_config, k) != getattr(config, k)]
     if changed:

@@ -175,7 +175,16 @@ def test_csv_input_to_parquet_output_matches_the_csv_output_in_row_groups(traine
     named = tmp_path / "labelled.out"
     predict(trained_run, str(inputs[1]), str(named), fmt="parquet", chunk_size=600, workers=0)
     assert pq.ParquetFile(named).metadata.num_row_groups == 4
-    assert pq.read_table(named).equals(single)
+    chunked = pq.read_table(named)
+    assert chunked.schema == single.schema
+    for name in single.schema.names:
+        got, want = chunked.column(name).to_pylist(), single.column(name).to_pylist()
+        if name in ("confidence", *PROBS):
+            # Attention pooling sums over a batch's padded length: other chunks make other batches,
+            # which may change the last bits of a probability, never more.
+            assert all((a is None and b is None) or abs(a - b) <= 2e-6 for a, b in zip(got, want))
+        else:
+            assert got == want
 
 
 def test_a_failed_parquet_run_leaves_no_file_behind(trained_run, inputs, tmp_path, monkeypatch):

@@ -154,6 +154,7 @@ def test_val_loss_is_the_training_objective_class_weights_included(tmp_path, dat
     train(config, tmp_path / "run")
     parts = build(config, load_corpus(config.data, config.data_dir), torch.device("cpu"), None, lambda line: None)
     assert parts.criterion.weight is not None and not torch.allclose(parts.criterion.weight, torch.ones(3))
+    assert parts.criterion.label_smoothing == config.label_smoothing > 0  # the default smooths, and so does val loss
     parts.model.load_state_dict(load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"])
     val = parts.data.val
     batch = collate(val.ids, val.labels, list(range(len(val))))
@@ -237,3 +238,26 @@ def test_the_same_seed_and_thread_count_give_the_same_weights_in_another_process
 
     first, second = run("a"), run("b")
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_run_written_before_label_smoothing_existed_resumes_as_it_was_trained(tmp_path, data_dir):
+    import yaml
+
+    from hbilstm.checkpoint import save_checkpoint
+
+    run = tmp_path / "old"
+    train(tiny(data_dir, epochs=1, label_smoothing=0.0, embedding_noise=0.0), run)
+    # what an older hbilstm wrote: no label_smoothing or embedding_noise anywhere
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    for key in ("label_smoothing", "embedding_noise"):
+        del config[key]
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    saved = load_checkpoint(run / "last.pt", kind="resume")
+    for key in ("label_smoothing", "embedding_noise"):
+        del saved["train_config"][key]
+    save_checkpoint(run / "last.pt", saved)
+
+    resumed = load_run_config(run, {"epochs": 2})
+    assert (resumed.label_smoothing, resumed.embedding_noise) == (0.0, 0.0)  # not today's defaults
+    train(resumed, run, resume=True)
+    assert yaml.safe_load((run / "config.yaml").read_text())["label_smoothing"] == 0.0
