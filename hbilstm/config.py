@@ -191,8 +191,8 @@ BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0}
 
 
 def stored(data: dict[str, Any]) -> dict[str, Any]:
-    """A config a run wrote, with every option it lacks that has changed meaning since at the
-    value the run was trained with (:data:`BEFORE_OPTION`)."""
+    """A config a run wrote, read as the run was trained: each option of :data:`BEFORE_OPTION`
+    that the file lacks takes its value from there, not today's default."""
     return {**{k: v for k, v in BEFORE_OPTION.items() if k not in data}, **data}
 
 
