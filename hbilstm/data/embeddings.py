@@ -26,10 +26,14 @@ class PretrainedVectors:
     """An embedding matrix for a vocabulary and how much of the vocabulary the file covered."""
 
     weights: torch.Tensor
-    found: int  # vocabulary types with a pretrained vector
+    found_ids: tuple[int, ...]  # the vocabulary ids with a pretrained vector
     vocab_size: int
     token_coverage: float  # share of the counted training tokens with a pretrained vector
-    found_ids: tuple[int, ...] = ()  # the vocabulary ids that have one
+
+    @property
+    def found(self) -> int:
+        """How many vocabulary types have a pretrained vector."""
+        return len(self.found_ids)
 
     @property
     def type_coverage(self) -> float:
@@ -77,7 +81,7 @@ def load_vectors(
         total = sum(token_counts.values())
         covered = sum(c for t, c in token_counts.items() if vocab.id(t) in vectors)
         coverage = covered / max(1, total)
-    return PretrainedVectors(weights, len(vectors), len(vocab), coverage, tuple(sorted(vectors)))
+    return PretrainedVectors(weights, tuple(sorted(vectors)), len(vocab), coverage)
 
 
 def _read_text_vectors(path: Path, vocab: Vocabulary) -> tuple[int, dict[int, list[float]]]:

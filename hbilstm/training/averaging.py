@@ -66,13 +66,3 @@ class WeightAverage:
     def _copy(self, values: list[torch.Tensor]) -> None:
         for param, value in zip(self.params, values):
             param.copy_(value)
-
-
-@contextlib.contextmanager
-def averaged(average: WeightAverage | None) -> Iterator[None]:
-    """``average.applied()``, or nothing when the run keeps no average."""
-    if average is None:
-        yield
-    else:
-        with average.applied():
-            yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -17,7 +18,6 @@ from ..errors import TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
-from .averaging import averaged
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
@@ -129,7 +129,8 @@ class Trainer:
         config, state, dist = self.config, self.state, self.dist
         val_started = time.perf_counter()
         metric = self.parts.metric
-        with averaged(self.parts.average):  # the weight average, where the run keeps one, is the model
+        average = self.parts.average  # the weight average, where the run keeps one, is the model
+        with average.applied() if average is not None else contextlib.nullcontext():
             # Rank 0 validates and tells the others, so that every rank stops at the same epoch.
             val = dist.share(lambda: self.evaluate_split(self.parts.data.val))
             improved = state.stopping.update(state.epoch, val[metric])
