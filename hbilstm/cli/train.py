@@ -67,13 +67,14 @@ def train(
     from ..training import train as run_training
     from ._progress import TrainProgress
 
-    overrides = {
-        **parse_sets(sets),
+    named = {
         "data": data, "data_dir": data_dir, "layers": layers, "hidden": hidden, "carry": carry,
         "gate_bias": gate_bias, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "dropout": dropout, "embeddings": embeddings, "freeze_embeddings": freeze_embeddings,
         "device": device, "seed": seed, "log_to": log_to,
     }
+    # A flag left out must not hide the same option given with --set; a flag given wins.
+    overrides = {**parse_sets(sets), **{k: v for k, v in named.items() if v is not None}}
     if resume:
         if out is None:
             raise ConfigError("--resume needs --output RUN_DIR")

@@ -108,3 +108,19 @@ def test_an_output_folder_that_is_a_file_is_a_one_line_error(trained_run, tmp_pa
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith(f"error: {target}") and len(result.stderr.splitlines()) == 1, result.stderr
         assert target.read_text() == "mine"
+
+
+def test_set_reaches_options_that_have_their_own_flag_and_the_flag_wins(tmp_path, monkeypatch):
+    import hbilstm.training as training
+
+    seen = []
+
+    def capture(settings, out, **kwargs):
+        seen.append(settings)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(training, "train", capture)
+    for args, epochs, layers in ((["--set", "epochs=2", "--set", "layers=5"], 2, 5),
+                                 (["--set", "epochs=2", "--epochs", "4"], 4, 2)):
+        runner.invoke(app, ["train", *args, "--out", str(tmp_path / "run")])
+        assert (seen[-1].epochs, seen[-1].layers) == (epochs, layers)
