@@ -43,7 +43,8 @@ def main() -> None:
             scoring = scoring_data(run, split=split, data_dir=args.data_dir, device="cpu")
             labels = scoring.loaded.label_names
             prior = torch.tensor([counts[name] / len(train.labels) for name in labels])
-            probs = predict_probs(scoring.loaded.model, scoring.encoded.ids, 512, torch.device("cpu"))
+            probs = predict_probs(scoring.loaded.model, scoring.encoded.ids, 512, torch.device("cpu"),
+                                  ngrams=scoring.encoded.ngrams)
             for rule, predicted in (("argmax", probs.argmax(-1)), ("prior", (probs / prior).argmax(-1))):
                 scores = classification_metrics(scoring.encoded.labels, predicted.tolist(), labels)
                 row[f"{split}_{rule}"] = 100 * scores["macro_recall"]

@@ -37,7 +37,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(test):,} test tweets")
     for run in args.runs:
         loaded = load_model(run)
-        ids, _ = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, test.texts)
+        encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, test.texts,
+                               loaded.ngram_buckets)
+        ids = encoded.ids
         gold = [loaded.label_names.index(label) for label in test.labels]
         models = {"fp32": loaded.model.eval(), "int8": quantize_int8(loaded.model)}
         speeds: dict[str, list[float]] = {"fp32": [], "int8": []}
@@ -45,7 +47,7 @@ def main() -> None:
         for _ in range(args.passes):
             for name, model in models.items():
                 started = time.perf_counter()
-                probs = predict_probs(model, ids, args.batch_size, cpu)
+                probs = predict_probs(model, ids, args.batch_size, cpu, ngrams=encoded.ngrams)
                 speeds[name].append(len(ids) / (time.perf_counter() - started))
                 predictions[name] = probs.argmax(-1).tolist()
         print(f"\n{run}: {loaded.model.config.layers} layers")

@@ -69,7 +69,8 @@ def main() -> None:
         onnx_mib = (folder / "model.onnx").stat().st_size / 2**20
         scorer = OnnxScorer(folder / "model.onnx", threads=args.threads)
 
-        sequences, _ = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts)
+        encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+        sequences = encoded.ids
         tokens = sum(map(len, sequences))
         device = torch.device("cpu")
         results: dict[str, dict[str, list[float]]] = {"scoring": {"torch": [], "onnx": []},
@@ -78,9 +79,9 @@ def main() -> None:
 
         def score(backend: str) -> None:
             if backend == "torch":
-                probs[backend] = predict_probs(loaded.model, sequences, args.batch_size, device).numpy()
+                probs[backend] = predict_probs(loaded.model, sequences, args.batch_size, device, ngrams=encoded.ngrams).numpy()
             else:
-                probs[backend] = scorer.predict_probs(sequences, args.batch_size)
+                probs[backend] = scorer.predict_probs(sequences, args.batch_size, encoded.ngrams)
 
         outputs = {backend: Path(tmp) / f"{backend}.csv" for backend in ("torch", "onnx")}
 

@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("HBILSTM_DATA_DIR", "../shared/data")))
     args = parser.parse_args()
     from hbilstm.checkpoint import load_model
-    from hbilstm.data.pipeline import encode
+    from hbilstm.data.pipeline import encode, encode_ngrams
     from hbilstm.data.tokenizer import _PICTOGRAPH, TweetTokenizer
     from hbilstm.evaluation.metrics import classification_metrics
     from hbilstm.inference import predict_probs
@@ -77,7 +77,8 @@ def main() -> None:
                 if fallback:
                     lists = [[t[1:] if t not in vocab and t.startswith("#") and t[1:] in vocab else t for t in line]
                              for line in lists]
-                probs = predict_probs(loaded.model, encode(lists, vocab, loaded.max_tokens), batch_size=512)
+                probs = predict_probs(loaded.model, encode(lists, vocab, loaded.max_tokens), batch_size=512,
+                                      ngrams=encode_ngrams(lists, loaded.ngram_buckets, loaded.max_tokens))
                 scores = classification_metrics(labels, probs.argmax(-1).tolist(), LABELS)
                 cells.append(f"{100 * scores['macro_recall']:.2f}")
         as_trained, hashtags, emoji, both = cells

@@ -78,8 +78,9 @@ class Classifier:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        ids, _ = encode_texts(self._tokenizer, self._loaded.vocab, self._loaded.max_tokens, texts)
-        return predict_probs(self._loaded.model, ids, self.batch_size, self.device).numpy()
+        loaded = self._loaded
+        encoded = encode_texts(self._tokenizer, loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+        return predict_probs(loaded.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
 
     def predict(self, texts: Iterable[str]) -> list[str]:
         """The most probable label of each text, in input order (see :meth:`predict_proba`)."""

@@ -115,6 +115,11 @@ class LoadedModel:
     payload: dict[str, Any]
     path: Path
 
+    @property
+    def ngram_buckets(self) -> int:
+        """Hash buckets of the model's character n-grams (0: it reads none)."""
+        return self.model.config.ngram_buckets
+
 
 def build_model(payload: dict[str, Any], path: Path | str = "checkpoint") -> HighwayBiLSTMClassifier:
     try:

@@ -55,6 +55,7 @@ def predict_probs(
     batch_size: int = 256,
     device: torch.device | None = None,
     amp: bool = True,
+    ngrams: Sequence[Sequence[int]] | None = None,
 ) -> torch.Tensor:
     """Class probabilities ``(n, num_classes)`` on the CPU, rows in the order of ``sequences``.
 
@@ -67,10 +68,10 @@ def predict_probs(
     try:
         order = bucket_order([len(s) for s in sequences], batch_size)
         cuda = device.type == "cuda"
-        for batch in iter_batches(sequences, None, order, pin=cuda):
+        for batch in iter_batches(sequences, None, order, pin=cuda, ngrams=ngrams):
             batch = batch.to(device, non_blocking=cuda)
             with autocast(device, amp):
-                logits = model(batch.tokens, batch.lengths)
+                logits = model(*batch.inputs)
             out[batch.index] = torch.softmax(logits.float(), dim=-1).cpu()
     finally:
         model.train(was_training)

@@ -18,13 +18,20 @@ from .vocab import PAD_ID
 
 @dataclass
 class Batch:
-    """Padded token ids ``(batch, time)``, true lengths ``(batch,)``, labels or None, and the
-    positions of these rows in the split they came from."""
+    """Padded token ids ``(batch, time)``, true lengths ``(batch,)``, labels or None, the
+    positions of these rows in the split they came from, and, for models that read them, each
+    row's hashed character n-gram ids ``(batch, n)`` padded with 0 (:mod:`hbilstm.data.ngrams`)."""
 
     tokens: Tensor
     lengths: Tensor
     labels: Tensor | None
     index: list[int]
+    ngrams: Tensor | None = None
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        """What the model is called with: tokens and lengths, and the n-gram ids when present."""
+        return (self.tokens, self.lengths) if self.ngrams is None else (self.tokens, self.lengths, self.ngrams)
 
     @property
     def num_tokens(self) -> int:
@@ -32,23 +39,31 @@ class Batch:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
         labels = self.labels.to(device, non_blocking=non_blocking) if self.labels is not None else None
+        ngrams = self.ngrams.to(device, non_blocking=non_blocking) if self.ngrams is not None else None
         # Lengths stay on the CPU: pack_padded_sequence wants them there.
-        return Batch(self.tokens.to(device, non_blocking=non_blocking), self.lengths, labels, self.index)
+        return Batch(self.tokens.to(device, non_blocking=non_blocking), self.lengths, labels, self.index, ngrams)
+
+
+def pad(sequences: Sequence[Sequence[int]], lengths: Tensor, pin: bool = False) -> Tensor:
+    """Id sequences as one ``(rows, longest)`` tensor, padded with ``PAD_ID`` (0)."""
+    out = torch.full((len(sequences), int(lengths.max())), PAD_ID, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        out[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    return out.pin_memory() if pin else out
 
 
 def collate(
-    sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, index: list[int], pin: bool = False
+    sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, index: list[int], pin: bool = False,
+    ngrams: Sequence[Sequence[int]] | None = None,
 ) -> Batch:
-    """Pad id sequences into one batch; ``pin`` puts the tokens in page-locked memory, so that
-    a ``non_blocking`` copy to a GPU overlaps with the work already queued there."""
+    """Pad id sequences (and their n-gram ids, when given) into one batch; ``pin`` puts the
+    tensors in page-locked memory, so that a ``non_blocking`` copy to a GPU overlaps with the
+    work already queued there."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    tokens = torch.full((len(sequences), int(lengths.max())), PAD_ID, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        tokens[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-    if pin:
-        tokens = tokens.pin_memory()
+    tokens = pad(sequences, lengths, pin)
+    grams = pad(ngrams, torch.tensor([len(g) for g in ngrams]), pin) if ngrams is not None else None
     label_tensor = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
-    return Batch(tokens, lengths, label_tensor, index)
+    return Batch(tokens, lengths, label_tensor, index, grams)
 
 
 def bucket_order(
@@ -84,11 +99,33 @@ def iter_batches(
     labels: Sequence[int] | None,
     order: list[list[int]],
     pin: bool = False,
+    ngrams: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[Batch]:
     for positions in order:
         seqs = [sequences[i] for i in positions]
         labs = [labels[i] for i in positions] if labels is not None else None
-        yield collate(seqs, labs, positions, pin)
+        grams = [ngrams[i] for i in positions] if ngrams is not None else None
+        yield collate(seqs, labs, positions, pin, grams)
+
+
+class _Resident:
+    """Id sequences as one flat tensor on a device (with one padding id at its end), and where
+    each sequence starts; :meth:`cut` gathers padded rows out of it."""
+
+    def __init__(self, sequences: Sequence[Sequence[int]], device: torch.device):
+        self.lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+        flat = torch.tensor(list(itertools.chain.from_iterable(sequences)), dtype=torch.long)
+        # Positions past a sequence's end are pointed at the padding id at the end.
+        self.flat = torch.cat([flat, torch.tensor([PAD_ID])]).to(device)
+        self.pad_position = len(flat)
+        self.starts = (torch.cumsum(self.lengths, 0) - self.lengths).to(device)
+        self.device_lengths = self.lengths.to(device)
+
+    def cut(self, index_cpu: Tensor, index: Tensor) -> Tensor:
+        steps = torch.arange(int(self.lengths[index_cpu].max()), device=self.flat.device)
+        where = self.starts[index][:, None] + steps[None, :]
+        real = steps[None, :] < self.device_lengths[index][:, None]
+        return self.flat[torch.where(real, where, self.pad_position)]
 
 
 class ResidentSplit:
@@ -97,31 +134,24 @@ class ResidentSplit:
     Every batch is cut out of device memory with one gather, so after the one upload no step
     copies tokens from the host (on a GPU that removes a host-to-device copy, and its
     synchronisation, from every step). Lengths stay on the CPU too, where packing wants them.
-    Batches equal those of :func:`collate` for the same positions.
+    Batches equal those of :func:`collate` for the same positions (n-gram ids too, when given).
     """
 
-    def __init__(self, sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, device: torch.device | str):
+    def __init__(self, sequences: Sequence[Sequence[int]], labels: Sequence[int] | None, device: torch.device | str,
+                 ngrams: Sequence[Sequence[int]] | None = None):
         self.device = torch.device(device)
-        self.lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-        starts = torch.cumsum(self.lengths, 0) - self.lengths
-        flat = torch.tensor(list(itertools.chain.from_iterable(sequences)), dtype=torch.long)
-        # One extra padding id at the end: positions past a sequence's end are pointed there.
-        self.flat = torch.cat([flat, torch.tensor([PAD_ID])]).to(self.device)
-        self.pad_position = len(flat)
-        self.starts = starts.to(self.device)
-        self.device_lengths = self.lengths.to(self.device)
+        self.tokens = _Resident(sequences, self.device)
+        self.lengths = self.tokens.lengths
+        self.ngrams = _Resident(ngrams, self.device) if ngrams is not None else None
         self.labels = torch.as_tensor(labels, dtype=torch.long).to(self.device) if labels is not None else None
 
     def batch(self, positions: list[int]) -> Batch:
         index_cpu = torch.as_tensor(positions, dtype=torch.long)
-        lengths = self.lengths[index_cpu]
-        steps = torch.arange(int(lengths.max()), device=self.device)
         index = index_cpu.to(self.device, non_blocking=True)
-        where = self.starts[index][:, None] + steps[None, :]
-        real = steps[None, :] < self.device_lengths[index][:, None]
-        tokens = self.flat[torch.where(real, where, self.pad_position)]
+        tokens = self.tokens.cut(index_cpu, index)
+        ngrams = self.ngrams.cut(index_cpu, index) if self.ngrams is not None else None
         labels = self.labels[index] if self.labels is not None else None
-        return Batch(tokens, lengths, labels, positions)
+        return Batch(tokens, self.lengths[index_cpu], labels, positions, ngrams)
 
     def batches(self, order: list[list[int]]) -> Iterator[Batch]:
         for positions in order:

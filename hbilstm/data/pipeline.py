@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 
 from ..errors import DataError
 from .corpora import Corpus
+from .ngrams import ngram_ids
 from .readers import Examples
 from .token_cache import TokenCache
 from .tokenizer import TokenizerConfig, TweetTokenizer
@@ -37,19 +38,40 @@ def encode_labels(labels: Sequence[str], label_names: Sequence[str], source: str
         ) from None
 
 
-def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, texts: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
-    """Id sequences (cut to ``max_tokens``; never empty) and whether each text was cut."""
+def encode_ngrams(token_lists: Sequence[Sequence[str]], buckets: int, max_tokens: int | None = None) -> list[list[int]] | None:
+    """Each token list's hashed character n-gram ids (:func:`~hbilstm.data.ngrams.ngram_ids`),
+    of the tokens a model reads (cut to ``max_tokens``); None when ``buckets`` is 0."""
+    if not buckets:
+        return None
+    return [ngram_ids(tokens[:max_tokens] if max_tokens else tokens, buckets) for tokens in token_lists]
+
+
+class EncodedTexts(NamedTuple):
+    """Texts as a model reads them: id sequences (cut to ``max_tokens``; never empty), whether
+    each text was cut, and the n-gram ids (None for a model that reads none)."""
+
+    ids: list[list[int]]
+    cut: list[bool]
+    ngrams: list[list[int]] | None = None
+
+
+def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, texts: Sequence[str],
+                 ngram_buckets: int = 0) -> EncodedTexts:
+    """Tokenize and encode ``texts`` for a model (``ngram_buckets``: its ``ngram_buckets``)."""
     token_lists = list(tokenizer.tokenize_many(texts))
-    return encode(token_lists, vocab, max_tokens), [len(tokens) > max_tokens for tokens in token_lists]
+    return EncodedTexts(encode(token_lists, vocab, max_tokens), [len(tokens) > max_tokens for tokens in token_lists],
+                        encode_ngrams(token_lists, ngram_buckets, max_tokens))
 
 
 @dataclass
 class EncodedSplit:
-    """Id sequences, class ids and the texts' ids of one split."""
+    """Id sequences, class ids and the texts' ids of one split, and the n-gram ids for a model
+    that reads them."""
 
     ids: list[list[int]]
     labels: list[int]
     row_ids: list[str]
+    ngrams: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -64,12 +86,15 @@ class EncodedSplit:
 
 
 class Encoder:
-    """Tokenizes with a cache and encodes with a vocabulary, for a fixed label set."""
+    """Tokenizes with a cache and encodes with a vocabulary, for a fixed label set (and hashes
+    n-grams into ``ngram_buckets``, for a model that reads them)."""
 
-    def __init__(self, tokenizer_config: TokenizerConfig, cache_dir: Path | None, max_tokens: int):
+    def __init__(self, tokenizer_config: TokenizerConfig, cache_dir: Path | None, max_tokens: int,
+                 ngram_buckets: int = 0):
         self.tokenizer_config = tokenizer_config
         self.cache = TokenCache(TweetTokenizer(tokenizer_config), cache_dir)
         self.max_tokens = max_tokens
+        self.ngram_buckets = ngram_buckets
 
     def tokens(self, examples: Examples) -> list[list[str]]:
         return self.cache.tokenize(examples.texts)
@@ -87,6 +112,7 @@ class Encoder:
             encode(tokens, vocab, self.max_tokens),
             encode_labels(examples.labels, label_names, source),
             list(examples.ids),
+            encode_ngrams(tokens, self.ngram_buckets, self.max_tokens),
         )
 
 

@@ -48,7 +48,7 @@ class Analysis:
 
 
 def _score(model, encoded, batch_size, device, labels, metric) -> float:
-    probs = predict_probs(model, encoded.ids, batch_size, device)
+    probs = predict_probs(model, encoded.ids, batch_size, device, ngrams=encoded.ngrams)
     return classification_metrics(encoded.labels, probs.argmax(-1).tolist(), labels)[metric]
 
 

@@ -66,7 +66,7 @@ def scoring_data(
     )
     same_data = trained_on(corpus, loaded.payload, data)
     examples, split, note = choose_split(corpus, split, trained if same_data else None)
-    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens)
+    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets)
     encoded = encoder.encode(examples, loaded.vocab, loaded.label_names, f"{corpus.name} {split}")
     official = loaded.payload.get("metric") if data == trained.get("data") else corpus.metric
     return ScoringData(loaded, torch_device, corpus, split, note, encoded, official or corpus.metric)
@@ -93,7 +93,7 @@ def evaluate(
     """
     scoring = scoring_data(checkpoint, data, split, data_dir, device, text_column, label_column)
     loaded, encoded = scoring.loaded, scoring.encoded
-    probs = predict_probs(loaded.model, encoded.ids, batch_size, scoring.device)
+    probs = predict_probs(loaded.model, encoded.ids, batch_size, scoring.device, ngrams=encoded.ngrams)
     metrics = classification_metrics(encoded.labels, probs.argmax(-1).tolist(), loaded.label_names)
     return {
         "checkpoint": str(loaded.path),

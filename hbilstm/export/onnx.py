@@ -1,8 +1,9 @@
 """The classifier as an ONNX graph, and scoring with ONNX Runtime.
 
 ``export_onnx(model, path)`` writes ``model.onnx``: inputs ``tokens`` (int64, ``[batch, time]``,
-padded with 0 after each row's real tokens) and ``lengths`` (int64, ``[batch]``, each at least
-1), output ``probs`` (float32, ``[batch, classes]``, softmax applied); batch and time are dynamic.
+padded with 0 after each row's real tokens), ``lengths`` (int64, ``[batch]``, each at least
+1) and, for a model with ``ngram_features``, ``ngrams`` (int64, ``[batch, n]``, each row's hashed
+character n-gram ids padded with 0; see :mod:`hbilstm.data.ngrams`), output ``probs`` (float32, ``[batch, classes]``, softmax applied); batch and time are dynamic.
 The graph is traced from :class:`~hbilstm.model.unpacked.UnpackedClassifier` (no packed sequences:
 the exporters cannot follow those) with the TorchScript-based exporter (``dynamo=False``), which
 turns each LSTM into one ONNX ``LSTM`` node; the torch.export-based one unrolls the LSTM over the
@@ -36,6 +37,7 @@ from .folder import ONNX_FILE
 
 OPSET = 17  # LSTM (7), GatherElements (11); ONNX Runtime 1.18 and later run 17 fully
 INPUTS = ("tokens", "lengths")
+NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with ngram_features
 OUTPUT = "probs"
 # Metadata written into the graph: a digest of the weights it was traced from, so that a
 # model.onnx left beside other weights is caught before it scores anything.
@@ -66,8 +68,8 @@ class _Probabilities(nn.Module):
         super().__init__()
         self.net = UnpackedClassifier(model)
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return torch.softmax(self.net(tokens, lengths), dim=-1)
+    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
+        return torch.softmax(self.net(tokens, lengths, ngrams), dim=-1)
 
 
 def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path:
@@ -82,6 +84,12 @@ def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path
     # An example with uneven lengths; its sizes are not baked in (dynamic axes below).
     lengths = torch.tensor([5, 3, 1], dtype=torch.long)
     tokens = torch.full((3, 5), model.config.padding_idx, dtype=torch.long)  # the ids do not matter to the trace
+    inputs, names = (tokens.to(device), lengths.to(device)), list(INPUTS)
+    axes = {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, OUTPUT: {0: "batch"}}
+    if model.config.ngram_features:
+        inputs += (torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0], [6, 0, 0, 0]], device=device),)
+        names.append(NGRAM_INPUT)
+        axes[NGRAM_INPUT] = {0: "batch", 1: "ngrams"}
     buffer = io.BytesIO()
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -89,9 +97,8 @@ def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path
             # may fail at another (not so here: the initial states are built from the input's shape).
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapper, (tokens.to(device), lengths.to(device)), buffer,
-                input_names=list(INPUTS), output_names=[OUTPUT], opset_version=OPSET, dynamo=False,
-                dynamic_axes={"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, OUTPUT: {0: "batch"}},
+                wrapper, inputs, buffer, input_names=names, output_names=[OUTPUT], opset_version=OPSET,
+                dynamo=False, dynamic_axes=axes,
             )
     finally:
         model.train(was_training)
@@ -136,8 +143,9 @@ class OnnxScorer:
             raise CheckpointError(f"{self.path}: cannot load the ONNX graph ({first})") from None
         inputs = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
-        if sorted(inputs) != sorted(INPUTS) or OUTPUT not in outputs:
+        if sorted(set(inputs) - {NGRAM_INPUT}) != sorted(INPUTS) or OUTPUT not in outputs:
             raise CheckpointError(f"{self.path}: not an hbilstm graph (inputs {inputs}, outputs {outputs})")
+        self.reads_ngrams = NGRAM_INPUT in inputs
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def check_weights(self, model: nn.Module, name: str | os.PathLike = "the model") -> None:
@@ -149,13 +157,20 @@ class OnnxScorer:
                 f"{self.path}: exported from other weights than {name}; export it again with `hbilstm export`"
             )
 
-    def predict_probs(self, sequences: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
+    def predict_probs(self, sequences: Sequence[Sequence[int]], batch_size: int = 256,
+                      ngrams: Sequence[Sequence[int]] | None = None) -> np.ndarray:
         """Class probabilities ``(n, classes)`` (float32), rows in the order of ``sequences``; batches
-        are formed from sequences of similar length, as :func:`~hbilstm.inference.predict_probs` forms them."""
+        are formed from sequences of similar length, as :func:`~hbilstm.inference.predict_probs` forms them.
+        ``ngrams``: the rows' n-gram ids, which a graph with an ``ngrams`` input needs."""
+        if self.reads_ngrams and ngrams is None:
+            raise ValueError(f"{self.path}: this graph reads character n-grams; pass ngrams")
         out: np.ndarray | None = None
         order = bucket_order([len(s) for s in sequences], batch_size)
-        for batch in iter_batches(sequences, None, order):
-            probs = self.session.run([OUTPUT], {"tokens": batch.tokens.numpy(), "lengths": batch.lengths.numpy()})[0]
+        for batch in iter_batches(sequences, None, order, ngrams=ngrams if self.reads_ngrams else None):
+            feed = {"tokens": batch.tokens.numpy(), "lengths": batch.lengths.numpy()}
+            if self.reads_ngrams:
+                feed[NGRAM_INPUT] = batch.ngrams.numpy()
+            probs = self.session.run([OUTPUT], feed)[0]
             if out is None:
                 out = np.empty((len(sequences), probs.shape[1]), dtype=np.float32)
             out[batch.index] = probs

@@ -20,7 +20,9 @@ class HighwayBiLSTMClassifier(nn.Module):
     """Sentence classifier over a stack of :class:`HighwayBiLSTMLayer`.
 
     ``forward(tokens, lengths)`` takes a padded ``(batch, time)`` tensor of token ids and the
-    true length of each row (at least 1) and returns ``(batch, num_classes)`` logits.
+    true length of each row (at least 1) and returns ``(batch, num_classes)`` logits. A model with
+    ``ngram_features`` takes each row's hashed character n-gram ids too, ``(batch, n)`` padded
+    with 0: ``forward(tokens, lengths, ngrams)``.
     """
 
     def __init__(self, config: ModelConfig):
@@ -45,7 +47,12 @@ class HighwayBiLSTMClassifier(nn.Module):
         if config.pooling == "attention":
             width = 2 * config.hidden
             self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
-        self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
+        if config.ngram_features:
+            self.ngram_table = nn.Embedding(config.ngram_buckets + 1, config.ngram_features, padding_idx=0)
+            nn.init.normal_(self.ngram_table.weight, std=0.1)
+            with torch.no_grad():
+                self.ngram_table.weight[0].zero_()
+        self.classifier = nn.Linear(2 * config.hidden + config.ngram_features, config.num_classes)
 
     def embed(self, tokens: Tensor) -> Tensor:
         """Token embeddings, with Gaussian noise (``embedding_noise``) while training, joined by
@@ -89,8 +96,22 @@ class HighwayBiLSTMClassifier(nn.Module):
             lengths = lengths.pin_memory().to(padded.device, non_blocking=True)
         return self._pool(padded, lengths.to(padded.device))
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return self.classifier(self.dropout(self.encode(tokens, lengths)))
+    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
+        features = self.encode(tokens, lengths)
+        if self.config.ngram_features:
+            features = torch.cat([features, self.ngram_bag(ngrams).to(features.dtype)], dim=-1)
+        return self.classifier(self.dropout(features))
+
+    def ngram_bag(self, ngrams: Tensor | None) -> Tensor:
+        """``(batch, ngram_features)``: the sum of each row's n-gram vectors over the square root
+        of their number (padding, id 0, is a zero vector and is not counted); zero for a row
+        without n-grams. While training, ``ngram_dropout`` of the n-grams are left out."""
+        if ngrams is None:
+            raise ValueError("this model reads character n-grams: call it as model(tokens, lengths, ngrams)")
+        if self.training and self.config.ngram_dropout > 0:
+            ngrams = ngrams.masked_fill(torch.rand(ngrams.shape, device=ngrams.device) < self.config.ngram_dropout, 0)
+        count = (ngrams != 0).sum(dim=1, keepdim=True).clamp(min=1)
+        return self.ngram_table(ngrams).sum(dim=1) / count.to(self.ngram_table.weight.dtype).sqrt()
 
     def _pool(self, padded: Tensor, lengths: Tensor) -> Tensor:
         steps = torch.arange(padded.size(1), device=padded.device)

@@ -8,6 +8,7 @@ may differ. Imports only torch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -24,11 +25,18 @@ class EnsembleClassifier(nn.Module):
         super().__init__()
         if len(configs) < 2:
             raise ValueError("an ensemble needs at least two members")
+        buckets = {c.ngram_buckets for c in configs if c.ngram_features}
+        if len(buckets) > 1:
+            raise ValueError(f"the members hash character n-grams into different numbers of buckets ({sorted(buckets)})")
         self.members = nn.ModuleList(HighwayBiLSTMClassifier(c) for c in configs)
-        self.config = configs[0]  # vocabulary size and classes are the same in every member
+        # vocabulary size and classes are the same in every member; n-grams are read if any member reads them
+        self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0))
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        logs = torch.stack([torch.log_softmax(m(tokens, lengths).float(), dim=-1) for m in self.members])
+    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
+        logs = torch.stack([
+            torch.log_softmax((m(tokens, lengths, ngrams) if m.config.ngram_features else m(tokens, lengths)).float(), dim=-1)
+            for m in self.members
+        ])
         return torch.logsumexp(logs, dim=0) - math.log(len(self.members))
 
     def num_parameters(self) -> int:

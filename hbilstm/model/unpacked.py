@@ -77,7 +77,7 @@ class _UnpackedLayer(nn.Module):
 
 
 class UnpackedClassifier(nn.Module):
-    """``forward(tokens, lengths)`` -> logits, as ``model(tokens, lengths)`` gives them, with no
+    """``forward(tokens, lengths[, ngrams])`` -> logits, as ``model(...)`` gives them, with no
     PackedSequence anywhere; ``model``'s parameters are used, not copied, so later changes to the
     model show here too. Rows must have their real tokens first (length at least 1), as
     :func:`~hbilstm.data.batching.collate` pads them."""
@@ -87,14 +87,17 @@ class UnpackedClassifier(nn.Module):
         self.model = model
         self.layers = nn.ModuleList(_UnpackedLayer(layer) for layer in model.layers)
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
         model = self.model
         lengths = lengths.to(tokens.device)
         x = model.embed(tokens)
         reverse = reverse_index(lengths, tokens.size(1))
         for layer in self.layers:
             x = layer(x, reverse)
-        return model.classifier(model.dropout(self._pool(x, lengths)))
+        features = self._pool(x, lengths)
+        if model.config.ngram_features:
+            features = torch.cat([features, model.ngram_bag(ngrams).to(features.dtype)], dim=-1)
+        return model.classifier(model.dropout(features))
 
     def _pool(self, x: Tensor, lengths: Tensor) -> Tensor:
         real = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import LoadedModel, build_model
-from ..data.pipeline import encode_texts
+from ..data.pipeline import EncodedTexts, encode_texts
 from ..data.tokenizer import TokenizerConfig, TweetTokenizer
 from ..data.vocab import Vocabulary
 from ..inference import predict_probs, quantize_int8
@@ -48,6 +48,7 @@ def _start_worker(shipped: str, batch_size: int) -> None:
     payload = torch.load(shipped, weights_only=True)
     _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
                    vocab=Vocabulary(payload["vocab"]), max_tokens=payload["max_tokens"], batch_size=batch_size,
+                   ngram_buckets=payload.get("ngram_buckets", 0),
                    model=build_model(payload).eval() if "state_dict" in payload else None)
     if payload.get("int8") and _WORKER["model"] is not None:
         _WORKER["model"] = quantize_int8(_WORKER["model"])
@@ -59,12 +60,14 @@ def _start_worker(shipped: str, batch_size: int) -> None:
 
 def _worker_run(texts: list[str]):
     """Encode a piece of texts and, where the worker holds the model, score it too."""
-    sequences, cut = encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts)
+    encoded = encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts,
+                           _WORKER["ngram_buckets"])
     if _WORKER.get("onnx") is not None:
-        return _WORKER["onnx"].predict_probs(sequences, _WORKER["batch_size"]), cut
+        return _WORKER["onnx"].predict_probs(encoded.ids, _WORKER["batch_size"], encoded.ngrams), encoded.cut
     if _WORKER["model"] is None:
-        return sequences, cut
-    return predict_probs(_WORKER["model"], sequences, _WORKER["batch_size"], torch.device("cpu")).numpy(), cut
+        return encoded, encoded.cut
+    probs = predict_probs(_WORKER["model"], encoded.ids, _WORKER["batch_size"], torch.device("cpu"), ngrams=encoded.ngrams)
+    return probs.numpy(), encoded.cut
 
 
 class _Local:
@@ -72,10 +75,11 @@ class _Local:
 
     def __init__(self, scorer: "ChunkScorer", texts: list[str]):
         self.scorer = scorer
-        self.sequences, self.cut = encode_texts(scorer.local, scorer.loaded.vocab, scorer.loaded.max_tokens, texts)
+        loaded = scorer.loaded
+        self.encoded = encode_texts(scorer.local, loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
 
     def get(self) -> tuple[torch.Tensor, list[bool]]:
-        return self.scorer.score(self.sequences), self.cut
+        return self.scorer.score(self.encoded), self.encoded.cut
 
 
 class _Pooled:
@@ -92,8 +96,12 @@ class _Pooled:
     def get(self) -> tuple[torch.Tensor, list[bool]]:
         results = self.pending.get()
         cut = _unsort(self.order, [flag for _, part_cut in results for flag in part_cut])
-        if not self.scorer.workers_score:
-            return self.scorer.score(_unsort(self.order, [s for part, _ in results for s in part])), cut
+        if not self.scorer.workers_score:  # the workers encoded; the model runs here
+            ids = _unsort(self.order, [s for part, _ in results for s in part.ids])
+            ngrams = None
+            if results and results[0][0].ngrams is not None:
+                ngrams = _unsort(self.order, [g for part, _ in results for g in part.ngrams])
+            return self.scorer.score(EncodedTexts(ids, cut, ngrams)), cut
         if not results:
             return torch.empty(0), cut
         probs = torch.empty(len(self.order), results[0][0].shape[1])
@@ -153,12 +161,12 @@ class ChunkScorer:
         elif estimated_rows < AUTO_MIN_ROWS:
             self.workers = 0
 
-    def score(self, sequences: list[list[int]]) -> torch.Tensor:
-        if not sequences:
+    def score(self, encoded: EncodedTexts) -> torch.Tensor:
+        if not encoded.ids:
             return torch.empty(0)
         if self.onnx is not None:
-            return torch.from_numpy(self.onnx.predict_probs(sequences, self.batch_size))
-        return predict_probs(self.model, sequences, self.batch_size, self.device)
+            return torch.from_numpy(self.onnx.predict_probs(encoded.ids, self.batch_size, encoded.ngrams))
+        return predict_probs(self.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams)
 
     def submit(self, texts: list[str]):
         self.chunks += 1
@@ -174,7 +182,8 @@ class ChunkScorer:
         # torch and read it. The file holds this process's model, so every worker scores with
         # exactly the weights loaded here.
         loaded = self.loaded
-        payload = {"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab.tokens, "max_tokens": loaded.max_tokens}
+        payload = {"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab.tokens, "max_tokens": loaded.max_tokens,
+                   "ngram_buckets": loaded.ngram_buckets}
         if self.onnx is not None:
             payload["onnx"] = str(self.onnx.path)
         elif self.workers_score:

@@ -45,7 +45,8 @@ class Trainer:
         self.model = parts.model
         self.step_model = self.dist.wrap(parts.model, device)  # what the training step calls
         # The training split lives on the device: batches are cut out of it there.
-        self.resident = ResidentSplit(parts.data.train.ids, parts.data.train.labels, device)
+        self.resident = ResidentSplit(parts.data.train.ids, parts.data.train.labels, device,
+                                      parts.data.train.ngrams)
 
     def fit(self, stop: threading.Event) -> None:
         config, state = self.config, self.state
@@ -69,7 +70,7 @@ class Trainer:
         started = time.perf_counter() - state.tally.seconds
         for batch in iter_batches(self.resident, order[state.step:]):
             with autocast(self.device, config.amp):
-                logits = self.step_model(batch.tokens, batch.lengths)
+                logits = self.step_model(*batch.inputs)
             # The step's loss is the class-weighted mean over its whole batch, every rank's share
             # of it: this share's mean times its weight, divided by the weight of all shares.
             mean_here = self.parts.criterion(logits.float(), batch.labels)
@@ -177,7 +178,7 @@ class Trainer:
         """Scores of the model on ``split``, with ``loss`` the training objective (the same
         class-weighted, label-smoothed cross-entropy as in training, but with dropout off)."""
         probs = predict_probs(self.model, split.ids, batch_size=max(256, self.config.batch_size),
-                              device=self.device, amp=self.config.amp)
+                              device=self.device, amp=self.config.amp, ngrams=split.ngrams)
         labels = torch.tensor(split.labels)
         metrics = classification_metrics(split.labels, probs.argmax(-1).tolist(), self.corpus.label_names)
         weight = self.parts.criterion.weight

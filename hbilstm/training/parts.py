@@ -12,6 +12,7 @@ from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.embeddings import load_vectors
 from ..data.lexicon import FEATURES, lexicon_features
+from ..data.ngrams import NGRAM_BUCKETS
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
 from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
@@ -43,7 +44,8 @@ def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, emb
         hidden=config.hidden, layers=config.layers, carry=config.carry, gate_bias=config.gate_bias,
         pooling=config.pooling, dropout=config.dropout, layer_dropout=config.layer_dropout,
         embedding_noise=config.embedding_noise, lexicon_features=FEATURES.get(config.lexicon, 0),
-        char_features=config.char_features,
+        char_features=config.char_features, ngram_features=config.ngram_features,
+        ngram_buckets=NGRAM_BUCKETS if config.ngram_features else 0, ngram_dropout=config.ngram_dropout,
     )
 
 
@@ -86,7 +88,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     """Encode the corpus, build the model (with pretrained vectors when asked) on ``device``, and
     its optimizer and loss. A resume keeps the saved vocabulary and embedding size."""
     tokenizer_config = tokenizer_config_for(config)
-    encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens)
+    encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens,
+                      NGRAM_BUCKETS if config.ngram_features else 0)
     vocab = Vocabulary(resume_state["vocab"]) if resume_state else None
     data = prepare_training_data(
         corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,

@@ -55,7 +55,7 @@ def test_a_folder_loads_without_unpickling_and_scores_like_the_checkpoint(folder
     from hbilstm.data.pipeline import encode_texts
     from hbilstm.data.tokenizer import TweetTokenizer
 
-    ids, _ = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, real_tweets(300))
+    ids = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, real_tweets(300)).ids
     assert torch.equal(predict_probs(loaded.model, ids), predict_probs(original.model, ids))
 
 

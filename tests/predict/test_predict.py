@@ -157,9 +157,12 @@ def test_a_failure_midway_leaves_no_output_file(trained_run, tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 
+@pytest.mark.parametrize("run", ["trained_run", "ngram_run"])
 @pytest.mark.parametrize("workers_score", [True, False], ids=["workers-score", "workers-only-encode"])
-def test_worker_processes_give_the_same_output_as_one_process(trained_run, tmp_path, monkeypatch, workers_score):
+def test_worker_processes_give_the_same_output_as_one_process(run, tmp_path, monkeypatch, workers_score, request):
     from hbilstm.predict import stream as module
+
+    trained_run = request.getfixturevalue(run)  # the second reads character n-grams, a second input
 
     texts = [f"tweet {i} :) #tag{i % 7} @someone http://t.co/{i} " + "soooo good " * (i % 5) for i in range(2500)]
     texts[10] = ""

@@ -1,0 +1,145 @@
+"""The bag of hashed character n-grams (``ngram_features``): ids, batching, the model, ONNX, predict."""
+
+import zlib
+
+import pytest
+import torch
+from conftest import TWEETEVAL
+
+from hbilstm.checkpoint import load_model
+from hbilstm.data.batching import ResidentSplit, collate
+from hbilstm.data.ngrams import NGRAM_BUCKETS, ngram_ids, token_ngrams
+from hbilstm.data.pipeline import encode_texts
+from hbilstm.data.tokenizer import TweetTokenizer
+from hbilstm.inference import predict_probs
+from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
+from hbilstm.model.unpacked import UnpackedClassifier
+
+
+def test_the_ngrams_of_a_token_are_scikit_learns_char_wb_ngrams():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False).build_analyzer()
+    for token in ("good", "#happy", "x", "😂", "soo", "@user"):
+        assert sorted(token_ngrams(token)) == sorted(analyzer(token)), token
+    assert token_ngrams("ab") == [" a", "ab", "b ", " ab", "ab ", " ab "]
+
+
+def test_ids_are_stable_crc32_buckets_from_1_with_0_left_for_padding():
+    ids = ngram_ids(["good", "day"], 1000)
+    assert ids[0] == zlib.crc32(b" g") % 1000 + 1  # the same in every process and on every machine
+    assert len(ids) == len(token_ngrams("good")) + len(token_ngrams("day"))
+    assert all(1 <= i <= 1000 for i in ngram_ids(["a" * 50, "😂", "#x"], 1000))
+    assert ngram_ids([], 1000) == [0]  # never empty: a row of padding only
+    assert ngram_ids(["good"], NGRAM_BUCKETS) == ngram_ids(["good"], NGRAM_BUCKETS)
+
+
+def test_encoding_texts_gives_ngrams_of_the_tokens_the_model_reads_only_when_asked():
+    tokenizer = TweetTokenizer()
+    from hbilstm.data.vocab import Vocabulary
+
+    vocab = Vocabulary(["<pad>", "<unk>", "good"])
+    plain = encode_texts(tokenizer, vocab, 2, ["good good day", "meh"])
+    assert plain.ngrams is None and plain.cut == [True, False]
+    grams = encode_texts(tokenizer, vocab, 2, ["good good day", "meh"], 64).ngrams
+    assert grams[0] == ngram_ids(["good", "good"], 64)  # the third token was cut, its n-grams too
+    assert grams[1] == ngram_ids(["meh"], 64)  # an unknown word still has its spelling
+
+
+def test_batches_pad_ngrams_with_zero_and_the_resident_split_cuts_the_same_batches():
+    sequences, ngrams = [[2, 3, 4], [5], [6, 7]], [[1, 2], [3, 4, 5, 6], [0]]
+    batch = collate(sequences, [0, 1, 2], [0, 1, 2], ngrams=ngrams)
+    assert batch.ngrams.tolist() == [[1, 2, 0, 0], [3, 4, 5, 6], [0, 0, 0, 0]]
+    assert len(batch.inputs) == 3 and len(collate(sequences, None, [0, 1, 2]).inputs) == 2
+    resident = ResidentSplit(sequences, [0, 1, 2], "cpu", ngrams)
+    for positions in ([2, 0], [1], [0, 1, 2]):
+        got, want = resident.batch(positions), collate([sequences[i] for i in positions], [0] * len(positions),
+                                                       positions, ngrams=[ngrams[i] for i in positions])
+        assert torch.equal(got.ngrams, want.ngrams) and torch.equal(got.tokens, want.tokens)
+
+
+def model(**kw) -> HighwayBiLSTMClassifier:
+    torch.manual_seed(0)
+    settings = dict(vocab_size=20, num_classes=3, embedding_dim=8, hidden=6, layers=2, dropout=0.0,
+                    ngram_features=5, ngram_buckets=50, pooling="attention")
+    settings.update(kw)
+    return HighwayBiLSTMClassifier(ModelConfig(**settings)).eval()
+
+
+def test_the_bag_joins_the_pooled_features_and_ignores_padding():
+    net = model()
+    assert net.classifier.in_features == 2 * 6 + 5 and net.ngram_table.weight.shape == (51, 5)
+    assert torch.all(net.ngram_table.weight[0] == 0)
+    tokens, lengths = torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2])
+    grams = torch.tensor([[1, 7, 7, 9], [4, 0, 0, 0]])
+    logits = net(tokens, lengths, grams)
+    wider = torch.cat([grams, torch.zeros(2, 6, dtype=torch.long)], dim=1)
+    assert torch.allclose(net(tokens, lengths, wider), logits, atol=1e-6)  # padding neither adds nor counts
+    bag = net.ngram_bag(grams)
+    expected = (net.ngram_table.weight[1] + 2 * net.ngram_table.weight[7] + net.ngram_table.weight[9]) / 2
+    assert torch.allclose(bag[0], expected, atol=1e-6) and torch.allclose(bag[1], net.ngram_table.weight[4])
+    assert torch.equal(net.ngram_bag(torch.zeros(1, 3, dtype=torch.long)), torch.zeros(1, 5))
+    other = net(tokens, lengths, torch.tensor([[2, 3, 0, 0], [4, 0, 0, 0]]))
+    assert not torch.allclose(other[0], logits[0]) and torch.allclose(other[1], logits[1], atol=1e-6)
+    with pytest.raises(ValueError, match="reads character n-grams"):
+        net(tokens, lengths)
+
+
+def test_the_unpacked_model_gives_the_same_logits_with_ngrams():
+    net = model()
+    tokens, lengths = torch.tensor([[2, 3, 4, 5], [5, 6, 0, 0], [7, 0, 0, 0]]), torch.tensor([4, 2, 1])
+    grams = torch.tensor([[1, 2, 3], [4, 5, 0], [0, 0, 0]])
+    unpacked = UnpackedClassifier(net)
+    assert (net(tokens, lengths, grams) - unpacked(tokens, lengths, grams)).abs().max() < 1e-5
+
+
+def test_a_checkpoint_round_trip_and_every_scoring_path_agree(ngram_run):
+    from hbilstm.api import load
+    from hbilstm.evaluation.evaluate import evaluate
+
+    loaded = load_model(ngram_run)
+    assert loaded.model.config.ngram_features == 8 and loaded.ngram_buckets == NGRAM_BUCKETS
+    texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:150]
+    encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
+                           loaded.ngram_buckets)
+    probs = predict_probs(loaded.model, encoded.ids, 64, ngrams=encoded.ngrams)
+    api = load(ngram_run, device="cpu").predict_proba(texts)
+    assert abs(api - probs.numpy()).max() < 1e-6
+    # the saved test score is what evaluating the saved model gives (the same 150 test tweets)
+    import json
+
+    saved = json.loads((ngram_run / "results.json").read_text())["test"]["macro_recall"]
+    assert evaluate(ngram_run, device="cpu")["macro_recall"] == pytest.approx(saved, abs=1e-9)
+    # the n-grams matter to this model: without their spellings it scores differently
+    blank = [[0] for _ in texts]
+    assert (predict_probs(loaded.model, encoded.ids, 64, ngrams=blank) - probs).abs().max() > 1e-4
+
+
+def test_the_onnx_graph_takes_ngrams_and_predict_gives_the_torch_labels(ngram_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import csv
+    import shutil
+
+    from hbilstm.export.onnx import NGRAM_INPUT, OnnxScorer, export_onnx
+    from hbilstm.predict import predict
+
+    run = tmp_path / "run"
+    shutil.copytree(ngram_run, run)
+    export_onnx(load_model(run).model, run / "model.onnx")
+    scorer = OnnxScorer(run / "model.onnx")
+    assert scorer.reads_ngrams and NGRAM_INPUT in [i.name for i in scorer.session.get_inputs()]
+    with pytest.raises(ValueError, match="reads character n-grams"):
+        scorer.predict_probs([[2, 3]])
+    source = tmp_path / "in.txt"
+    source.write_text((TWEETEVAL / "test_text.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    outputs = {}
+    for backend, workers in (("torch", 0), ("onnx", 0), ("onnx", 1)):
+        outputs[backend, workers] = tmp_path / f"{backend}{workers}.csv"
+        predict(run, str(source), str(outputs[backend, workers]), workers=workers, chunk_size=700, backend=backend)
+    rows = {k: list(csv.DictReader(open(v, encoding="utf-8"))) for k, v in outputs.items()}
+    reference = rows["torch", 0]
+    assert len(reference) > 2000 and len({r["label"] for r in reference}) > 1
+    for key in (("onnx", 0), ("onnx", 1)):
+        assert [r["label"] for r in rows[key]] == [r["label"] for r in reference], key
+        assert max(abs(float(a["prob_positive"]) - float(b["prob_positive"]))
+                   for a, b in zip(rows[key], reference)) < 1e-4
