@@ -62,8 +62,7 @@ class TrainConfig:
     embedding_noise: float = 0.2
     lexicon: str = "none"
     char_features: int = _MODEL["char_features"]
-    ngram_features: int = _MODEL["ngram_features"]
-    ngram_dropout: float = _MODEL["ngram_dropout"]
+    ngram_buckets: int = _MODEL["ngram_buckets"]
     # training
     epochs: int = 10
     batch_size: int = 64
@@ -90,11 +89,11 @@ class TrainConfig:
     def _check(self) -> None:
         at_least = {"layers": 1, "hidden": 1, "embedding_dim": 1, "epochs": 1, "batch_size": 1,
                     "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0, "threads": 0,
-                    "max_train": 0, "ngram_features": 0}
+                    "max_train": 0, "ngram_buckets": 0}
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
-        for name in ("dropout", "layer_dropout", "ngram_dropout"):
+        for name in ("dropout", "layer_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         if self.embedding_noise < 0:

@@ -2,7 +2,7 @@
 
 ``export_onnx(model, path)`` writes ``model.onnx``: inputs ``tokens`` (int64, ``[batch, time]``,
 padded with 0 after each row's real tokens), ``lengths`` (int64, ``[batch]``, each at least
-1) and, for a model with ``ngram_features``, ``ngrams`` (int64, ``[batch, n]``, each row's hashed
+1) and, for a model with an n-gram head (``ngram_buckets``), ``ngrams`` (int64, ``[batch, n]``, each row's hashed
 character n-gram ids padded with 0; see :mod:`hbilstm.data.ngrams`), output ``probs`` (float32, ``[batch, classes]``, softmax applied); batch and time are dynamic.
 The graph is traced from :class:`~hbilstm.model.unpacked.UnpackedClassifier` (no packed sequences:
 the exporters cannot follow those) with the TorchScript-based exporter (``dynamo=False``), which
@@ -37,7 +37,7 @@ from .folder import ONNX_FILE
 
 OPSET = 17  # LSTM (7), GatherElements (11); ONNX Runtime 1.18 and later run 17 fully
 INPUTS = ("tokens", "lengths")
-NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with ngram_features
+NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with an n-gram head
 OUTPUT = "probs"
 # Metadata written into the graph: a digest of the weights it was traced from, so that a
 # model.onnx left beside other weights is caught before it scores anything.
@@ -86,7 +86,7 @@ def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path
     tokens = torch.full((3, 5), model.config.padding_idx, dtype=torch.long)  # the ids do not matter to the trace
     inputs, names = (tokens.to(device), lengths.to(device)), list(INPUTS)
     axes = {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, OUTPUT: {0: "batch"}}
-    if model.config.ngram_features:
+    if model.config.ngram_buckets:
         inputs += (torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0], [6, 0, 0, 0]], device=device),)
         names.append(NGRAM_INPUT)
         axes[NGRAM_INPUT] = {0: "batch", 1: "ngrams"}

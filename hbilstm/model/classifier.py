@@ -14,6 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .chars import SPELLING_LENGTH, CharWordEncoder
 from .config import ModelConfig
 from .layers import HighwayBiLSTMLayer
+from .ngram_head import NgramHead, mean_of_probabilities
 
 
 class HighwayBiLSTMClassifier(nn.Module):
@@ -21,8 +22,11 @@ class HighwayBiLSTMClassifier(nn.Module):
 
     ``forward(tokens, lengths)`` takes a padded ``(batch, time)`` tensor of token ids and the
     true length of each row (at least 1) and returns ``(batch, num_classes)`` logits. A model with
-    ``ngram_features`` takes each row's hashed character n-gram ids too, ``(batch, n)`` padded
-    with 0: ``forward(tokens, lengths, ngrams)``.
+    ``ngram_buckets`` has a second classifier, :class:`~hbilstm.model.ngram_head.NgramHead`, and
+    takes each row's hashed character n-gram ids too, ``(batch, n)`` padded with 0:
+    ``forward(tokens, lengths, ngrams)``. In eval mode it returns the log of the two classifiers'
+    mean probability; in training mode both classifiers' logits, ``(2, batch, num_classes)``,
+    stack first, each for its own loss.
     """
 
     def __init__(self, config: ModelConfig):
@@ -47,12 +51,9 @@ class HighwayBiLSTMClassifier(nn.Module):
         if config.pooling == "attention":
             width = 2 * config.hidden
             self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
-        if config.ngram_features:
-            self.ngram_table = nn.Embedding(config.ngram_buckets + 1, config.ngram_features, padding_idx=0)
-            nn.init.normal_(self.ngram_table.weight, std=0.1)
-            with torch.no_grad():
-                self.ngram_table.weight[0].zero_()
-        self.classifier = nn.Linear(2 * config.hidden + config.ngram_features, config.num_classes)
+        self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
+        if config.ngram_buckets:
+            self.ngram_head = NgramHead(config.ngram_buckets, config.num_classes)
 
     def embed(self, tokens: Tensor) -> Tensor:
         """Token embeddings, with Gaussian noise (``embedding_noise``) while training, joined by
@@ -97,21 +98,17 @@ class HighwayBiLSTMClassifier(nn.Module):
         return self._pool(padded, lengths.to(padded.device))
 
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
-        features = self.encode(tokens, lengths)
-        if self.config.ngram_features:
-            features = torch.cat([features, self.ngram_bag(ngrams).to(features.dtype)], dim=-1)
-        return self.classifier(self.dropout(features))
+        return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
 
-    def ngram_bag(self, ngrams: Tensor | None) -> Tensor:
-        """``(batch, ngram_features)``: the sum of each row's n-gram vectors over the square root
-        of their number (padding, id 0, is a zero vector and is not counted); zero for a row
-        without n-grams. While training, ``ngram_dropout`` of the n-grams are left out."""
+    def with_ngram_head(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
+        """The stack's ``logits`` as they are for a model without an n-gram head; otherwise joined
+        with the head's: stacked while training, their mean probability (as log) in eval mode."""
+        if not self.config.ngram_buckets:
+            return logits
         if ngrams is None:
             raise ValueError("this model reads character n-grams: call it as model(tokens, lengths, ngrams)")
-        if self.training and self.config.ngram_dropout > 0:
-            ngrams = ngrams.masked_fill(torch.rand(ngrams.shape, device=ngrams.device) < self.config.ngram_dropout, 0)
-        count = (ngrams != 0).sum(dim=1, keepdim=True).clamp(min=1)
-        return self.ngram_table(ngrams).sum(dim=1) / count.to(self.ngram_table.weight.dtype).sqrt()
+        both = torch.stack([logits.float(), self.ngram_head(ngrams)])
+        return both if self.training else mean_of_probabilities(both)
 
     def _pool(self, padded: Tensor, lengths: Tensor) -> Tensor:
         steps = torch.arange(padded.size(1), device=padded.device)

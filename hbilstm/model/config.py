@@ -33,13 +33,9 @@ class ModelConfig:
     char_features: width of a character-aware word vector joined to each token's embedding: a
         CNN over the word's bytes with highway layers (:mod:`hbilstm.model.chars`), its
         spellings held in the ``spellings`` buffer, one row per vocabulary id (default 0: none).
-    ngram_features: width of a bag-of-character-n-grams vector joined to the pooled features:
-        the mean of the tweet's hashed n-grams' learnt vectors, scaled by the square root of their
-        number (default 0: none). The model then takes each row's n-gram ids too.
-    ngram_dropout: while training, the share of a tweet's n-grams left out of its bag, each
-        occurrence drawn anew every step (default 0: none); never at prediction.
-    ngram_buckets: how many hash buckets the n-grams fall into (rows of that table, plus one for
-        padding); set when ``ngram_features`` is.
+    ngram_buckets: a second, linear classifier over the tweet's character n-grams hashed into
+        this many buckets (:mod:`hbilstm.model.ngram_head`), averaged with the stack (default 0:
+        none). The model then takes each row's n-gram ids too.
     layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
@@ -59,9 +55,7 @@ class ModelConfig:
     embedding_noise: float = 0.0
     lexicon_features: int = 0
     char_features: int = 0
-    ngram_features: int = 0
     ngram_buckets: int = 0
-    ngram_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.carry not in CARRIES:
@@ -71,14 +65,12 @@ class ModelConfig:
         for name in ("vocab_size", "num_classes", "embedding_dim", "hidden", "layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("dropout", "layer_dropout", "ngram_dropout"):
+        for name in ("dropout", "layer_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
-        for name in ("lexicon_features", "char_features", "ngram_features", "ngram_buckets"):
+        for name in ("lexicon_features", "char_features", "ngram_buckets"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, not {getattr(self, name)}")
-        if self.ngram_features and not self.ngram_buckets:
-            raise ValueError("ngram_features needs ngram_buckets (how many hash buckets the n-grams fall into)")
         if not self.embedding_noise >= 0.0:
             raise ValueError(f"embedding_noise must be at least 0, not {self.embedding_noise}")
 

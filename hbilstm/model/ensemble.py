@@ -9,13 +9,13 @@ may differ. Imports only torch.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 from torch import Tensor, nn
 
 from .classifier import HighwayBiLSTMClassifier
 from .config import ModelConfig
+from .ngram_head import mean_of_probabilities
 
 
 class EnsembleClassifier(nn.Module):
@@ -25,7 +25,7 @@ class EnsembleClassifier(nn.Module):
         super().__init__()
         if len(configs) < 2:
             raise ValueError("an ensemble needs at least two members")
-        buckets = {c.ngram_buckets for c in configs if c.ngram_features}
+        buckets = {c.ngram_buckets for c in configs if c.ngram_buckets}
         if len(buckets) > 1:
             raise ValueError(f"the members hash character n-grams into different numbers of buckets ({sorted(buckets)})")
         self.members = nn.ModuleList(HighwayBiLSTMClassifier(c) for c in configs)
@@ -33,11 +33,9 @@ class EnsembleClassifier(nn.Module):
         self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0))
 
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
-        logs = torch.stack([
-            torch.log_softmax((m(tokens, lengths, ngrams) if m.config.ngram_features else m(tokens, lengths)).float(), dim=-1)
-            for m in self.members
-        ])
-        return torch.logsumexp(logs, dim=0) - math.log(len(self.members))
+        return mean_of_probabilities(torch.stack([
+            m(tokens, lengths, ngrams) if m.config.ngram_buckets else m(tokens, lengths) for m in self.members
+        ]))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -94,10 +94,7 @@ class UnpackedClassifier(nn.Module):
         reverse = reverse_index(lengths, tokens.size(1))
         for layer in self.layers:
             x = layer(x, reverse)
-        features = self._pool(x, lengths)
-        if model.config.ngram_features:
-            features = torch.cat([features, model.ngram_bag(ngrams).to(features.dtype)], dim=-1)
-        return model.classifier(model.dropout(features))
+        return model.with_ngram_head(model.classifier(model.dropout(self._pool(x, lengths))), ngrams)
 
     def _pool(self, x: Tensor, lengths: Tensor) -> Tensor:
         real = (torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)

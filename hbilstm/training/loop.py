@@ -18,6 +18,7 @@ from ..errors import TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
+from ..model.ngram_head import mean_of_probabilities
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
@@ -71,9 +72,13 @@ class Trainer:
         for batch in iter_batches(self.resident, order[state.step:]):
             with autocast(self.device, config.amp):
                 logits = self.step_model(*batch.inputs)
+            if logits.dim() == 3:  # the stack's and the n-gram head's logits: each has its own loss
+                mean_here = sum(self.parts.criterion(head.float(), batch.labels) for head in logits)
+                logits = mean_of_probabilities(logits.detach())
+            else:
+                mean_here = self.parts.criterion(logits.float(), batch.labels)
             # The step's loss is the class-weighted mean over its whole batch, every rank's share
             # of it: this share's mean times its weight, divided by the weight of all shares.
-            mean_here = self.parts.criterion(logits.float(), batch.labels)
             weight_here = weight[batch.labels].sum() if weight is not None else mean_here.new_tensor(len(batch.index))
             loss_here = mean_here * weight_here
             weight_all, rows_all, stopping = dist.step_totals(weight_here, len(batch.index), stop.is_set())

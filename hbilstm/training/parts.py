@@ -12,7 +12,6 @@ from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.embeddings import load_vectors
 from ..data.lexicon import FEATURES, lexicon_features
-from ..data.ngrams import NGRAM_BUCKETS
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
 from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
@@ -44,8 +43,7 @@ def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, emb
         hidden=config.hidden, layers=config.layers, carry=config.carry, gate_bias=config.gate_bias,
         pooling=config.pooling, dropout=config.dropout, layer_dropout=config.layer_dropout,
         embedding_noise=config.embedding_noise, lexicon_features=FEATURES.get(config.lexicon, 0),
-        char_features=config.char_features, ngram_features=config.ngram_features,
-        ngram_buckets=NGRAM_BUCKETS if config.ngram_features else 0, ngram_dropout=config.ngram_dropout,
+        char_features=config.char_features, ngram_buckets=config.ngram_buckets,
     )
 
 
@@ -88,8 +86,7 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     """Encode the corpus, build the model (with pretrained vectors when asked) on ``device``, and
     its optimizer and loss. A resume keeps the saved vocabulary and embedding size."""
     tokenizer_config = tokenizer_config_for(config)
-    encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens,
-                      NGRAM_BUCKETS if config.ngram_features else 0)
+    encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets)
     vocab = Vocabulary(resume_state["vocab"]) if resume_state else None
     data = prepare_training_data(
         corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,
@@ -153,8 +150,9 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         weights = class_weights(data.train.labels, len(corpus.label_names)).to(device)
     metric = corpus.metric if config.metric == "auto" else config.metric
     log(
-        f"model: {config.layers} x {config.carry} BiLSTM, hidden {config.hidden}x2, "
-        f"{model.num_parameters():,} parameters; device {device}"
+        f"model: {config.layers} x {config.carry} BiLSTM, hidden {config.hidden}x2"
+        + (f", a linear n-gram classifier beside it ({config.ngram_buckets:,} buckets)" if config.ngram_buckets else "")
+        + f", {model.num_parameters():,} parameters; device {device}"
     )
     optimizer = make_optimizer(model, config, device, (model.embedding.weight,) if frozen_rows is not None else ())
     return Parts(data, metric, tokenizer_config, model_config, model, optimizer,

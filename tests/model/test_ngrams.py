@@ -61,28 +61,61 @@ def test_batches_pad_ngrams_with_zero_and_the_resident_split_cuts_the_same_batch
 def model(**kw) -> HighwayBiLSTMClassifier:
     torch.manual_seed(0)
     settings = dict(vocab_size=20, num_classes=3, embedding_dim=8, hidden=6, layers=2, dropout=0.0,
-                    ngram_features=5, ngram_buckets=50, pooling="attention")
+                    ngram_buckets=50, pooling="attention")
     settings.update(kw)
-    return HighwayBiLSTMClassifier(ModelConfig(**settings)).eval()
+    net = HighwayBiLSTMClassifier(ModelConfig(**settings))
+    with torch.no_grad():  # a head that has learnt something (it starts at zero)
+        net.ngram_head.weight.weight[1:].normal_()
+        net.ngram_head.bias.normal_()
+    return net.eval()
 
 
-def test_the_bag_joins_the_pooled_features_and_ignores_padding():
+TOKENS, LENGTHS = torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2])
+GRAMS = torch.tensor([[1, 7, 7, 9], [4, 0, 0, 0]])
+
+
+def test_the_head_is_linear_over_the_bag_and_ignores_padding():
     net = model()
-    assert net.classifier.in_features == 2 * 6 + 5 and net.ngram_table.weight.shape == (51, 5)
-    assert torch.all(net.ngram_table.weight[0] == 0)
-    tokens, lengths = torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2])
-    grams = torch.tensor([[1, 7, 7, 9], [4, 0, 0, 0]])
-    logits = net(tokens, lengths, grams)
-    wider = torch.cat([grams, torch.zeros(2, 6, dtype=torch.long)], dim=1)
-    assert torch.allclose(net(tokens, lengths, wider), logits, atol=1e-6)  # padding neither adds nor counts
-    bag = net.ngram_bag(grams)
-    expected = (net.ngram_table.weight[1] + 2 * net.ngram_table.weight[7] + net.ngram_table.weight[9]) / 2
-    assert torch.allclose(bag[0], expected, atol=1e-6) and torch.allclose(bag[1], net.ngram_table.weight[4])
-    assert torch.equal(net.ngram_bag(torch.zeros(1, 3, dtype=torch.long)), torch.zeros(1, 5))
-    other = net(tokens, lengths, torch.tensor([[2, 3, 0, 0], [4, 0, 0, 0]]))
-    assert not torch.allclose(other[0], logits[0]) and torch.allclose(other[1], logits[1], atol=1e-6)
+    head = net.ngram_head
+    assert head.weight.weight.shape == (51, 3) and torch.all(head.weight.weight[0] == 0)
+    rows = head.weight.weight
+    expected = (rows[1] + 2 * rows[7] + rows[9]) / 2 + head.bias  # 4 n-grams: divided by sqrt(4)
+    assert torch.allclose(head(GRAMS)[0], expected, atol=1e-6) and torch.allclose(head(GRAMS)[1], rows[4] + head.bias)
+    wider = torch.cat([GRAMS, torch.zeros(2, 6, dtype=torch.long)], dim=1)
+    assert torch.allclose(head(wider), head(GRAMS), atol=1e-6)  # padding neither adds nor counts
+    assert torch.allclose(head(torch.zeros(1, 3, dtype=torch.long))[0], head.bias)
+    fresh = HighwayBiLSTMClassifier(ModelConfig(vocab_size=20, num_classes=3, ngram_buckets=50))
+    assert torch.all(fresh.ngram_head(GRAMS) == 0)  # a new head has no opinion
+
+
+def test_eval_gives_the_mean_of_both_probabilities_and_training_both_logits():
+    net = model()
+    stack = net.classifier(net.dropout(net.encode(TOKENS, LENGTHS)))
+    mixed = torch.softmax(net(TOKENS, LENGTHS, GRAMS), dim=-1)
+    expected = (torch.softmax(stack, -1) + torch.softmax(net.ngram_head(GRAMS), -1)) / 2
+    assert torch.allclose(mixed, expected, atol=1e-6)
+    net.train()
+    both = net(TOKENS, LENGTHS, GRAMS)
+    assert both.shape == (2, 2, 3) and torch.allclose(both[1], net.ngram_head(GRAMS))
+    net.eval()
     with pytest.raises(ValueError, match="reads character n-grams"):
-        net(tokens, lengths)
+        net(TOKENS, LENGTHS)
+    plain = HighwayBiLSTMClassifier(ModelConfig(vocab_size=20, num_classes=3))
+    assert not hasattr(plain, "ngram_head") and plain(TOKENS, LENGTHS).shape == (2, 3)
+
+
+def test_training_gives_each_classifier_its_own_loss(ngram_run):
+    assert load_model(ngram_run).model.ngram_head.weight.weight.abs().sum() > 0  # trained from zero
+    net = model().train()
+    criterion = torch.nn.CrossEntropyLoss()
+    labels = torch.tensor([0, 2])
+    both = net(TOKENS, LENGTHS, GRAMS)
+    total = sum(criterion(head, labels) for head in both)
+    total.backward()
+    # the head's gradient comes from its own loss only: the stack's loss does not reach it
+    head_only = criterion(net.ngram_head(GRAMS), labels)
+    grad = torch.autograd.grad(head_only, net.ngram_head.bias)[0]
+    assert torch.allclose(net.ngram_head.bias.grad, grad, atol=1e-6)
 
 
 def test_the_unpacked_model_gives_the_same_logits_with_ngrams():
@@ -98,7 +131,7 @@ def test_a_checkpoint_round_trip_and_every_scoring_path_agree(ngram_run):
     from hbilstm.evaluation.evaluate import evaluate
 
     loaded = load_model(ngram_run)
-    assert loaded.model.config.ngram_features == 8 and loaded.ngram_buckets == NGRAM_BUCKETS
+    assert loaded.ngram_buckets == 4096 and loaded.model.config.ngram_buckets == 4096
     texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:150]
     encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
                            loaded.ngram_buckets)
