@@ -18,6 +18,7 @@ from typing import Any, Optional
 import yaml
 
 from .data.lexicon import LEXICONS
+from .data.ngrams import NGRAM_BUCKETS
 from .errors import ConfigError
 from .model.config import CARRIES, POOLINGS, ModelConfig
 
@@ -62,7 +63,7 @@ class TrainConfig:
     embedding_noise: float = 0.2
     lexicon: str = "none"
     char_features: int = _MODEL["char_features"]
-    ngram_buckets: int = _MODEL["ngram_buckets"]
+    ngram_buckets: int = NGRAM_BUCKETS  # the training recipe's; a ModelConfig without one has none (older models)
     # training
     epochs: int = 10
     batch_size: int = 64
@@ -188,7 +189,7 @@ def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
 
 # What an option was before it existed or before its default changed, for a config a run wrote
 # then: its file lacks the key, and the run was trained with this value, whatever today's default.
-BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0}
+BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0}
 
 
 def stored(data: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from hbilstm.checkpoint import (
     load_model,
     save_checkpoint,
 )
+from hbilstm.data.pipeline import encode_texts
 from hbilstm.data.tokenizer import TweetTokenizer
 from hbilstm.errors import CheckpointError
 from hbilstm.inference import predict_probs
@@ -18,9 +19,9 @@ from hbilstm.inference import predict_probs
 TWEETS = ["I love this so much :)", "worst day ever #fail", "the meeting is at 5pm @user", ""]
 
 
-def encode(loaded):
-    tokens = TweetTokenizer(loaded.tokenizer).tokenize_many(TWEETS)
-    return [loaded.vocab.encode(t) or [1] for t in tokens]
+def scores(loaded):
+    encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, TWEETS, loaded.ngram_buckets)
+    return predict_probs(loaded.model, encoded.ids, ngrams=encoded.ngrams)
 
 
 def test_round_trip_gives_identical_predictions(trained_run, tmp_path):
@@ -28,8 +29,7 @@ def test_round_trip_gives_identical_predictions(trained_run, tmp_path):
     copy = tmp_path / "copy.pt"
     save_checkpoint(copy, {k: v for k, v in first.payload.items() if k not in ("format", "format_version")})
     second = load_model(copy)
-    a = predict_probs(first.model, encode(first))
-    b = predict_probs(second.model, encode(second))
+    a, b = scores(first), scores(second)
     assert torch.equal(a, b)
     assert second.label_names == first.label_names and second.vocab.tokens == first.vocab.tokens
 

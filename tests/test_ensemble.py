@@ -33,10 +33,10 @@ def test_the_ensemble_scores_the_mean_of_its_members_probabilities(seeds, tmp_pa
     path = make_ensemble(seeds, tmp_path / "ens")
     ensemble = load_model(tmp_path / "ens")
     assert path == tmp_path / "ens" / "model.pt" and len(ensemble.model.members) == 2
-    ids = [[5, 6, 7, 8], [9], [10, 11]]
+    ids, ngrams = [[5, 6, 7, 8], [9], [10, 11]], [[3, 900, 77], [12], [0]]  # both members have the n-gram classifier
     device = torch.device("cpu")
-    members = [predict_probs(load_model(run).model, ids, 8, device) for run in seeds]
-    got = predict_probs(ensemble.model, ids, 8, device)
+    members = [predict_probs(load_model(run).model, ids, 8, device, ngrams=ngrams) for run in seeds]
+    got = predict_probs(ensemble.model, ids, 8, device, ngrams=ngrams)
     assert torch.allclose(got, (members[0] + members[1]) / 2, atol=1e-6)
     assert not torch.allclose(members[0], members[1])  # the members do differ
     listed = json.loads((tmp_path / "ens" / "ensemble.json").read_text())

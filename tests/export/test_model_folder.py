@@ -55,8 +55,9 @@ def test_a_folder_loads_without_unpickling_and_scores_like_the_checkpoint(folder
     from hbilstm.data.pipeline import encode_texts
     from hbilstm.data.tokenizer import TweetTokenizer
 
-    ids = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, real_tweets(300)).ids
-    assert torch.equal(predict_probs(loaded.model, ids), predict_probs(original.model, ids))
+    ids, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, real_tweets(300),
+                                  loaded.ngram_buckets)
+    assert torch.equal(predict_probs(loaded.model, ids, ngrams=ngrams), predict_probs(original.model, ids, ngrams=ngrams))
 
 
 def test_predict_and_evaluate_accept_the_folder(folder, trained_run, tmp_path, data_dir):

@@ -44,9 +44,10 @@ def tweets_file(tmp_path_factory):
     return path
 
 
-def real_sequences(loaded, n):
+def real_encoded(loaded, n):
+    """Token ids and n-gram ids of the first ``n`` real test tweets (the default model reads both)."""
     texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:n]
-    return encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts)[0]
+    return encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
 
 
 def padded(sequences, width=None):
@@ -57,9 +58,10 @@ def padded(sequences, width=None):
     return tokens, lengths
 
 
-def torch_probs(model, tokens, lengths):
+def torch_probs(model, tokens, lengths, *ngrams):
     with torch.no_grad():
-        return torch.softmax(model(torch.from_numpy(tokens), torch.from_numpy(lengths)), dim=-1).numpy()
+        inputs = (torch.from_numpy(tokens), torch.from_numpy(lengths), *map(torch.from_numpy, ngrams))
+        return torch.softmax(model(*inputs), dim=-1).numpy()
 
 
 def test_the_graph_passes_the_checker_with_named_typed_inputs_and_dynamic_axes(onnx_run):
@@ -70,9 +72,10 @@ def test_the_graph_passes_the_checker_with_named_typed_inputs_and_dynamic_axes(o
         return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
 
     inputs = {i.name: i for i in graph.graph.input}
-    assert list(inputs) == ["tokens", "lengths"]
+    assert list(inputs) == ["tokens", "lengths", "ngrams"]  # the default model has the n-gram classifier
     assert all(i.type.tensor_type.elem_type == onnx.TensorProto.INT64 for i in inputs.values())
     assert shape(inputs["tokens"]) == ["batch", "time"] and shape(inputs["lengths"]) == ["batch"]
+    assert shape(inputs["ngrams"]) == ["batch", "ngrams"]
     (output,) = graph.graph.output
     assert output.name == "probs" and output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert shape(output) == ["batch", 3]
@@ -83,15 +86,17 @@ def test_the_graph_passes_the_checker_with_named_typed_inputs_and_dynamic_axes(o
 def test_the_graph_scores_batches_of_any_size_and_length_like_the_model(onnx_run):
     loaded = load_model(onnx_run)
     session = OnnxScorer(onnx_run / "model.onnx").session
-    sequences = real_sequences(loaded, 400)
+    encoded = real_encoded(loaded, 400)
     # sizes and widths unlike the export example's (3 rows of 5), the rows' lengths mixed
     for start, size, extra in ((0, 1, 0), (1, 2, 0), (3, 17, 4), (20, 64, 0), (84, 316, 9)):
-        tokens, lengths = padded(sequences[start : start + size])
+        tokens, lengths = padded(encoded.ids[start : start + size])
         tokens = np.pad(tokens, ((0, 0), (0, extra)))  # more padding than needed changes nothing
-        probs = session.run(["probs"], {"tokens": tokens, "lengths": lengths})[0]
+        ngrams, _ = padded(encoded.ngrams[start : start + size])
+        ngrams = np.pad(ngrams, ((0, 0), (0, extra)))
+        probs = session.run(["probs"], {"tokens": tokens, "lengths": lengths, "ngrams": ngrams})[0]
         assert probs.shape == (size, 3) and probs.dtype == np.float32
         assert np.abs(probs.sum(axis=1) - 1).max() < 1e-5
-        assert np.abs(probs - torch_probs(loaded.model, tokens, lengths)).max() < 1e-5
+        assert np.abs(probs - torch_probs(loaded.model, tokens, lengths, ngrams)).max() < 1e-5
 
 
 @pytest.mark.parametrize("carry, pooling", list(itertools.product(CARRIES, POOLINGS)))
@@ -118,15 +123,15 @@ def test_export_leaves_the_model_in_its_own_mode(tmp_path):
 
 def test_onnx_scorer_returns_rows_in_input_order_like_predict_probs(onnx_run):
     loaded = load_model(onnx_run)
-    sequences = real_sequences(loaded, 500)
+    sequences, _, ngrams = real_encoded(loaded, 500)
     scorer = OnnxScorer(onnx_run / "model.onnx", threads=1)
-    probs = scorer.predict_probs(sequences, batch_size=37)  # many buckets of similar length
+    probs = scorer.predict_probs(sequences, batch_size=37, ngrams=ngrams)  # many buckets of similar length
     assert probs.shape == (500, 3)
-    reference = predict_probs(loaded.model, sequences, batch_size=37).numpy()
+    reference = predict_probs(loaded.model, sequences, batch_size=37, ngrams=ngrams).numpy()
     assert np.abs(probs - reference).max() < 1e-5
-    alone = scorer.predict_probs([sequences[123]], batch_size=1)
+    alone = scorer.predict_probs([sequences[123]], batch_size=1, ngrams=[ngrams[123]])
     assert np.abs(alone[0] - probs[123]).max() < 1e-5
-    assert scorer.predict_probs([]).shape == (0, 3)
+    assert scorer.predict_probs([], ngrams=[]).shape == (0, 3)
 
 
 def read_rows(path):

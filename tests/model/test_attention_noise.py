@@ -56,7 +56,7 @@ def test_a_trained_attention_model_round_trips_and_older_checkpoints_still_load(
 
     run = tmp_path / "att"
     train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1,
-                      pooling="attention", embedding_noise=0.1), run)
+                      pooling="attention", embedding_noise=0.1, ngram_buckets=0), run)
     saved = load_checkpoint(run / "model.pt")
     assert saved["model_config"]["pooling"] == "attention" and saved["model_config"]["embedding_noise"] == 0.1
     loaded = load_model(run)

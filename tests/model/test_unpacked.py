@@ -36,9 +36,9 @@ def random_model(carry, pooling, layers, seed=0):
     return model.eval()
 
 
-def max_diff(model, tokens, lengths):
+def max_diff(model, tokens, lengths, *ngrams):
     with torch.no_grad():
-        return (model(tokens, lengths) - UnpackedClassifier(model)(tokens, lengths)).abs().max().item()
+        return (model(tokens, lengths, *ngrams) - UnpackedClassifier(model)(tokens, lengths, *ngrams)).abs().max().item()
 
 
 @pytest.mark.parametrize("carry, pooling", list(itertools.product(CARRIES, POOLINGS)))
@@ -98,7 +98,8 @@ def test_same_logits_with_trained_weights_on_real_tweets(trained_run):
 
     loaded = load_model(trained_run)
     texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:300]
-    sequences = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts).ids
+    sequences, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
+                                        loaded.ngram_buckets)
     assert min(map(len, sequences)) <= 5 and max(map(len, sequences)) >= 30  # really mixed lengths
-    batch = collate(sequences, None, list(range(len(sequences))))
-    assert max_diff(loaded.model, batch.tokens, batch.lengths) < TOLERANCE
+    batch = collate(sequences, None, list(range(len(sequences))), ngrams=ngrams)
+    assert max_diff(loaded.model, *batch.inputs) < TOLERANCE

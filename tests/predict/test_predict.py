@@ -200,14 +200,16 @@ def test_a_one_chunk_input_starts_no_workers(trained_run, tmp_path, monkeypatch)
 
 def test_sorted_batches_give_the_predictions_of_one_tweet_at_a_time(trained_run, tmp_path):
     from hbilstm.checkpoint import load_model
+    from hbilstm.data.pipeline import encode_texts
     from hbilstm.data.tokenizer import TweetTokenizer
     from hbilstm.inference import predict_probs
 
     loaded = load_model(trained_run)
     texts = ["good", "a much longer tweet about nothing much at all today", "bad bad day", "meh #monday"] * 5
-    sequences = [loaded.vocab.encode(t) for t in TweetTokenizer(loaded.tokenizer).tokenize_many(texts)]
-    batched = predict_probs(loaded.model, sequences, batch_size=7)
-    single = torch.cat([predict_probs(loaded.model, [s], batch_size=1) for s in sequences])
+    sequences, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
+                                        loaded.ngram_buckets)
+    batched = predict_probs(loaded.model, sequences, batch_size=7, ngrams=ngrams)
+    single = torch.cat([predict_probs(loaded.model, [s], batch_size=1, ngrams=[g]) for s, g in zip(sequences, ngrams)])
     assert torch.allclose(batched, single, atol=1e-6)
 
 

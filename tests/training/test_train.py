@@ -157,9 +157,9 @@ def test_val_loss_is_the_training_objective_class_weights_included(tmp_path, dat
     assert parts.criterion.label_smoothing == config.label_smoothing > 0  # the default smooths, and so does val loss
     parts.model.load_state_dict(load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"])
     val = parts.data.val
-    batch = collate(val.ids, val.labels, list(range(len(val))))
-    with torch.no_grad():
-        expected = float(parts.criterion(parts.model.eval()(batch.tokens, batch.lengths), batch.labels))
+    batch = collate(val.ids, val.labels, list(range(len(val))), ngrams=val.ngrams)
+    with torch.no_grad():  # (with the n-gram classifier: the loss of the two classifiers' mean probability)
+        expected = float(parts.criterion(parts.model.eval()(*batch.inputs), batch.labels))
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert results["val"]["loss"] == pytest.approx(expected, rel=1e-5)

@@ -90,7 +90,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
         def forward(self, logits, labels):
             PoisonedLoss.calls += 1
             loss = super().forward(logits, labels)
-            return loss * float("nan") if PoisonedLoss.calls > 30 else loss  # in epoch 2
+            # two losses a batch (the stack's and the n-gram classifier's), 25 batches an epoch
+            return loss * float("nan") if PoisonedLoss.calls > 60 else loss  # in epoch 2
 
     monkeypatch.setattr(parts_module.nn, "CrossEntropyLoss", PoisonedLoss)
     run = tmp_path / "run"
