@@ -17,18 +17,21 @@ def test_bf16_gpu_predictions_match_fp32_cpu_within_tolerance(trained_run):
     generator = torch.Generator().manual_seed(0)
     sequences = [torch.randint(2, len(cpu.vocab), (int(n),), generator=generator).tolist()
                  for n in torch.randint(1, 60, (500,), generator=generator)]
-    reference = predict_probs(cpu.model, sequences, 128, torch.device("cpu"))
-    fast = predict_probs(gpu.model, sequences, 128, torch.device("cuda"), amp=True)
+    # the default model's n-gram classifier reads n-gram ids too: random ones, several per token
+    ngrams = [torch.randint(1, cpu.ngram_buckets + 1, (4 * len(s),), generator=generator).tolist() for s in sequences]
+    reference = predict_probs(cpu.model, sequences, 128, torch.device("cpu"), ngrams=ngrams)
+    fast = predict_probs(gpu.model, sequences, 128, torch.device("cuda"), amp=True, ngrams=ngrams)
     assert (fast - reference).abs().max() < 0.02  # bf16 keeps about 3 significant digits
     assert (fast.argmax(-1) == reference.argmax(-1)).float().mean() > 0.98
 
 
 def test_resident_gpu_batches_equal_host_batches():
-    sequences = [[2, 3, 4], [5], [6, 7]]
-    resident = ResidentSplit(sequences, [0, 1, 2], "cuda")
+    sequences, ngrams = [[2, 3, 4], [5], [6, 7]], [[1, 2], [3, 4, 5], [6]]
+    resident = ResidentSplit(sequences, [0, 1, 2], "cuda", ngrams)
     batch = resident.batch([2, 0])
-    expected = collate([sequences[2], sequences[0]], [2, 0], [2, 0])
+    expected = collate([sequences[2], sequences[0]], [2, 0], [2, 0], ngrams=[ngrams[2], ngrams[0]])
     assert torch.equal(batch.tokens.cpu(), expected.tokens) and torch.equal(batch.labels.cpu(), expected.labels)
+    assert torch.equal(batch.ngrams.cpu(), expected.ngrams) and batch.ngrams.device.type == "cuda"
     assert batch.lengths.device.type == "cpu"
 
 

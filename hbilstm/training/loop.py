@@ -34,6 +34,16 @@ def iter_batches(split: ResidentSplit, order: list[list[int]]):
     return split.batches(order)
 
 
+def clip_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The parameter groups whose gradient norms are clipped apart: the stack's, and the n-gram
+    classifier's where the model has one (each trains on its own loss, so neither's gradient
+    should scale the other's step down)."""
+    head = getattr(model, "ngram_head", None)
+    head_ids = {id(p) for p in head.parameters()} if head is not None else set()
+    groups = ([p for p in model.parameters() if id(p) not in head_ids], [p for p in model.parameters() if id(p) in head_ids])
+    return [g for g in groups if g]
+
+
 class Trainer:
     """Trains ``parts.model`` epoch by epoch from ``state`` on, saving through ``checkpoints``."""
 
@@ -45,6 +55,7 @@ class Trainer:
         self.run_dir = checkpoints.run_dir
         self.model = parts.model
         self.step_model = self.dist.wrap(parts.model, device)  # what the training step calls
+        self.clip_groups = clip_groups(parts.model)
         # The training split lives on the device: batches are cut out of it there.
         self.resident = ResidentSplit(parts.data.train.ids, parts.data.train.labels, device,
                                       parts.data.train.ngrams)
@@ -86,7 +97,8 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip > 0:
-                nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
+                for group in self.clip_groups:
+                    nn.utils.clip_grad_norm_(group, config.clip)
             optimizer.step()
             if self.parts.average is not None:
                 self.parts.average.update()

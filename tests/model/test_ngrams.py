@@ -176,3 +176,24 @@ def test_the_onnx_graph_takes_ngrams_and_predict_gives_the_torch_labels(ngram_ru
         assert [r["label"] for r in rows[key]] == [r["label"] for r in reference], key
         assert max(abs(float(a["prob_positive"]) - float(b["prob_positive"]))
                    for a, b in zip(rows[key], reference)) < 1e-4
+
+
+def test_the_stack_and_the_head_have_their_gradients_clipped_apart():
+    from hbilstm.training.loop import clip_groups
+
+    net = model().train()
+    groups = clip_groups(net)
+    assert len(groups) == 2 and groups[1] == list(net.ngram_head.parameters())
+    assert len(clip_groups(HighwayBiLSTMClassifier(ModelConfig(vocab_size=20, num_classes=3)))) == 1
+    criterion = torch.nn.CrossEntropyLoss()
+    labels = torch.tensor([0, 2])
+    stack_loss, head_loss = (criterion(head, labels) for head in net(TOKENS, LENGTHS, GRAMS))
+    (stack_loss + 1000 * head_loss).backward()  # a head whose gradient is huge
+    before = net.classifier.weight.grad.clone()
+    stack_norm = float(torch.nn.utils.get_total_norm([p.grad for p in groups[0]]))
+    for group in groups:
+        torch.nn.utils.clip_grad_norm_(group, 1.0)
+    # the stack's step is scaled by its own norm only, not shrunk by the head's huge one
+    expected = before * min(1.0, 1.0 / (stack_norm + 1e-6))
+    assert torch.allclose(net.classifier.weight.grad, expected, atol=1e-7)
+    assert float(torch.nn.utils.get_total_norm([p.grad for p in groups[1]])) <= 1.0 + 1e-5
