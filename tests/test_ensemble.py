@@ -70,3 +70,18 @@ def test_members_that_read_text_differently_are_refused(seeds, tmp_path, data_di
     assert result.exit_code == 2 and "vocabulary differ" in result.stderr
     result = runner.invoke(app, ["ensemble", str(seeds[0]), "-o", str(tmp_path / "ens")])
     assert result.exit_code == 2 and "at least two models" in result.stderr
+
+
+def test_members_hashing_ngrams_into_other_bucket_counts_are_refused_but_one_without_is_welcome(seeds, tmp_path, data_dir):
+    settings = dict(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1, seed=1)
+    fewer, without = tmp_path / "fewer", tmp_path / "without"
+    train(TrainConfig(**settings, ngram_buckets=1024), fewer)
+    train(TrainConfig(**settings, ngram_buckets=0), without)
+    result = runner.invoke(app, ["ensemble", str(seeds[0]), str(fewer), "-o", str(tmp_path / "ens")])
+    assert result.exit_code == 2 and "different numbers of buckets (1,024, 262,144)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "ens").exists()
+    # a member without the n-gram classifier joins one with it: each is called with what it reads
+    result = runner.invoke(app, ["ensemble", str(seeds[0]), str(without), "-o", str(tmp_path / "mixed")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "mixed"), "--json", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
