@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -45,11 +46,17 @@ class Batch:
 
 
 def pad(sequences: Sequence[Sequence[int]], lengths: Tensor, pin: bool = False) -> Tensor:
-    """Id sequences as one ``(rows, longest)`` tensor, padded with ``PAD_ID`` (0)."""
-    out = torch.full((len(sequences), int(lengths.max())), PAD_ID, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        out[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-    return out.pin_memory() if pin else out
+    """Id sequences as one ``(rows, longest)`` tensor, padded with ``PAD_ID`` (0): the ids are
+    read once into one flat array and scattered into place (not one tensor per row)."""
+    counts = lengths.numpy()
+    total = int(counts.sum())
+    flat = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=total)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    columns = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.full((len(counts), int(counts.max())), PAD_ID, dtype=np.int64)
+    out[rows, columns] = flat
+    tensor = torch.from_numpy(out)
+    return tensor.pin_memory() if pin else tensor
 
 
 def collate(
