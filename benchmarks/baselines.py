@@ -51,17 +51,24 @@ def scores(truth: list[int], predicted: list[int]) -> dict:
     return {"macro_recall": m["macro_recall"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": len(truth)}
 
 
-def tfidf_lr(train_texts, train_labels):
+NGRAMS = {"word": ("word", (1, 2)), "char_wb": ("char_wb", (2, 5))}
+
+
+def tfidf_pipeline(train_texts, train_labels, kinds=("word", "char_wb")):
+    """TF-IDF over the n-grams of ``kinds`` (word 1-2-grams, char_wb 2-5-grams), then
+    LogisticRegression(C=10, balanced), fitted on the given texts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
 
-    features = make_union(
-        TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True),
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True),
-    )
+    features = make_union(*(TfidfVectorizer(analyzer=NGRAMS[k][0], ngram_range=NGRAMS[k][1], min_df=2,
+                                            sublinear_tf=True, lowercase=True) for k in kinds))
     model = make_pipeline(features, LogisticRegression(C=10, class_weight="balanced", max_iter=2000))
-    model.fit(train_texts, train_labels)
+    return model.fit(train_texts, train_labels)
+
+
+def tfidf_lr(train_texts, train_labels):
+    model = tfidf_pipeline(train_texts, train_labels)
     return lambda texts: list(model.predict(texts))
 
 

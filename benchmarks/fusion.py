@@ -21,20 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baselines import LABELS, evaluation_sets, scores  # noqa: E402
-
-KINDS = {"word": ("word", (1, 2)), "char_wb": ("char_wb", (2, 5))}
-
-
-def linear_model(kinds: tuple[str, ...], texts: list[str], labels: list[int]):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    features = make_union(*(TfidfVectorizer(analyzer=KINDS[k][0], ngram_range=KINDS[k][1], min_df=2, sublinear_tf=True)
-                            for k in kinds))
-    model = make_pipeline(features, LogisticRegression(C=10, class_weight="balanced", max_iter=2000))
-    return model.fit(texts, labels)
+from baselines import LABELS, evaluation_sets, scores, tfidf_pipeline  # noqa: E402
 
 
 def main() -> None:
@@ -60,7 +47,7 @@ def main() -> None:
     print("| linear model | alone | " + " | ".join(f"averaged, w = {w}" for w in args.weights) + " |")
     print("| --- | ---: | " + " | ".join("---:" for _ in args.weights) + " |")
     for kinds in (("word",), ("char_wb",), ("word", "char_wb")):
-        linear = linear_model(kinds, list(train.texts), [LABELS.index(label) for label in train.labels]).predict_proba(texts)
+        linear = tfidf_pipeline(list(train.texts), [LABELS.index(label) for label in train.labels], kinds).predict_proba(texts)
         cells = []
         for w in args.weights:
             fused = [recall((1 - w) * p + w * linear) for p in models]
