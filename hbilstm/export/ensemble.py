@@ -39,12 +39,11 @@ def make_ensemble(sources: list[str | os.PathLike], out: str | os.PathLike, over
             if mine != theirs:
                 raise ConfigError(f"{source}: its {what} differ from those of {sources[0]}; the members of an "
                                   "ensemble must be trained on the same data with the same text settings")
-    buckets = {m.ngram_buckets for m in members if m.ngram_buckets}
-    if len(buckets) > 1:
-        raise ConfigError(f"the members hash character n-grams into different numbers of buckets "
-                          f"({', '.join(f'{b:,}' for b in sorted(buckets))}); train them with the same ngram_buckets")
     configs = [m.model.config for m in members]
-    ensemble = EnsembleClassifier(configs)
+    try:
+        ensemble = EnsembleClassifier(configs)
+    except ValueError as exc:  # members the model cannot join (n-grams hashed differently)
+        raise ConfigError(f"{exc}; train them with the same ngram_buckets") from None
     for slot, member in zip(ensemble.members, members):
         slot.load_state_dict(member.model.state_dict())
     payload = {

@@ -27,7 +27,8 @@ class EnsembleClassifier(nn.Module):
             raise ValueError("an ensemble needs at least two members")
         buckets = {c.ngram_buckets for c in configs if c.ngram_buckets}
         if len(buckets) > 1:
-            raise ValueError(f"the members hash character n-grams into different numbers of buckets ({sorted(buckets)})")
+            raise ValueError("the members hash character n-grams into different numbers of buckets "
+                             f"({', '.join(f'{b:,}' for b in sorted(buckets))})")
         self.members = nn.ModuleList(HighwayBiLSTMClassifier(c) for c in configs)
         # vocabulary size and classes are the same in every member; n-grams are read if any member reads them
         self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0))
