@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 import sys
 import threading
@@ -109,4 +110,38 @@ def _root(
 
 
 def main() -> None:
-    app()
+    if not _torchrun_worker():
+        app()
+        return
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    _leave_now(code)
+
+
+def _torchrun_worker() -> bool:
+    """Whether this process is one rank of a ``torchrun`` job of several (the environment
+    torchrun gives its workers; read here without importing torch)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False  # the command itself reports the bad value
+
+
+def _leave_now(code: int | str | None) -> None:
+    """End a torchrun worker with ``code`` without the interpreter's shutdown.
+
+    Its work is done by then (outputs renamed into place, the process group destroyed), but
+    gloo's threads can still hold tensors whose release, during interpreter finalization,
+    aborts the process (SIGABRT, "terminate called without an active exception"; see
+    pytorch/pytorch#190489): torchrun would then report a finished run as failed. Leaving
+    with ``os._exit`` after flushing the output skips that shutdown.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = EXIT_FAILED
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

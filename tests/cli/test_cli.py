@@ -1,6 +1,7 @@
 """The command line end to end on a few hundred real tweets: train -> evaluate -> predict."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -124,3 +125,17 @@ def test_set_reaches_options_that_have_their_own_flag_and_the_flag_wins(tmp_path
                                  (["--set", "epochs=2", "--epochs", "4"], 4, 2)):
         runner.invoke(app, ["train", *args, "--out", str(tmp_path / "run")])
         assert (seen[-1].epochs, seen[-1].layers) == (epochs, layers)
+
+
+def test_a_torchrun_worker_leaves_with_the_commands_exit_code_and_its_output_flushed(tmp_path):
+    """Under torchrun (WORLD_SIZE > 1) the command ends with os._exit after flushing, skipping the
+    interpreter shutdown where gloo's threads can abort a finished worker; alone it exits as usual."""
+    fake_exit = "os._exit = lambda code: (print(f'os._exit({code})', flush=True), sys.exit(99))"
+    script = f"import os, sys; from hbilstm.cli import main; {fake_exit}; main()"
+    for world, args, code in (("2", ["--version"], 0), ("2", ["evaluate", str(tmp_path / "absent")], 2)):
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                              env={**os.environ, "WORLD_SIZE": world}, timeout=60)
+        assert done.returncode == 99 and done.stdout.endswith(f"os._exit({code})\n"), (done.stdout, done.stderr)
+    alone = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True, text=True,
+                           env={**os.environ, "WORLD_SIZE": "1"}, timeout=60)
+    assert alone.returncode == 0 and "hbilstm" in alone.stdout and "os._exit" not in alone.stdout
