@@ -74,6 +74,7 @@ class TrainConfig:
     class_weights: str = "balanced"
     label_smoothing: float = 0.1
     ema: float = 0.0
+    swa_start: int = 3  # the training recipe's (docs/accuracy.md, fourth round)
     metric: str = "auto"
     seed: int = 13
     device: str = "auto"
@@ -90,7 +91,7 @@ class TrainConfig:
     def _check(self) -> None:
         at_least = {"layers": 1, "hidden": 1, "embedding_dim": 1, "epochs": 1, "batch_size": 1,
                     "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0, "threads": 0,
-                    "max_train": 0, "ngram_buckets": 0}
+                    "max_train": 0, "ngram_buckets": 0, "swa_start": 0}
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
@@ -104,6 +105,9 @@ class TrainConfig:
                               f"not {self.char_features}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must be in [0, 1) (0: no weight average), not {self.ema}")
+        if self.ema and self.swa_start:
+            raise ConfigError(f"ema and swa_start are two weight averages: keep one (swa_start is {self.swa_start}; "
+                              "--set swa_start=0 to use ema)")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
         if not 0.0 < self.val_fraction < 1.0:
@@ -189,7 +193,7 @@ def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
 
 # What an option was before it existed or before its default changed, for a config a run wrote
 # then: its file lacks the key, and the run was trained with this value, whatever today's default.
-BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0}
+BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0, "swa_start": 0}
 
 
 def stored(data: dict[str, Any]) -> dict[str, Any]:

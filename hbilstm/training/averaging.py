@@ -1,15 +1,21 @@
-"""An exponential moving average (EMA) of the weights, the model that is validated and kept.
+"""Averages of the weights, the model that is validated and kept: an EMA, or an epoch average.
 
-With ``ema: 0.999`` every optimizer step moves a shadow copy of each trainable weight a little
-toward the weight just updated::
+**EMA** (``ema: 0.999``): every optimizer step moves a shadow copy of each trainable weight a
+little toward the weight just updated::
 
     shadow = d * shadow + (1 - d) * weight,   d = min(ema, (1 + t) / (10 + t))  at step t
 
 (the ramp keeps the first steps from being dominated by the random start). The shadow averages
-the weights of the last ~1 / (1 - ema) steps, which lie around the noisy path the optimizer takes;
-their average usually scores better and varies less between seeds than the last weights do.
-Validation, early stopping and ``model.pt`` use the shadow; training goes on from the raw
-weights, and ``last.pt`` holds both, so a resumed run continues the same average.
+the weights of the last ~1 / (1 - ema) steps, which lie around the noisy path the optimizer takes.
+
+**Epoch average** (``swa_start: 3``, stochastic weight averaging after Izmailov et al., 2018): the
+equal-weight mean of the weights at the end of every epoch from ``swa_start`` on; before it, the
+weights themselves. The epochs' weights lie on the plateau the constant learning rate keeps the
+optimizer on; their mean sits nearer its middle, and which epoch the early stop happens to pick
+matters less.
+
+Either way, validation, early stopping and ``model.pt`` use the average; training goes on from
+the raw weights, and ``last.pt`` holds both, so a resumed run continues the same average.
 """
 
 from __future__ import annotations
@@ -21,24 +27,19 @@ import torch
 from torch import nn
 
 
-class WeightAverage:
-    """The EMA of ``model``'s trainable weights; ``applied()`` swaps it in for a while."""
+class _Shadow:
+    """A copy of ``model``'s trainable weights that ``applied()`` swaps in for a while."""
 
-    def __init__(self, model: nn.Module, decay: float):
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"the EMA decay must be in (0, 1), not {decay}")
-        self.decay = decay
+    def __init__(self, model: nn.Module):
         self.updates = 0
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.shadow = [p.detach().clone() for p in self.params]
 
-    @torch.no_grad()
     def update(self) -> None:
-        """Move the shadow toward the current weights (call after every optimizer step)."""
-        self.updates += 1
-        keep = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for shadow, param in zip(self.shadow, self.params):
-            shadow.lerp_(param.detach(), 1.0 - keep)
+        """After every optimizer step."""
+
+    def epoch_end(self, epoch: int) -> None:
+        """At the end of epoch ``epoch`` (counted from 1), before it is validated."""
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
@@ -51,7 +52,7 @@ class WeightAverage:
             self._copy(raw)
 
     def state_dict(self) -> dict:
-        return {"decay": self.decay, "updates": self.updates, "shadow": [s.detach().cpu() for s in self.shadow]}
+        return {"updates": self.updates, "shadow": [s.detach().cpu() for s in self.shadow]}
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["shadow"]) != len(self.shadow) or any(
@@ -66,3 +67,50 @@ class WeightAverage:
     def _copy(self, values: list[torch.Tensor]) -> None:
         for param, value in zip(self.params, values):
             param.copy_(value)
+
+
+class WeightAverage(_Shadow):
+    """The EMA of ``model``'s trainable weights, moved at every optimizer step."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"the EMA decay must be in (0, 1), not {decay}")
+        super().__init__(model)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        keep = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for shadow, param in zip(self.shadow, self.params):
+            shadow.lerp_(param.detach(), 1.0 - keep)
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, **super().state_dict()}
+
+
+class EpochAverage(_Shadow):
+    """The mean of ``model``'s trainable weights at the ends of epochs ``start``, ``start + 1``, ...
+    (``updates`` counts them); before epoch ``start`` ends, the weights themselves."""
+
+    def __init__(self, model: nn.Module, start: int):
+        if start < 1:
+            raise ValueError(f"the first averaged epoch must be at least 1, not {start}")
+        super().__init__(model)
+        self.start = start
+
+    @torch.no_grad()
+    def epoch_end(self, epoch: int) -> None:
+        if epoch < self.start:
+            self._keep_current()
+            return
+        self.updates += 1
+        for shadow, param in zip(self.shadow, self.params):
+            shadow.lerp_(param.detach(), 1.0 / self.updates)  # the running mean of the epochs so far
+
+    def _keep_current(self) -> None:
+        for shadow, param in zip(self.shadow, self.params):
+            shadow.copy_(param.detach())
+
+    def state_dict(self) -> dict:
+        return {"start": self.start, **super().state_dict()}

@@ -84,7 +84,8 @@ class Trainer:
             with autocast(self.device, config.amp):
                 logits = self.step_model(*batch.inputs)
             if logits.dim() == 3:  # the stack's and the n-gram head's logits: each has its own loss
-                mean_here = sum(self.parts.criterion(head.float(), batch.labels) for head in logits)
+                mean_here = (self.parts.criterion(logits[0].float(), batch.labels)
+                             + self.parts.head_criterion(logits[1].float(), batch.labels))
                 logits = mean_of_probabilities(logits.detach())
             else:
                 mean_here = self.parts.criterion(logits.float(), batch.labels)
@@ -148,6 +149,8 @@ class Trainer:
         val_started = time.perf_counter()
         metric = self.parts.metric
         average = self.parts.average  # the weight average, where the run keeps one, is the model
+        if average is not None:
+            average.epoch_end(state.epoch)
         with average.applied() if average is not None else contextlib.nullcontext():
             # Rank 0 validates and tells the others, so that every rank stops at the same epoch.
             val = dist.share(lambda: self.evaluate_split(self.parts.data.val))

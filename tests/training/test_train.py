@@ -155,6 +155,8 @@ def test_val_loss_is_the_training_objective_class_weights_included(tmp_path, dat
     parts = build(config, load_corpus(config.data, config.data_dir), torch.device("cpu"), None, lambda line: None)
     assert parts.criterion.weight is not None and not torch.allclose(parts.criterion.weight, torch.ones(3))
     assert parts.criterion.label_smoothing == config.label_smoothing > 0  # the default smooths, and so does val loss
+    # the n-gram classifier learns from the same class weights without smoothing
+    assert parts.head_criterion.label_smoothing == 0.0 and torch.equal(parts.head_criterion.weight, parts.criterion.weight)
     parts.model.load_state_dict(load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"])
     val = parts.data.val
     batch = collate(val.ids, val.labels, list(range(len(val))), ngrams=val.ngrams)
