@@ -102,15 +102,14 @@ class EpochAverage(_Shadow):
     @torch.no_grad()
     def epoch_end(self, epoch: int) -> None:
         if epoch < self.start:
-            self._keep_current()
             return
         self.updates += 1
         for shadow, param in zip(self.shadow, self.params):
             shadow.lerp_(param.detach(), 1.0 / self.updates)  # the running mean of the epochs so far
 
-    def _keep_current(self) -> None:
-        for shadow, param in zip(self.shadow, self.params):
-            shadow.copy_(param.detach())
+    def applied(self) -> contextlib.AbstractContextManager:
+        """The average swapped in; before the first averaged epoch, the weights as they are."""
+        return super().applied() if self.updates else contextlib.nullcontext()
 
     def state_dict(self) -> dict:
         return {"start": self.start, **super().state_dict()}
