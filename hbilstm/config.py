@@ -61,6 +61,7 @@ class TrainConfig:
     dropout: float = _MODEL["dropout"]
     layer_dropout: float = _MODEL["layer_dropout"]
     embedding_noise: float = 0.2
+    word_dropout: float = 0.1
     lexicon: str = "none"
     char_features: int = _MODEL["char_features"]
     ngram_buckets: int = NGRAM_BUCKETS  # the training recipe's; a ModelConfig without one has none (older models)
@@ -95,7 +96,7 @@ class TrainConfig:
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
-        for name in ("dropout", "layer_dropout"):
+        for name in ("dropout", "layer_dropout", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         if self.embedding_noise < 0:
@@ -193,7 +194,8 @@ def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
 
 # What an option was before it existed or before its default changed, for a config a run wrote
 # then: its file lacks the key, and the run was trained with this value, whatever today's default.
-BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0, "swa_start": 0}
+BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0, "swa_start": 0,
+                                 "word_dropout": 0.0}
 
 
 def stored(data: dict[str, Any]) -> dict[str, Any]:

@@ -56,9 +56,13 @@ class HighwayBiLSTMClassifier(nn.Module):
             self.ngram_head = NgramHead(config.ngram_buckets, config.num_classes)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        """Token embeddings, with Gaussian noise (``embedding_noise``) while training, joined by
-        the words' character-aware vectors and dropped out while training, then joined by the
-        token's lexicon features, for the models that have them."""
+        """Token embeddings, with words replaced by ``<unk>`` (``word_dropout``) and Gaussian
+        noise (``embedding_noise``) while training, joined by the words' character-aware vectors
+        and dropped out while training, then joined by the token's lexicon features, for the
+        models that have them."""
+        if self.training and self.config.word_dropout > 0:
+            dropped = (torch.rand(tokens.shape, device=tokens.device) < self.config.word_dropout)
+            tokens = tokens.masked_fill(dropped & (tokens != self.config.padding_idx), self.config.unknown_idx)
         embedded = self.embedding(tokens)
         if self.training and self.config.embedding_noise > 0:
             embedded = embedded + torch.randn_like(embedded) * self.config.embedding_noise

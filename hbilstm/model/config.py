@@ -28,6 +28,9 @@ class ModelConfig:
     dropout: dropout rate on the embeddings and on the pooled features (default 0.3).
     embedding_noise: standard deviation of Gaussian noise added to the embeddings while
         training (default 0: none); never at prediction.
+    word_dropout: share of the real tokens replaced by ``<unk>`` (``unknown_idx``) while training
+        (default 0: none), so that the stack learns to read tweets with words it does not know;
+        never at prediction.
     lexicon_features: fixed per-token features (a lexicon's ratings, held in the ``lexicon``
         buffer, one row per vocabulary id) joined to each token's embedding (default 0: none).
     char_features: width of a character-aware word vector joined to each token's embedding: a
@@ -39,6 +42,7 @@ class ModelConfig:
     layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
+    unknown_idx: the id of the unknown word, ``<unk>`` (default 1).
     """
 
     vocab_size: int
@@ -52,7 +56,9 @@ class ModelConfig:
     dropout: float = 0.3
     layer_dropout: float = 0.0
     padding_idx: int = 0
+    unknown_idx: int = 1
     embedding_noise: float = 0.0
+    word_dropout: float = 0.0
     lexicon_features: int = 0
     char_features: int = 0
     ngram_buckets: int = 0
@@ -65,7 +71,7 @@ class ModelConfig:
         for name in ("vocab_size", "num_classes", "embedding_dim", "hidden", "layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("dropout", "layer_dropout"):
+        for name in ("dropout", "layer_dropout", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         for name in ("lexicon_features", "char_features", "ngram_buckets"):

@@ -1,4 +1,4 @@
-"""Attention pooling and Gaussian noise on the embeddings (issue 13, items 5 and 6)."""
+"""Attention pooling, Gaussian noise on the embeddings and word dropout (issue 13, items 5 and 6)."""
 
 import pytest
 import torch
@@ -47,6 +47,28 @@ def test_embedding_noise_acts_while_training_only():
     assert torch.equal(quiet(tokens, lengths), quiet(tokens, lengths))
     with pytest.raises(ValueError, match="embedding_noise"):
         model(embedding_noise=-0.1)
+
+
+def test_word_dropout_replaces_real_words_by_unk_while_training_only_and_never_padding():
+    from hbilstm.data.vocab import PAD_ID, UNK_ID
+
+    net = model(word_dropout=0.5)
+    assert (net.config.padding_idx, net.config.unknown_idx) == (PAD_ID, UNK_ID)  # the vocabulary's ids
+    tokens = torch.randint(2, 50, (64, 40))
+    tokens[:, 30:] = PAD_ID
+    table = net.embedding.weight.detach()
+    net.train()
+    embedded = net.embed(tokens).detach()
+    unk = torch.all(embedded == table[UNK_ID], dim=-1)
+    own = torch.all(embedded == table[tokens], dim=-1)
+    assert torch.all(unk | own)  # each position is its own word or <unk>
+    assert torch.all(own[:, 30:]) and not torch.any(unk[:, 30:])  # padding stays padding
+    share = unk[:, :30].float().mean().item()
+    assert 0.45 < share < 0.55
+    net.eval()
+    assert torch.equal(net.embed(tokens), table[tokens])
+    with pytest.raises(ValueError, match="word_dropout"):
+        model(word_dropout=1.0)
 
 
 def test_a_trained_attention_model_round_trips_and_older_checkpoints_still_load(data_dir, tmp_path):

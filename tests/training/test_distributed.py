@@ -104,9 +104,11 @@ def test_two_processes_train_one_run_and_rank_zero_alone_writes_and_prints(data_
 
 
 def test_two_ranks_with_half_batches_reach_the_weights_of_one_process_with_whole_ones(data_dir, tmp_path):
-    """Three optimizer steps (96 tweets, batches of 32) with dropout and embedding noise off (each
-    rank draws its own): 2 ranks x 16 rows per step give the weights one process gets from 32."""
-    args = ["--epochs", "1", "--dropout", "0", "--set", "embedding_noise=0", "--set", "max_train=96", "-q"]
+    """Three optimizer steps (96 tweets, batches of 32) with dropout, embedding noise and word
+    dropout off (each rank draws its own): 2 ranks x 16 rows per step give the weights one process
+    gets from 32."""
+    args = ["--epochs", "1", "--dropout", "0", "--set", "embedding_noise=0", "--set", "word_dropout=0",
+            "--set", "max_train=96", "-q"]
     code, _, err = finish(torchrun(2, [*args, "-o", "two"], data_dir, tmp_path))
     assert code == 0, workers_said(err)
     done = single([*args, "-o", "one"], data_dir, tmp_path)
