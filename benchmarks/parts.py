@@ -27,8 +27,8 @@ PARTS = ("stack", "n-gram classifier", "mean (the model)")
 
 
 def part_probabilities(loaded, texts: list[str]) -> list[np.ndarray]:
-    """The stack's and the n-gram classifier's probabilities for ``texts``, rows in input order,
-    columns in :data:`LABELS` order."""
+    """The stack's and the n-gram classifier's probabilities for ``texts`` (each at its
+    temperature, for a calibrated model), rows in input order, columns in :data:`LABELS` order."""
     from hbilstm.data.batching import bucket_order, iter_batches
     from hbilstm.data.pipeline import encode_texts
     from hbilstm.data.tokenizer import TweetTokenizer
@@ -43,8 +43,11 @@ def part_probabilities(loaded, texts: list[str]) -> list[np.ndarray]:
         for batch in iter_batches(encoded.ids, None, order, ngrams=encoded.ngrams):
             tokens, lengths, ngrams = batch.inputs
             rows = np.asarray(batch.index)
-            stack[rows] = torch.softmax(model.classifier(model.encode(tokens, lengths)), -1)[:, columns].numpy()
-            head[rows] = torch.softmax(model.ngram_head(ngrams), -1)[:, columns].numpy()
+            logits = model.part_logits(tokens, lengths, ngrams)
+            if model.config.temperatures:  # a calibrated model's classifiers, as the model uses them
+                logits = logits / logits.new_tensor(model.config.temperatures)[:, None, None]
+            stack[rows] = torch.softmax(logits[0], -1)[:, columns].numpy()
+            head[rows] = torch.softmax(logits[1], -1)[:, columns].numpy()
     return [stack, head, (stack + head) / 2]
 
 

@@ -76,6 +76,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     ema: float = 0.0
     swa_start: int = 3  # the training recipe's (docs/accuracy.md, fourth round)
+    calibrate: bool = True  # fit each classifier's temperature on val after training (fifth round)
     metric: str = "auto"
     seed: int = 13
     device: str = "auto"
@@ -195,7 +196,7 @@ def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
 # What an option was before it existed or before its default changed, for a config a run wrote
 # then: its file lacks the key, and the run was trained with this value, whatever today's default.
 BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0, "swa_start": 0,
-                                 "word_dropout": 0.0}
+                                 "word_dropout": 0.0, "calibrate": False}
 
 
 def stored(data: dict[str, Any]) -> dict[str, Any]:

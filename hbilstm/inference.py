@@ -48,7 +48,6 @@ def quantize_int8(model: nn.Module) -> nn.Module:
                                                       dtype=torch.qint8)
 
 
-@torch.inference_mode()
 def predict_probs(
     model: nn.Module,
     sequences: Sequence[Sequence[int]],
@@ -61,21 +60,41 @@ def predict_probs(
 
     Batches are formed from sequences of similar length; the output order is restored.
     """
+    return _in_eval_batches(lambda inputs: torch.softmax(model(*inputs).float(), dim=-1),
+                            model, sequences, batch_size=batch_size, device=device, amp=amp, ngrams=ngrams)
+
+
+def predict_part_logits(model: nn.Module, sequences: Sequence[Sequence[int]], **options) -> torch.Tensor:
+    """Each classifier's own logits ``(parts, n, num_classes)`` on the CPU, before any
+    temperature: the stack's, then the n-gram classifier's where the model has one. ``options``
+    are :func:`predict_probs`'s."""
+    return _in_eval_batches(lambda inputs: model.part_logits(*inputs).float().transpose(0, 1),
+                            model, sequences, **options).transpose(0, 1)
+
+
+@torch.inference_mode()
+def _in_eval_batches(score, model: nn.Module, sequences: Sequence[Sequence[int]], batch_size: int = 256,
+                     device: torch.device | None = None, amp: bool = True,
+                     ngrams: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
+    """``score(inputs)`` of batches of similar length in eval mode, its rows put back in the order
+    of ``sequences``."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = torch.empty(len(sequences), model.config.num_classes)
+    out = None
     try:
         order = bucket_order([len(s) for s in sequences], batch_size)
         cuda = device.type == "cuda"
         for batch in iter_batches(sequences, None, order, pin=cuda, ngrams=ngrams):
             batch = batch.to(device, non_blocking=cuda)
             with autocast(device, amp):
-                logits = model(*batch.inputs)
-            out[batch.index] = torch.softmax(logits.float(), dim=-1).cpu()
+                scored = score(batch.inputs).cpu()
+            if out is None:
+                out = scored.new_empty(len(sequences), *scored.shape[1:])
+            out[batch.index] = scored
     finally:
         model.train(was_training)
-    return out
+    return out if out is not None else torch.empty(0, model.config.num_classes)
 
 
 @torch.inference_mode()

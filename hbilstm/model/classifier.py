@@ -26,7 +26,8 @@ class HighwayBiLSTMClassifier(nn.Module):
     takes each row's hashed character n-gram ids too, ``(batch, n)`` padded with 0:
     ``forward(tokens, lengths, ngrams)``. In eval mode it returns the log of the two classifiers'
     mean probability; in training mode both classifiers' logits, ``(2, batch, num_classes)``,
-    stack first, each for its own loss.
+    stack first, each for its own loss. In eval mode each classifier's logits are first divided
+    by its temperature, where ``temperatures`` holds them.
     """
 
     def __init__(self, config: ModelConfig):
@@ -104,15 +105,28 @@ class HighwayBiLSTMClassifier(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
         return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
 
+    def part_logits(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
+        """``(parts, batch, num_classes)``: each classifier's own logits, before any temperature;
+        the stack's, then the n-gram classifier's where the model has one."""
+        return self._parts(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
+
     def with_ngram_head(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
-        """The stack's ``logits`` as they are for a model without an n-gram head; otherwise joined
-        with the head's: stacked while training, their mean probability (as log) in eval mode."""
+        """The stack's ``logits`` joined with the n-gram head's, where the model has one: stacked
+        while training; in eval mode, each divided by its temperature (``temperatures``), their
+        mean probability (as log)."""
+        parts = self._parts(logits, ngrams)
+        if self.training:
+            return parts if self.config.ngram_buckets else logits
+        if self.config.temperatures:
+            parts = parts / parts.new_tensor(self.config.temperatures)[:, None, None]
+        return mean_of_probabilities(parts) if self.config.ngram_buckets else parts[0]
+
+    def _parts(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
         if not self.config.ngram_buckets:
-            return logits
+            return logits[None]
         if ngrams is None:
             raise ValueError("this model reads character n-grams: call it as model(tokens, lengths, ngrams)")
-        both = torch.stack([logits.float(), self.ngram_head(ngrams)])
-        return both if self.training else mean_of_probabilities(both)
+        return torch.stack([logits.float(), self.ngram_head(ngrams)])
 
     def _pool(self, padded: Tensor, lengths: Tensor) -> Tensor:
         steps = torch.arange(padded.size(1), device=padded.device)

@@ -43,6 +43,10 @@ class ModelConfig:
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
     unknown_idx: the id of the unknown word, ``<unk>`` (default 1).
+    temperatures: at prediction, each classifier's logits are divided by its temperature before
+        their probabilities are taken (and averaged): one for the stack, a second for the
+        n-gram classifier where there is one. Fitted on validation data after training
+        (:mod:`hbilstm.training.calibration`); empty (the default): none, as 1.
     """
 
     vocab_size: int
@@ -62,8 +66,15 @@ class ModelConfig:
     lexicon_features: int = 0
     char_features: int = 0
     ngram_buckets: int = 0
+    temperatures: tuple[float, ...] = ()
+
+    @property
+    def parts(self) -> int:
+        """How many classifiers the model averages: the stack, and the n-gram classifier."""
+        return 2 if self.ngram_buckets else 1
 
     def __post_init__(self) -> None:
+        self.temperatures = tuple(float(t) for t in self.temperatures)
         if self.carry not in CARRIES:
             raise ValueError(f"carry must be one of {', '.join(CARRIES)}, not {self.carry!r}")
         if self.pooling not in POOLINGS:
@@ -79,6 +90,9 @@ class ModelConfig:
                 raise ValueError(f"{name} must be at least 0, not {getattr(self, name)}")
         if not self.embedding_noise >= 0.0:
             raise ValueError(f"embedding_noise must be at least 0, not {self.embedding_noise}")
+        if self.temperatures and (len(self.temperatures) != self.parts or not all(t > 0 for t in self.temperatures)):
+            raise ValueError(f"temperatures must be {self.parts} positive numbers (one per classifier) "
+                             f"or none, not {list(self.temperatures)}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
-from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint
+from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint, save_checkpoint
 from ..config import TrainConfig, from_dict, load_config, stored, to_yaml
 from ..data.corpora import load_corpus
 from ..data.spacy_vectors import is_spacy_source
 from ..errors import ConfigError, TrainingDiverged
 from ..fileio import refuse_file_as_folder, write_json_atomic, write_text_atomic
-from ..inference import layer_statistics, resolve_device
+from ..inference import layer_statistics, predict_part_logits, resolve_device
 from ..tracking import open_tracker
+from .calibration import fit_temperatures
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints
 from .distributed import Distributed
@@ -294,10 +295,18 @@ def _stopped(state: TrainState, config: TrainConfig) -> str:
 
 def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, config: TrainConfig,
             tracker: Tracker, device: torch.device) -> tuple[dict, dict | None]:
-    """Score the best epoch's model on val and test and write results.json (rank 0's work)."""
+    """Score the best epoch's model on val and test and write results.json (rank 0's work); with
+    ``calibrate``, first fit the model's temperatures on val and keep them in model.pt."""
     best = load_checkpoint(run_dir / MODEL_FILE)
     parts.model.load_state_dict(best["state_dict"])
+    if config.calibrate:
+        split = parts.data.val
+        logits = predict_part_logits(parts.model, split.ids, batch_size=max(256, config.batch_size), device=device,
+                                     amp=config.amp, ngrams=split.ngrams)
+        parts.model_config.temperatures = fit_temperatures(logits, torch.tensor(split.labels))
     val = trainer.evaluate_split(parts.data.val)
+    if config.calibrate:
+        save_checkpoint(run_dir / MODEL_FILE, {**best, "model_config": parts.model_config.to_dict(), "val": val})
     test = trainer.evaluate_split(parts.data.test) if parts.data.test is not None else None
     layers = layer_statistics(parts.model, parts.data.val.ids, device=device)
     epochs_run = len(state.history)
