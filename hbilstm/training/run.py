@@ -303,7 +303,10 @@ def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, c
         split = parts.data.val
         logits = predict_part_logits(parts.model, split.ids, batch_size=max(256, config.batch_size), device=device,
                                      amp=config.amp, ngrams=split.ngrams)
-        parts.model_config.temperatures = fit_temperatures(logits, torch.tensor(split.labels))
+        temperatures = parts.model_config.temperatures = fit_temperatures(logits, torch.tensor(split.labels))
+        names = ("the stack", "the n-gram classifier")
+        trainer.callback.log("calibrated on val: temperature " + ", ".join(
+            f"{t:.2f} for {name}" for t, name in zip(temperatures, names)))
     val = trainer.evaluate_split(parts.data.val)
     if config.calibrate:
         save_checkpoint(run_dir / MODEL_FILE, {**best, "model_config": parts.model_config.to_dict(), "val": val})

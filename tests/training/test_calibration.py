@@ -15,6 +15,7 @@ from hbilstm.inference import predict_part_logits
 from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
 from hbilstm.training import train
 from hbilstm.training.calibration import fit_temperatures
+from hbilstm.training.callbacks import TrainCallback
 
 
 def sampled(scale: float, n: int = 20_000) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,10 +101,26 @@ def test_a_calibrated_run_keeps_the_temperatures_fitted_on_val_and_scores_with_t
     assert evaluate(ngram_run, split="val")["macro_recall"] == pytest.approx(results["val"]["macro_recall"])
 
 
-def test_without_calibrate_the_run_keeps_the_validated_model_as_it_was(tmp_path, data_dir):
-    run = tmp_path / "plain"
+class Lines(TrainCallback):
+    def __init__(self):
+        self.lines = []
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
+@pytest.mark.parametrize("calibrate", [False, True])
+def test_the_run_says_its_temperatures_and_without_calibrate_keeps_the_validated_model(tmp_path, data_dir,
+                                                                                          calibrate):
+    run, heard = tmp_path / "run", Lines()
     train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=2, batch_size=32,
-                      min_freq=1, seed=5, ngram_buckets=1024, calibrate=False), run)
-    assert tuple(load_checkpoint(run / "model.pt")["model_config"]["temperatures"]) == ()
+                      min_freq=1, seed=5, ngram_buckets=1024, calibrate=calibrate), run, callback=heard)
+    temperatures = tuple(load_checkpoint(run / "model.pt")["model_config"]["temperatures"])
+    said = [line for line in heard.lines if line.startswith("calibrated")]
+    if calibrate:
+        assert said == [f"calibrated on val: temperature {temperatures[0]:.2f} for the stack, "
+                        f"{temperatures[1]:.2f} for the n-gram classifier"]
+        return
+    assert temperatures == () and said == []
     val_scores = [json.loads(line)["val_macro_recall"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert json.loads((run / "results.json").read_text())["val"]["macro_recall"] == max(val_scores)
