@@ -43,9 +43,7 @@ def part_probabilities(loaded, texts: list[str]) -> list[np.ndarray]:
         for batch in iter_batches(encoded.ids, None, order, ngrams=encoded.ngrams):
             tokens, lengths, ngrams = batch.inputs
             rows = np.asarray(batch.index)
-            logits = model.part_logits(tokens, lengths, ngrams)
-            if model.config.temperatures:  # a calibrated model's classifiers, as the model uses them
-                logits = logits / logits.new_tensor(model.config.temperatures)[:, None, None]
+            logits = model.tempered(model.part_logits(tokens, lengths, ngrams))  # as the model uses them
             stack[rows] = torch.softmax(logits[0], -1)[:, columns].numpy()
             head[rows] = torch.softmax(logits[1], -1)[:, columns].numpy()
     return [stack, head, (stack + head) / 2]

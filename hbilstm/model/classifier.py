@@ -117,9 +117,15 @@ class HighwayBiLSTMClassifier(nn.Module):
         parts = self._parts(logits, ngrams)
         if self.training:
             return parts if self.config.ngram_buckets else logits
-        if self.config.temperatures:
-            parts = parts / parts.new_tensor(self.config.temperatures)[:, None, None]
+        parts = self.tempered(parts)
         return mean_of_probabilities(parts) if self.config.ngram_buckets else parts[0]
+
+    def tempered(self, parts: Tensor) -> Tensor:
+        """``parts`` (as :meth:`part_logits` gives them), each divided by its classifier's
+        temperature where the model has them."""
+        if not self.config.temperatures:
+            return parts
+        return parts / parts.new_tensor(self.config.temperatures)[:, None, None]
 
     def _parts(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
         if not self.config.ngram_buckets:

@@ -43,8 +43,9 @@ def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, emb
         vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim,
         hidden=config.hidden, layers=config.layers, carry=config.carry, gate_bias=config.gate_bias,
         pooling=config.pooling, dropout=config.dropout, layer_dropout=config.layer_dropout,
-        embedding_noise=config.embedding_noise, word_dropout=config.word_dropout, lexicon_features=FEATURES.get(config.lexicon, 0),
-        char_features=config.char_features, ngram_buckets=config.ngram_buckets,
+        embedding_noise=config.embedding_noise, word_dropout=config.word_dropout,
+        lexicon_features=FEATURES.get(config.lexicon, 0), char_features=config.char_features,
+        ngram_buckets=config.ngram_buckets,
     )
 
 
