@@ -33,6 +33,30 @@ RESUME_FILE = "last.pt"
 _REQUIRED = ("format", "format_version", "kind", "model_config", "state_dict", "vocab", "labels", "tokenizer", "max_tokens")
 
 
+def vocab_payload(vocab: Vocabulary) -> dict[str, Any]:
+    """How a checkpoint holds ``vocab``: ``vocab`` (the token list) and, for a vocabulary with a
+    word fallback (:mod:`hbilstm.data.fallback`), ``vocab_fallback`` (its keys and ids as tensors)."""
+    found: dict[str, Any] = {"vocab": list(vocab.tokens)}
+    if vocab.fallback is not None:
+        found["vocab_fallback"] = {"keys": torch.from_numpy(vocab.fallback.keys.view("int64").copy()),
+                                   "ids": torch.from_numpy(vocab.fallback.ids.copy())}
+    return found
+
+
+def vocabulary_from_payload(payload: dict[str, Any], where: str | os.PathLike = "checkpoint") -> Vocabulary:
+    """The vocabulary a checkpoint payload holds (see :func:`vocab_payload`); CheckpointError if damaged."""
+    try:
+        fallback = None
+        if payload.get("vocab_fallback") is not None:
+            from .data.fallback import WordFallback
+
+            table = payload["vocab_fallback"]
+            fallback = WordFallback(table["keys"].cpu().numpy().view("uint64"), table["ids"].cpu().numpy())
+        return Vocabulary(payload["vocab"], fallback)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{where}: damaged vocabulary ({exc})") from None
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """Write ``payload`` (with the format fields added) atomically to ``path``."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
@@ -148,10 +172,7 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
         file = resolve_checkpoint(path)
         payload = load_checkpoint(file)
     model = build_model(payload, file).to(device).eval()
-    try:
-        vocab = Vocabulary(payload["vocab"])
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{file}: damaged vocabulary ({exc})") from None
+    vocab = vocabulary_from_payload(payload, file)
     labels = [str(x) for x in payload["labels"]]
     if len(labels) != model.config.num_classes or len(vocab) != model.config.vocab_size:
         raise CheckpointError(f"{file}: vocabulary or labels do not match the model's shape")

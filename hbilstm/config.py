@@ -51,6 +51,7 @@ class TrainConfig:
     embeddings: Optional[str] = None
     freeze_embeddings: bool = False
     train_missing_vectors: bool = False
+    vector_fallback: bool = False
     # model (defaults are the model's own)
     embedding_dim: int = _MODEL["embedding_dim"]
     hidden: int = _MODEL["hidden"]
@@ -100,6 +101,8 @@ class TrainConfig:
         for name in ("dropout", "layer_dropout", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.vector_fallback and not self.embeddings:
+            raise ConfigError("vector_fallback reads unknown words through pretrained vectors: set embeddings too")
         if self.embedding_noise < 0:
             raise ConfigError(f"embedding_noise must be zero or positive, not {self.embedding_noise}")
         if self.char_features and self.char_features < 5:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import torch
 
 from ..errors import DataError
-from .spacy_vectors import is_spacy_source, read_spacy_vectors
+from .spacy_vectors import is_spacy_source, read_spacy_vectors, spacy_fallback
 from .vocab import PAD_ID, Vocabulary
 
 
@@ -82,6 +82,15 @@ def load_vectors(
         covered = sum(c for t, c in token_counts.items() if vocab.id(t) in vectors)
         coverage = covered / max(1, total)
     return PretrainedVectors(weights, tuple(sorted(vectors)), len(vocab), coverage)
+
+
+def with_vector_fallback(source: str | Path) -> Callable[[Vocabulary], Vocabulary]:
+    """What turns a vocabulary into the same one with a word fallback to ``source``'s keys
+    (:mod:`hbilstm.data.fallback`); spaCy vectors only, whose keys cover words beyond the vocabulary."""
+    if not is_spacy_source(source):
+        raise DataError(f"{source}: vector_fallback needs spaCy vectors (an installed pipeline package or a "
+                        "vectors folder); it does not read GloVe or word2vec text files")
+    return lambda vocab: Vocabulary(vocab.tokens, spacy_fallback(source, vocab))
 
 
 def _read_text_vectors(path: Path, vocab: Vocabulary) -> tuple[int, dict[int, list[float]]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 
@@ -136,9 +136,11 @@ def prepare_training_data(
     seed: int,
     vocab: Vocabulary | None = None,
     max_train: int = 0,
+    extend_vocab: Callable[[Vocabulary], Vocabulary] | None = None,
 ) -> TrainingData:
     """Encode a corpus for training (splits as :func:`training_splits` cuts them); the
-    vocabulary comes from the training split only."""
+    vocabulary comes from the training split only. ``extend_vocab`` (a new vocabulary from the
+    built one, for example with a word fallback) is applied before anything is encoded."""
     splits = training_splits(corpus, val_fraction, seed, max_train)
     train_examples, val_examples = splits["train"], splits["val"]
     for name, examples in (("train", train_examples), ("val", val_examples)):
@@ -149,6 +151,8 @@ def prepare_training_data(
     counts = Counter(t for tokens in train_tokens for t in tokens)
     if vocab is None:
         vocab = Vocabulary.build(train_tokens, min_freq=min_freq, max_size=max_vocab)
+        if extend_vocab is not None:
+            vocab = extend_vocab(vocab)
     labels = corpus.label_names
     train = encoder.encode(train_examples, vocab, labels, f"{corpus.name} train", train_tokens)
     val = encoder.encode(val_examples, vocab, labels, f"{corpus.name} val")

@@ -14,7 +14,8 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import DataError
-from .vocab import PAD_ID, Vocabulary, spellings
+from .fallback import WordFallback, nearest_known
+from .vocab import PAD_ID, UNK_ID, Vocabulary, spellings
 
 VECTOR_FILES = ("key2row", "vectors.cfg")
 SEARCH_DEPTH = 3
@@ -66,25 +67,52 @@ def locate(source: str | Path) -> Path:
     return folder
 
 
-def read_spacy_vectors(source: str | Path, vocab: Vocabulary) -> tuple[int, dict[int, list[float]]]:
-    """``(dim, {vocabulary id: vector})`` for the words of ``vocab`` that the vectors hold."""
-    from spacy.strings import hash_string
+def _read_table(source: str | Path):
     from spacy.vectors import Vectors
 
     folder = locate(source)
     try:
-        table = Vectors().from_disk(folder)
+        return Vectors().from_disk(folder)
     except (OSError, ValueError) as exc:
         raise DataError(f"{folder}: cannot read spaCy vectors ({exc})") from None
-    data = table.data
+
+
+def _vocab_rows(table, vocab: Vocabulary) -> dict[int, int]:
+    """``{vocabulary id: row of the table}`` for the words of ``vocab`` that the table holds."""
+    from spacy.strings import hash_string
+
     rows = table.key2row
-    vectors: dict[int, list[float]] = {}
+    found: dict[int, int] = {}
     for i, token in enumerate(vocab.tokens):
         if i == PAD_ID:
             continue
         for candidate in spellings(token):
             row = rows.get(hash_string(candidate))
             if row is not None and row >= 0:
-                vectors[i] = [float(v) for v in data[row]]
+                found[i] = int(row)
                 break
+    return found
+
+
+def read_spacy_vectors(source: str | Path, vocab: Vocabulary) -> tuple[int, dict[int, list[float]]]:
+    """``(dim, {vocabulary id: vector})`` for the words of ``vocab`` that the vectors hold."""
+    table = _read_table(source)
+    data = table.data
+    vectors = {i: [float(v) for v in data[row]] for i, row in _vocab_rows(table, vocab).items()}
     return int(data.shape[1]), vectors
+
+
+def spacy_fallback(source: str | Path, vocab: Vocabulary) -> WordFallback:
+    """Every key of the vectors table mapped to the vocabulary word with the nearest vector
+    (:mod:`hbilstm.data.fallback`); ``<unk>`` (id 1) is never a target."""
+    import numpy as np
+
+    table = _read_table(source)
+    known = sorted((i, row) for i, row in _vocab_rows(table, vocab).items() if i > UNK_ID)
+    if not known:
+        raise DataError(f"{source}: none of the {len(vocab)} vocabulary words has a vector there")
+    pairs = [(int(key), int(row)) for key, row in table.key2row.items() if row >= 0]
+    keys = np.fromiter((k for k, _ in pairs), dtype=np.uint64, count=len(pairs))
+    rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
+    ids = nearest_known(np.asarray(table.data), rows, [i for i, _ in known], [r for _, r in known])
+    return WordFallback(keys, ids)

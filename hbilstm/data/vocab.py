@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from .fallback import WordFallback
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -24,10 +27,12 @@ class Vocabulary:
     """A fixed list of tokens; ``<pad>`` is id 0 and ``<unk>`` id 1.
 
     Build it with :meth:`build` from the training token lists; save it as the plain list
-    :attr:`tokens` (the checkpoint does) and rebuild it with ``Vocabulary(tokens)``.
+    :attr:`tokens` (the checkpoint does) and rebuild it with ``Vocabulary(tokens)``. With a
+    ``fallback`` (:mod:`hbilstm.data.fallback`), :meth:`encode` reads a token the list lacks as
+    the id the fallback gives it, and as ``<unk>`` only when it gives none.
     """
 
-    def __init__(self, tokens: Sequence[str]):
+    def __init__(self, tokens: Sequence[str], fallback: "WordFallback | None" = None):
         tokens = list(tokens)
         if tokens[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary starts with {PAD!r} and {UNK!r}")
@@ -35,6 +40,9 @@ class Vocabulary:
             raise ValueError("a vocabulary holds each token once")
         self.tokens = tokens
         self._index = {token: i for i, token in enumerate(tokens)}
+        if fallback is not None and len(fallback) and not 0 <= int(fallback.ids.min()) <= int(fallback.ids.max()) < len(tokens):
+            raise ValueError("the word fallback names ids the vocabulary does not have")
+        self.fallback = fallback
 
     @classmethod
     def build(
@@ -60,11 +68,18 @@ class Vocabulary:
         return token in self._index
 
     def id(self, token: str) -> int:
+        """The id of ``token`` in the list itself (``<unk>``'s if absent; no fallback)."""
         return self._index.get(token, UNK_ID)
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         index = self._index
-        return [index.get(token, UNK_ID) for token in tokens]
+        if self.fallback is None:
+            return [index.get(token, UNK_ID) for token in tokens]
+        return [found if (found := index.get(token)) is not None else self._fall_back(token) for token in tokens]
+
+    def _fall_back(self, token: str) -> int:
+        found = self.fallback.id(token)
+        return UNK_ID if found is None else found
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.tokens[i] for i in ids]

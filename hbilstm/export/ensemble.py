@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..checkpoint import MODEL_FILE, load_model, save_checkpoint
+from ..checkpoint import MODEL_FILE, load_model, save_checkpoint, vocab_payload
 from ..errors import ConfigError
 from ..fileio import read_json_if_any, refuse_file_as_folder, write_json_atomic
 
@@ -33,6 +33,7 @@ def make_ensemble(sources: list[str | os.PathLike], out: str | os.PathLike, over
     first = members[0]
     for source, member in zip(sources[1:], members[1:]):
         for what, mine, theirs in (("vocabulary", member.vocab.tokens, first.vocab.tokens),
+                                   ("word fallback", member.vocab.fallback, first.vocab.fallback),
                                    ("labels", member.label_names, first.label_names),
                                    ("tokenizer settings", member.tokenizer, first.tokenizer),
                                    ("token limit", member.max_tokens, first.max_tokens)):
@@ -54,7 +55,7 @@ def make_ensemble(sources: list[str | os.PathLike], out: str | os.PathLike, over
         "member_configs": [c.to_dict() for c in configs],
         "members": [str(m.path) for m in members],
         "state_dict": {k: v.detach().cpu() for k, v in ensemble.state_dict().items()},
-        "vocab": list(first.vocab.tokens),
+        **vocab_payload(first.vocab),
         "labels": list(first.label_names),
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@
                         options, dataset and scores (plain JSON)
     model.safetensors   the weights (tensors only: loading runs no code)
     vocab.json          the vocabulary, one token per id, in id order
+    vocab_fallback.safetensors  (a model trained with vector_fallback) each key of its word vectors
+                        and the vocabulary id it is read as (hbilstm.data.fallback)
     model.onnx          the same model as an ONNX graph, for ONNX Runtime (optional)
     README.md           the model card
 
@@ -30,6 +32,7 @@ FORMAT = "hbilstm-model"
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, ONNX_FILE, CARD_FILE = (
     "config.json", "model.safetensors", "vocab.json", "model.onnx", "README.md")
+FALLBACK_FILE = "vocab_fallback.safetensors"  # only for a model trained with vector_fallback
 # What config.json carries from a checkpoint's payload (the weights and vocabulary go elsewhere).
 _CONFIG_KEYS = ("hbilstm_version", "model_config", "labels", "tokenizer", "max_tokens", "train_config",
                 "dataset", "data_files", "metric", "epoch", "member_configs", "members")
@@ -75,6 +78,9 @@ def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any]
         _safetensors().save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / VOCAB_FILE).write_text(json.dumps(list(payload["vocab"]), ensure_ascii=False) + "\n", encoding="utf-8")
+        if payload.get("vocab_fallback") is not None:
+            _safetensors().save_file({k: v.contiguous() for k, v in payload["vocab_fallback"].items()},
+                                     str(tmp / FALLBACK_FILE))
         if card is not None:
             (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         if onnx_writer is not None:
@@ -121,4 +127,10 @@ def read_model_folder(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path / WEIGHTS_FILE}: damaged weights ({str(exc).splitlines()[0][:100]})") from None
     if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
         raise CheckpointError(f"{path / VOCAB_FILE}: expected a JSON list of tokens")
-    return {**config, "kind": "model", "state_dict": state_dict, "vocab": vocab}
+    payload = {**config, "kind": "model", "state_dict": state_dict, "vocab": vocab}
+    if (path / FALLBACK_FILE).is_file():
+        try:
+            payload["vocab_fallback"] = _safetensors().load_file(str(path / FALLBACK_FILE))
+        except Exception as exc:
+            raise CheckpointError(f"{path / FALLBACK_FILE}: damaged ({str(exc).splitlines()[0][:100]})") from None
+    return payload

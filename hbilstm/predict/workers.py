@@ -17,10 +17,9 @@ from typing import Union
 import numpy as np
 import torch
 
-from ..checkpoint import LoadedModel, build_model
+from ..checkpoint import LoadedModel, build_model, vocab_payload, vocabulary_from_payload
 from ..data.pipeline import EncodedTexts, encode_texts
 from ..data.tokenizer import TokenizerConfig, TweetTokenizer
-from ..data.vocab import Vocabulary
 from ..inference import predict_probs, quantize_int8
 
 # On a CPU, --workers -1 starts workers only for inputs of at least this many rows. Starting them
@@ -47,7 +46,7 @@ def _start_worker(shipped: str, batch_size: int) -> None:
     torch.set_num_threads(1)  # one process per core: threads would only compete
     payload = torch.load(shipped, weights_only=True)
     _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
-                   vocab=Vocabulary(payload["vocab"]), max_tokens=payload["max_tokens"], batch_size=batch_size,
+                   vocab=vocabulary_from_payload(payload), max_tokens=payload["max_tokens"], batch_size=batch_size,
                    ngram_buckets=payload.get("ngram_buckets", 0),
                    model=build_model(payload).eval() if "state_dict" in payload else None)
     if payload.get("int8") and _WORKER["model"] is not None:
@@ -182,7 +181,7 @@ class ChunkScorer:
         # torch and read it. The file holds this process's model, so every worker scores with
         # exactly the weights loaded here.
         loaded = self.loaded
-        payload = {"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab.tokens, "max_tokens": loaded.max_tokens,
+        payload = {"tokenizer": loaded.tokenizer.to_dict(), **vocab_payload(loaded.vocab), "max_tokens": loaded.max_tokens,
                    "ngram_buckets": loaded.ngram_buckets}
         if self.onnx is not None:
             payload["onnx"] = str(self.onnx.path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..checkpoint import MODEL_FILE, RESUME_FILE, save_checkpoint
+from ..checkpoint import MODEL_FILE, RESUME_FILE, save_checkpoint, vocab_payload
 from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..errors import CheckpointError
@@ -32,7 +32,7 @@ class RunCheckpoints:
             "hbilstm_version": __version__,
             "model_config": parts.model_config.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in parts.model.state_dict().items()},
-            "vocab": list(parts.data.vocab.tokens),
+            **vocab_payload(parts.data.vocab),
             "labels": list(self.corpus.label_names),
             "tokenizer": parts.tokenizer_config.to_dict(),
             "max_tokens": self.config.max_tokens,

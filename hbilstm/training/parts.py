@@ -8,14 +8,15 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..checkpoint import RESUME_FILE, vocabulary_from_payload
 from ..config import TrainConfig
 from ..data.corpora import Corpus
-from ..data.embeddings import load_vectors
+from ..data.embeddings import load_vectors, with_vector_fallback
 from ..data.lexicon import FEATURES, lexicon_features
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
 from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
-from ..data.vocab import PAD_ID, Vocabulary
+from ..data.vocab import PAD_ID
 from ..model import HighwayBiLSTMClassifier, ModelConfig
 from ..model.chars import spell
 from .averaging import EpochAverage, WeightAverage
@@ -89,12 +90,15 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     its optimizer and loss. A resume keeps the saved vocabulary and embedding size."""
     tokenizer_config = tokenizer_config_for(config)
     encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets)
-    vocab = Vocabulary(resume_state["vocab"]) if resume_state else None
+    vocab = vocabulary_from_payload(resume_state, RESUME_FILE) if resume_state else None
     data = prepare_training_data(
         corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,
-        config.max_train,
+        config.max_train, with_vector_fallback(config.embeddings) if config.vector_fallback else None,
     )
     cache = encoder.cache
+    if data.vocab.fallback is not None:
+        log(f"vector fallback: {len(data.vocab.fallback):,} keys of {config.embeddings} read as their nearest "
+            "vocabulary word")
     log(
         f"data: {corpus.name}: train {len(data.train):,}, val {len(data.val):,} ({data.val_source})"
         + (f", test {len(data.test):,}" if data.test is not None else "")
