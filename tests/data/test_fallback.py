@@ -101,3 +101,25 @@ def test_a_model_trained_with_the_fallback_reads_unknown_words_through_it_everyw
     assert np.allclose(load(tmp_path / "folder", device="cpu").predict_proba(["what a superb day"]), probs[:1])
     train(load_run_config(run, {"epochs": 2}), run, resume=True)
     assert load_model(run).vocab.fallback == fallback
+
+
+def test_prediction_workers_read_unknown_words_through_the_fallback(tmp_path, data_dir):
+    import csv
+
+    from hbilstm.config import TrainConfig
+    from hbilstm.predict import predict
+    from hbilstm.training import train
+
+    folder = spacy_vectors_folder(tmp_path / "vectors", {**WORDS, "superb": [0.95, 0.05, 0.0]})
+    run = tmp_path / "run"
+    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, epochs=1, embeddings=str(folder),
+                      freeze_embeddings=True, vector_fallback=True, ngram_buckets=0, seed=2), run)
+    probabilities = {}
+    for word in ("superb", "good"):
+        source = tmp_path / f"{word}.txt"
+        source.write_text("".join(f"what a {word} day number {i} :)\n" for i in range(400)))
+        out = tmp_path / f"{word}.csv"
+        predict(str(run), str(source), str(out), chunk_size=100, workers=2)
+        with open(out, newline="", encoding="utf-8") as handle:
+            probabilities[word] = [row[4:7] for row in csv.reader(handle)][1:]
+    assert len(probabilities["superb"]) == 400 and probabilities["superb"] == probabilities["good"]
