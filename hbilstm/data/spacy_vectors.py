@@ -111,8 +111,9 @@ def spacy_fallback(source: str | Path, vocab: Vocabulary) -> WordFallback:
     known = sorted((i, row) for i, row in _vocab_rows(table, vocab).items() if i > UNK_ID)
     if not known:
         raise DataError(f"{source}: none of the {len(vocab)} vocabulary words has a vector there")
-    pairs = [(int(key), int(row)) for key, row in table.key2row.items() if row >= 0]
-    keys = np.fromiter((k for k, _ in pairs), dtype=np.uint64, count=len(pairs))
-    rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
+    key2row = table.key2row
+    keys = np.fromiter(key2row.keys(), dtype=np.uint64, count=len(key2row))
+    rows = np.fromiter(key2row.values(), dtype=np.int64, count=len(key2row))
+    keys, rows = keys[rows >= 0], rows[rows >= 0]  # a negative row: a key without a vector
     ids = nearest_known(np.asarray(table.data), rows, [i for i, _ in known], [r for _, r in known])
     return WordFallback(keys, ids)
