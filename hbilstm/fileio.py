@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes and content hashes.
+"""Small file helpers: atomic writes, content hashes and the cache folder.
 
 Every file the tool produces (checkpoints, metrics, predictions, reports) is written to a
 temporary file in the destination folder and renamed into place, so an interrupted write
@@ -14,6 +14,14 @@ import os
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+
+def default_cache_dir() -> Path:
+    """``$HBILSTM_CACHE_DIR``, else ``$XDG_CACHE_HOME/hbilstm``, else ``~/.cache/hbilstm``."""
+    if os.environ.get("HBILSTM_CACHE_DIR"):
+        return Path(os.environ["HBILSTM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hbilstm"
 
 
 @contextlib.contextmanager

@@ -17,27 +17,21 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from ..fileio import default_cache_dir
+from .spacy_rules import spacy_version
 from .tokenizer import TokenizerConfig, TweetTokenizer
 
+__all__ = ["TokenCache", "cache_key", "default_cache_dir"]
+
 # Bump when the tokenizer's rules change, so that old cached tokens are not reused.
-TOKENIZER_RULES_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    """``$HBILSTM_CACHE_DIR``, else ``$XDG_CACHE_HOME/hbilstm``, else ``~/.cache/hbilstm``."""
-    if os.environ.get("HBILSTM_CACHE_DIR"):
-        return Path(os.environ["HBILSTM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "hbilstm"
+TOKENIZER_RULES_VERSION = 2  # 2: spaCy's rules applied from a snapshot (hbilstm.data.spacy_rules)
 
 
 def cache_key(texts: Sequence[str], config: TokenizerConfig) -> str:
     """A hash of the texts, the tokenizer settings, our rules' version and spaCy's version (an
     upgrade of spaCy may change its tokenization rules, and so the tokens)."""
-    import spacy
-
     digest = hashlib.sha256()
-    digest.update(json.dumps([TOKENIZER_RULES_VERSION, spacy.__version__, config.to_dict()], sort_keys=True).encode())
+    digest.update(json.dumps([TOKENIZER_RULES_VERSION, spacy_version(), config.to_dict()], sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")

@@ -56,6 +56,10 @@ _EXTRA_EMOTICONS = [
     "D:", ":@", ":$", ":-$", "\\o/", "<\\3", ":')", ";(", ";-(", ":|", "-.-", "-_-", "o.O",
     "O.o", "O_o", "o_O", "T_T", "T.T", ":-D", ";]", "8)", "8-)", "B)", "B-)",
 ]
+# What our changes to spaCy's rules are made of: the saved snapshot of the rules is named by a
+# digest of these (and by spaCy's version), so a change here never reads an old snapshot.
+# Bump the first entry when build_spacy_tokenizer changes in a way the others do not show.
+RULE_CHANGES = ("1", EMOJI_SEQUENCE, _HASHTAG_OR_MENTION.pattern, *_EXTRA_EMOTICONS)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class TokenizerConfig:
         return cls(**{k: bool(data[k]) for k in cls.__dataclass_fields__ if k in data})
 
 
-def _build_spacy_tokenizer():
+def build_spacy_tokenizer():
+    """spaCy's English tokenizer (``spacy.blank("en")``) with the changes above. Only read once per
+    spaCy version: :class:`TweetTokenizer` applies a snapshot of its rules (hbilstm.data.spacy_rules)."""
     import spacy
     from spacy.util import (
         compile_infix_regex,
@@ -124,9 +130,11 @@ class TweetTokenizer:
     MEMO_LIMIT = 500_000
 
     def __init__(self, config: TokenizerConfig | None = None):
+        from .spacy_rules import AffixTokenizer, load_rules
+
         self.config = config or TokenizerConfig()
-        self._spacy = _build_spacy_tokenizer()
-        self._special = frozenset(self._spacy.rules)  # spaCy's special cases ("gonna" -> "gon", "na")
+        self._affixes = AffixTokenizer(load_rules(build_spacy_tokenizer, RULE_CHANGES))
+        self._special = frozenset(self._affixes.specials)  # spaCy's special cases ("gonna" -> "gon", "na")
         self._memo: dict[str, str] = {}
         self._pieces: dict[str, list[str]] = {}
 
@@ -158,11 +166,12 @@ class TweetTokenizer:
     def tokenize_many(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[list[str]]:
         """Tokenize a stream of texts lazily, one token list per text, in order.
 
-        spaCy splits a text at whitespace and then tokenizes each piece on its own, so each piece
-        is tokenized once per process and remembered. A piece of ASCII letters only, or a whole
-        hashtag or mention, that is not one of spaCy's special cases ("gonna", "cannot") is one
-        token under spaCy's rules, and skips spaCy altogether: most pieces of a tweet are such
-        words. The tests check that the tokens are spaCy's, on real tweets.
+        spaCy splits a text at whitespace and then tokenizes each piece on its own; so do we, with
+        spaCy's rules (:mod:`hbilstm.data.spacy_rules`, which never imports spaCy once its rules are
+        saved), and each piece is tokenized once per process and remembered. A piece of ASCII
+        letters only, or a whole hashtag or mention, that is not one of spaCy's special cases
+        ("gonna", "cannot") is one token under those rules and skips them altogether: most pieces
+        of a tweet are such words. The tests check that the tokens are spaCy's, on real tweets.
         """
         del batch_size  # kept for callers; pieces are now tokenized one by one, and remembered
         pieces, normalise, special = self._pieces, self._normalise, self._special
@@ -183,13 +192,11 @@ class TweetTokenizer:
     def _piece_tokens(self, piece: str) -> list[str]:
         """The tokens of one whitespace-free piece, by spaCy's rules (adjusted as above)."""
         tokens = []
-        for token in self._spacy(piece):
-            if token.is_space:
-                continue
-            if self.config.emoji_names and _EMOJI.match(token.text):
-                tokens.extend(emoji_words(token.text))
+        for token in self._affixes(piece):
+            if self.config.emoji_names and _EMOJI.match(token):
+                tokens.extend(emoji_words(token))
             else:
-                tokens.append(self._normalise(token.text))
+                tokens.append(self._normalise(token))
         return tokens
 
 

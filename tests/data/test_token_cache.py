@@ -48,11 +48,11 @@ def test_encode_truncates_and_never_returns_an_empty_sequence():
 
 
 def test_another_spacy_version_does_not_reuse_the_cache(tmp_path, monkeypatch):
-    import spacy
+    import hbilstm.data.token_cache as token_cache
 
     texts = ["an upgrade may change tokenization rules"]
     TokenCache(TweetTokenizer(), tmp_path).tokenize(texts)
-    monkeypatch.setattr(spacy, "__version__", "99.0.0")
+    monkeypatch.setattr(token_cache, "spacy_version", lambda: "99.0.0")
     upgraded = TokenCache(TweetTokenizer(), tmp_path)
     upgraded.tokenize(texts)
     assert (upgraded.hits, upgraded.misses) == (0, 1)

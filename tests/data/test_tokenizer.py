@@ -93,7 +93,9 @@ def test_the_word_fast_path_gives_spacys_own_tokens_on_real_tweets():
         texts += (TWEETEVAL / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()[:3000]
     texts += ["gonna cannot Gonna wanna lemme", "a\u00a0b\tc\nd  e\u2009f", "#tag! @user's #don't ##x #_ @",
               "Mr. Smith vs. U.S. e.g. 10km", "I'm can't won't y'all", "🙂🙂 #love🙂 hi👍🏽", "&amp; &lt;3 :) :-D"]
-    spacy = tokenizer._spacy
+    from hbilstm.data.tokenizer import build_spacy_tokenizer
+
+    spacy = build_spacy_tokenizer()
     normalise = tokenizer._normalise
     expected = [[normalise(t.text) for t in doc if not t.is_space] for doc in spacy.pipe(html.unescape(t) for t in texts)]
     assert list(tokenizer.tokenize_many(texts)) == expected
