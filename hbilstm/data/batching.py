@@ -10,10 +10,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from .padding import longest_first, pad_ids
 from .vocab import PAD_ID
 
 
@@ -46,16 +46,9 @@ class Batch:
 
 
 def pad(sequences: Sequence[Sequence[int]], lengths: Tensor, pin: bool = False) -> Tensor:
-    """Id sequences as one ``(rows, longest)`` tensor, padded with ``PAD_ID`` (0): the ids are
-    read once into one flat array and scattered into place (not one tensor per row)."""
-    counts = lengths.numpy()
-    total = int(counts.sum())
-    flat = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=total)
-    rows = np.repeat(np.arange(len(counts)), counts)
-    columns = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    out = np.full((len(counts), int(counts.max())), PAD_ID, dtype=np.int64)
-    out[rows, columns] = flat
-    tensor = torch.from_numpy(out)
+    """Id sequences as one ``(rows, longest)`` tensor, padded with ``PAD_ID`` (0) (see
+    :func:`~hbilstm.data.padding.pad_ids`)."""
+    tensor = torch.from_numpy(pad_ids(sequences, lengths.numpy()))
     return tensor.pin_memory() if pin else tensor
 
 
@@ -89,8 +82,7 @@ def bucket_order(
     """
     n = len(lengths)
     if generator is None:
-        order = sorted(range(n), key=lambda i: -lengths[i])
-        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        return longest_first(lengths, batch_size)
     shuffled = torch.randperm(n, generator=generator).tolist()
     pool = batch_size * pool_batches
     batches = []

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
-import torch
-
 from ..errors import DataError
 from .corpora import Corpus
 from .ngrams import ngram_ids
@@ -171,6 +169,8 @@ def training_splits(corpus: Corpus, val_fraction: float, seed: int, max_train: i
     sample whatever the seed, so that runs differing only in seed see the same data. Evaluation
     calls this too, to score exactly the split a run held out.
     """
+    import torch  # its random permutations keep old runs' splits; imported here, as encoding needs no torch
+
     train = corpus.splits["train"] if "train" in corpus.splits else corpus.splits.get("all", Examples())
     if "val" in corpus.splits:
         val = corpus.splits["val"]

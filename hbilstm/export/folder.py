@@ -104,8 +104,8 @@ def _usual_permissions(folder: Path) -> None:
         file.chmod(0o666 & ~umask)
 
 
-def read_model_folder(path: str | os.PathLike) -> dict[str, Any]:
-    """A model folder as the same payload a ``model.pt`` checkpoint holds (weights as tensors)."""
+def read_folder_files(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
+    """A model folder's config.json and vocab.json, checked (no weights: nothing here needs torch)."""
     path = Path(path)
     try:
         config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
@@ -119,14 +119,21 @@ def read_model_folder(path: str | os.PathLike) -> dict[str, Any]:
     if config.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: model folder format version {config.get('format_version')!r}, "
                               f"this hbilstm reads version {FORMAT_VERSION}")
+    if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
+        raise CheckpointError(f"{path / VOCAB_FILE}: expected a JSON list of tokens")
+    return config, vocab
+
+
+def read_model_folder(path: str | os.PathLike) -> dict[str, Any]:
+    """A model folder as the same payload a ``model.pt`` checkpoint holds (weights as tensors)."""
+    path = Path(path)
+    config, vocab = read_folder_files(path)
     try:
         state_dict = _safetensors().load_file(str(path / WEIGHTS_FILE))
     except ConfigError:
         raise
     except Exception as exc:  # a truncated or foreign file: safetensors raises several kinds
         raise CheckpointError(f"{path / WEIGHTS_FILE}: damaged weights ({str(exc).splitlines()[0][:100]})") from None
-    if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
-        raise CheckpointError(f"{path / VOCAB_FILE}: expected a JSON list of tokens")
     payload = {**config, "kind": "model", "state_dict": state_dict, "vocab": vocab}
     if (path / FALLBACK_FILE).is_file():
         try:

@@ -1,4 +1,4 @@
-"""The classifier as an ONNX graph, and scoring with ONNX Runtime.
+"""The classifier as an ONNX graph.
 
 ``export_onnx(model, path)`` writes ``model.onnx``: inputs ``tokens`` (int64, ``[batch, time]``,
 padded with 0 after each row's real tokens), ``lengths`` (int64, ``[batch]``, each at least
@@ -9,56 +9,44 @@ the exporters cannot follow those) with the TorchScript-based exporter (``dynamo
 turns each LSTM into one ONNX ``LSTM`` node; the torch.export-based one unrolls the LSTM over the
 time steps of the example and so fixes the time axis.
 
-``OnnxScorer`` runs such a graph on the CPU, in length-sorted batches like
-:func:`~hbilstm.inference.predict_probs`. onnx and onnxruntime are imported only when used; they
-come with ``pip install "hbilstm[onnx]"``.
+Scoring such a graph (``OnnxScorer``, which this module also offers) lives in
+:mod:`hbilstm.export.onnx_runtime`, which never imports torch. onnx and onnxruntime are
+imported only when used; they come with ``pip install "hbilstm[onnx]"``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import io
 import os
 import warnings
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data.batching import bucket_order, iter_batches
-from ..errors import CheckpointError, ConfigError
 from ..fileio import atomic_open
 from ..model.classifier import HighwayBiLSTMClassifier
 from ..model.unpacked import UnpackedClassifier
-from .folder import ONNX_FILE
+from .onnx_runtime import (  # noqa: F401  (find_onnx_model, OnnxScorer and the names: imported from here too)
+    INPUTS,
+    NGRAM_INPUT,
+    OUTPUT,
+    WEIGHTS_KEY,
+    OnnxScorer,
+    digest_of,
+    find_onnx_model,
+    require,
+)
 
 OPSET = 17  # LSTM (7), GatherElements (11); ONNX Runtime 1.18 and later run 17 fully
-INPUTS = ("tokens", "lengths")
-NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with an n-gram head
-OUTPUT = "probs"
-# Metadata written into the graph: a digest of the weights it was traced from, so that a
-# model.onnx left beside other weights is caught before it scores anything.
-WEIGHTS_KEY = "hbilstm_weights_sha256"
-
-
-def _require(module: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ConfigError(f'{module} is not installed; ONNX export and scoring need: pip install "hbilstm[onnx]"') from None
 
 
 def weights_digest(model: nn.Module) -> str:
-    """SHA-256 over the model's parameters and buffers (names, dtypes, shapes and bytes)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    """SHA-256 over the model's parameters and buffers (names, dtypes, shapes and bytes); see
+    :func:`~hbilstm.export.onnx_runtime.digest_of`."""
+    return digest_of((name, str(tensor.dtype), tuple(tensor.shape),
+                      tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+                     for name, tensor in model.state_dict().items())
 
 
 class _Probabilities(nn.Module):
@@ -75,7 +63,7 @@ class _Probabilities(nn.Module):
 def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path:
     """Write ``model`` (in eval mode; its own mode is restored) as an ONNX graph at ``path``,
     through a temporary file renamed into place, after ``onnx.checker`` has passed it."""
-    onnx = _require("onnx")
+    onnx = require("onnx")
     path = Path(path)
     wrapper = _Probabilities(model)
     was_training = model.training
@@ -109,72 +97,3 @@ def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path
     with atomic_open(path, "wb") as handle:
         handle.write(graph.SerializeToString())
     return path
-
-
-def find_onnx_model(model: str | os.PathLike) -> Path:
-    """The ``model.onnx`` of MODEL: inside it when it is a folder (a run directory or an exported
-    model folder), beside it when it is a checkpoint file. CheckpointError when there is none."""
-    path = Path(model)
-    graph = path / ONNX_FILE if path.is_dir() else path.parent / ONNX_FILE
-    if not graph.is_file():
-        raise CheckpointError(
-            f"{model}: no {ONNX_FILE} {'in it' if path.is_dir() else 'beside it'}; "
-            f"run `hbilstm export {model} OUT_DIR` first, then predict with OUT_DIR"
-        )
-    return graph
-
-
-class OnnxScorer:
-    """An exported graph loaded into ONNX Runtime (CPU); ``threads`` sets its intra-op threads
-    (None: ONNX Runtime's default, one per physical core)."""
-
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        ort = _require("onnxruntime")
-        self.path = Path(path)
-        self.threads = threads
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own kinds for a missing or damaged file
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{self.path}: cannot load the ONNX graph ({first})") from None
-        inputs = [i.name for i in self.session.get_inputs()]
-        outputs = [o.name for o in self.session.get_outputs()]
-        if sorted(set(inputs) - {NGRAM_INPUT}) != sorted(INPUTS) or OUTPUT not in outputs:
-            raise CheckpointError(f"{self.path}: not an hbilstm graph (inputs {inputs}, outputs {outputs})")
-        self.reads_ngrams = NGRAM_INPUT in inputs
-        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-
-    def check_weights(self, model: nn.Module, name: str | os.PathLike = "the model") -> None:
-        """CheckpointError when the graph records weights other than ``model``'s (a graph without
-        the record, exported elsewhere, passes)."""
-        recorded = self.metadata.get(WEIGHTS_KEY)
-        if recorded is not None and recorded != weights_digest(model):
-            raise CheckpointError(
-                f"{self.path}: exported from other weights than {name}; export it again with `hbilstm export`"
-            )
-
-    def predict_probs(self, sequences: Sequence[Sequence[int]], batch_size: int = 256,
-                      ngrams: Sequence[Sequence[int]] | None = None) -> np.ndarray:
-        """Class probabilities ``(n, classes)`` (float32), rows in the order of ``sequences``; batches
-        are formed from sequences of similar length, as :func:`~hbilstm.inference.predict_probs` forms them.
-        ``ngrams``: the rows' n-gram ids, which a graph with an ``ngrams`` input needs."""
-        if self.reads_ngrams and ngrams is None:
-            raise ValueError(f"{self.path}: this graph reads character n-grams; pass ngrams")
-        out: np.ndarray | None = None
-        order = bucket_order([len(s) for s in sequences], batch_size)
-        for batch in iter_batches(sequences, None, order, ngrams=ngrams if self.reads_ngrams else None):
-            feed = {"tokens": batch.tokens.numpy(), "lengths": batch.lengths.numpy()}
-            if self.reads_ngrams:
-                feed[NGRAM_INPUT] = batch.ngrams.numpy()
-            probs = self.session.run([OUTPUT], feed)[0]
-            if out is None:
-                out = np.empty((len(sequences), probs.shape[1]), dtype=np.float32)
-            out[batch.index] = probs
-        if out is None:
-            classes = self.session.get_outputs()[0].shape[1]
-            return np.empty((0, classes if isinstance(classes, int) else 0), dtype=np.float32)
-        return out

@@ -26,11 +26,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..checkpoint import LoadedModel, load_model
 from ..data.readers import Record, ReplacementCounter, iter_records, table_format
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
-from ..inference import resolve_device
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
 from .workers import ChunkScorer, ScoredChunk, auto_workers
 
@@ -89,8 +87,10 @@ def predict(
 
     ``backend``: ``torch`` scores with the checkpoint's model; ``onnx`` with ONNX Runtime (on the
     CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see
-    :func:`~hbilstm.export.onnx.find_onnx_model`); the tokenizer and vocabulary come from the
-    checkpoint either way.
+    :func:`~hbilstm.export.onnx_runtime.find_onnx_model`); the tokenizer and vocabulary come from
+    the checkpoint either way. With ``onnx`` and an exported model folder (no ``model.pt`` in
+    it), torch is never imported (:func:`~hbilstm.export.onnx_runtime.load_onnx_folder`): the
+    quickest start.
 
     ``shard``: ``(k, n)`` or ``"k/n"`` (1 <= k <= n) predicts only shard k of n of the rows, by
     row position round-robin (see the module's docstring); None predicts them all.
@@ -113,31 +113,24 @@ def predict(
     if out_format == "parquet" and (output is None or output == "-"):
         raise DataError("Parquet output needs a file: pass -o FILE.parquet")
     check_output(source, output, overwrite)
-    onnx_scorer = None
-    if backend == "onnx":
-        from ..export.onnx import OnnxScorer, find_onnx_model
-
-        graph = find_onnx_model(checkpoint)
-        if device not in ("auto", "cpu"):
-            raise ConfigError(f"--backend onnx scores on the CPU; leave out --device {device} (or give --device cpu)")
-        import torch
-
-        onnx_scorer = OnnxScorer(graph, threads=torch.get_num_threads())  # as many threads as torch would use
-    torch_device = resolve_device("cpu" if int8 or onnx_scorer is not None else device)
-    loaded = load_model(checkpoint, torch_device)
-    if onnx_scorer is not None:
-        onnx_scorer.check_weights(loaded.model, checkpoint)
+    if device not in ("auto", "cpu") and backend == "onnx":
+        raise ConfigError(f"--backend onnx scores on the CPU; leave out --device {device} (or give --device cpu)")
     auto = workers < 0
-    if auto:
-        workers = auto_workers(torch_device)
-    scorer = ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer, int8=int8)
+    if backend == "onnx" and _is_exported_folder(checkpoint):
+        from ..export.onnx_runtime import load_onnx_folder
+
+        loaded = load_onnx_folder(checkpoint)
+        scorer = ChunkScorer(loaded, None, batch_size, auto_workers("cpu") if auto else workers)
+    else:
+        scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers)
+        loaded = scorer.loaded
     limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 
     try:
         with ReplacementCounter() as counter, open_rows(source, in_format, text_column, id_column, skip_bad_lines,
                                                         counter.handler, chunk_size) as rows_in:
-            if auto:
+            if workers < 0:
                 estimate = rows_in.estimate
                 scorer.plan(None if estimate is None else -(-estimate // shard_n), chunk_size)
             has_ids = rows_in.has_ids
@@ -179,6 +172,38 @@ def predict(
     if stats.errors:
         warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
     return stats
+
+
+def _is_exported_folder(path: str | Path) -> bool:
+    """A model folder written by ``hbilstm export``, not a run directory (which holds a model.pt,
+    hbilstm.checkpoint.MODEL_FILE, read with torch)."""
+    from ..export.folder import is_model_folder
+
+    return is_model_folder(path) and not (Path(path) / "model.pt").is_file()
+
+
+def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool, batch_size: int, workers: int
+                  ) -> ChunkScorer:
+    """A ChunkScorer over the checkpoint's model, loaded with torch (scored by it, or by ONNX Runtime
+    from the model.onnx beside it with ``backend`` onnx)."""
+    from ..checkpoint import load_model
+    from ..inference import resolve_device
+
+    onnx_scorer = None
+    if backend == "onnx":
+        import torch
+
+        from ..export.onnx import OnnxScorer, find_onnx_model, weights_digest
+
+        graph = find_onnx_model(checkpoint)
+        onnx_scorer = OnnxScorer(graph, threads=torch.get_num_threads())  # as many threads as torch would use
+    torch_device = resolve_device("cpu" if int8 or onnx_scorer is not None else device)
+    loaded = load_model(checkpoint, torch_device)
+    if onnx_scorer is not None:
+        onnx_scorer.check_digest(weights_digest(loaded.model), checkpoint)
+    if workers < 0:
+        workers = auto_workers(torch_device)
+    return ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer, int8=int8)
 
 
 @dataclass
@@ -312,7 +337,7 @@ def _prepare(records: list[Record], text_column: str, limit: int, scorer: ChunkS
     return _Chunk(records, texts, todo, cut, scorer.submit([texts[i][:limit] for i in todo]))
 
 
-def labelled_rows(chunk: _Chunk, loaded: LoadedModel, id_column: str | None, stats: PredictStats
+def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictStats
                   ) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
     """``(record, row_id, text, label, probabilities, error)`` for every row of a scored chunk;
     a row without a prediction has an empty label, None and its error."""

@@ -3,7 +3,9 @@
 On a CPU each worker tokenizes, encodes and scores its share with its own copy of the model (one
 thread each); on a GPU the workers only tokenize and encode, and the model runs here. With an
 ONNX graph (``--backend onnx``) the scoring is done by ONNX Runtime on the CPU, each worker
-loading the graph itself.
+loading the graph itself. With an exported model folder and ONNX Runtime
+(:class:`~hbilstm.export.onnx_runtime.OnnxModel`) neither this process nor the workers import
+torch.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ import tempfile
 from typing import Union
 
 import numpy as np
-import torch
 
-from ..checkpoint import LoadedModel, build_model, vocab_payload, vocabulary_from_payload
 from ..data.pipeline import EncodedTexts, encode_texts
 from ..data.tokenizer import TokenizerConfig, TweetTokenizer
-from ..inference import predict_probs, quantize_int8
+from ..export.onnx_runtime import OnnxModel
 
 # On a CPU, --workers -1 starts workers only for inputs of at least this many rows. Starting them
 # costs a few seconds (each imports torch and spaCy); measured on 2 cores (docs/benchmarks.md),
@@ -28,21 +28,34 @@ from ..inference import predict_probs, quantize_int8
 AUTO_MIN_ROWS = 150_000
 
 
-def auto_workers(device: torch.device) -> int:
+def auto_workers(device) -> int:
     """Worker processes for ``--workers -1``: on a CPU one per core (the workers run the model;
     this process only reads and writes), on a GPU one per core but one (this process feeds the
-    device). A single core gets none."""
+    device). A single core gets none. ``device``: a ``torch.device`` or its type (``"cpu"``)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cores < 2:
         return 0
-    return min(8, cores if device.type == "cpu" else cores - 1)
+    return min(8, cores if getattr(device, "type", device) == "cpu" else cores - 1)
 
 
 _WORKER: dict = {}
 
 
 def _start_worker(shipped: str, batch_size: int) -> None:
-    """Set up a worker from the file the parent wrote for it (see ``ChunkScorer._start_pool``)."""
+    """Set up a worker from the file the parent wrote for it, or from the model folder it names
+    (see ``ChunkScorer._start_pool``)."""
+    if os.path.isdir(shipped):  # an exported model folder scored by ONNX Runtime: no torch
+        from ..export.onnx_runtime import load_onnx_folder
+
+        loaded = load_onnx_folder(shipped, threads=1)
+        _WORKER.update(tokenizer=TweetTokenizer(loaded.tokenizer), vocab=loaded.vocab, max_tokens=loaded.max_tokens,
+                       batch_size=batch_size, ngram_buckets=loaded.ngram_buckets, model=None, onnx=loaded.scorer)
+        return
+    import torch
+
+    from ..checkpoint import build_model, vocabulary_from_payload
+    from ..inference import quantize_int8
+
     torch.set_num_threads(1)  # one process per core: threads would only compete
     payload = torch.load(shipped, weights_only=True)
     _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
@@ -52,7 +65,7 @@ def _start_worker(shipped: str, batch_size: int) -> None:
     if payload.get("int8") and _WORKER["model"] is not None:
         _WORKER["model"] = quantize_int8(_WORKER["model"])
     if "onnx" in payload:
-        from ..export.onnx import OnnxScorer
+        from ..export.onnx_runtime import OnnxScorer
 
         _WORKER["onnx"] = OnnxScorer(payload["onnx"], threads=1)
 
@@ -65,6 +78,10 @@ def _worker_run(texts: list[str]):
         return _WORKER["onnx"].predict_probs(encoded.ids, _WORKER["batch_size"], encoded.ngrams), encoded.cut
     if _WORKER["model"] is None:
         return encoded, encoded.cut
+    import torch
+
+    from ..inference import predict_probs
+
     probs = predict_probs(_WORKER["model"], encoded.ids, _WORKER["batch_size"], torch.device("cpu"), ngrams=encoded.ngrams)
     return probs.numpy(), encoded.cut
 
@@ -77,7 +94,7 @@ class _Local:
         loaded = scorer.loaded
         self.encoded = encode_texts(scorer.local, loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
 
-    def get(self) -> tuple[torch.Tensor, list[bool]]:
+    def get(self) -> tuple[np.ndarray, list[bool]]:
         return self.scorer.score(self.encoded), self.encoded.cut
 
 
@@ -92,7 +109,7 @@ class _Pooled:
         pieces = [[texts[j] for j in self.order[i : i + step]] for i in range(0, len(texts), step)]
         self.pending = scorer.pool.map_async(_worker_run, pieces)
 
-    def get(self) -> tuple[torch.Tensor, list[bool]]:
+    def get(self) -> tuple[np.ndarray, list[bool]]:
         results = self.pending.get()
         cut = _unsort(self.order, [flag for _, part_cut in results for flag in part_cut])
         if not self.scorer.workers_score:  # the workers encoded; the model runs here
@@ -102,9 +119,9 @@ class _Pooled:
                 ngrams = _unsort(self.order, [g for part, _ in results for g in part.ngrams])
             return self.scorer.score(EncodedTexts(ids, cut, ngrams)), cut
         if not results:
-            return torch.empty(0), cut
-        probs = torch.empty(len(self.order), results[0][0].shape[1])
-        probs[torch.tensor(self.order)] = torch.from_numpy(np.concatenate([part for part, _ in results]))
+            return np.empty(0, dtype=np.float32), cut
+        probs = np.empty((len(self.order), results[0][0].shape[1]), dtype=np.float32)
+        probs[self.order] = np.concatenate([part for part, _ in results])
         return probs, cut
 
 
@@ -135,14 +152,24 @@ class ChunkScorer:
     PIECE = 1024  # texts per task sent to a worker
     LOCAL_CHUNKS = 1
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, batch_size: int, workers: int, onnx=None,
-                 int8: bool = False):
-        """``onnx``: an :class:`~hbilstm.export.onnx.OnnxScorer` to score with instead of the model;
-        ``int8``: score with the model quantized by :func:`~hbilstm.inference.quantize_int8`."""
+    def __init__(self, loaded, device, batch_size: int, workers: int, onnx=None, int8: bool = False):
+        """``loaded``: a :class:`~hbilstm.checkpoint.LoadedModel` on ``device`` (a ``torch.device``),
+        or an :class:`~hbilstm.export.onnx_runtime.OnnxModel` (``device`` None: the CPU, without
+        torch); ``onnx``: an :class:`~hbilstm.export.onnx_runtime.OnnxScorer` to score a
+        LoadedModel's tweets with instead of its model; ``int8``: score with the model quantized by
+        :func:`~hbilstm.inference.quantize_int8`."""
         self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
+        self.folder = isinstance(loaded, OnnxModel)  # workers load the exported folder themselves
+        if self.folder:
+            onnx = loaded.scorer
         self.onnx, self.int8 = onnx, int8
-        self.model = quantize_int8(loaded.model) if int8 else loaded.model
-        self.workers_score = device.type == "cpu" or onnx is not None
+        self.model = None
+        if not self.folder:
+            from ..inference import quantize_int8
+
+            self.model = quantize_int8(loaded.model) if int8 else loaded.model
+        self.on_cpu = onnx is not None or device.type == "cpu"
+        self.workers_score = self.on_cpu
         self.local = TweetTokenizer(loaded.tokenizer)
         self.pool = None
         self.shipped: str | None = None
@@ -153,19 +180,22 @@ class ChunkScorer:
         """With workers chosen automatically on a CPU: none for an input estimated at fewer than
         :data:`AUTO_MIN_ROWS` rows; for one of unknown size (a pipe), start them only once that
         many rows have been done here."""
-        if self.workers <= 0 or self.device.type != "cpu":
+        if self.workers <= 0 or not self.on_cpu:
             return
         if estimated_rows is None:
             self.local_chunks = max(self.LOCAL_CHUNKS, -(-AUTO_MIN_ROWS // chunk_size))
         elif estimated_rows < AUTO_MIN_ROWS:
             self.workers = 0
 
-    def score(self, encoded: EncodedTexts) -> torch.Tensor:
+    def score(self, encoded: EncodedTexts) -> np.ndarray:
+        """Class probabilities ``(rows, classes)``, float32."""
         if not encoded.ids:
-            return torch.empty(0)
+            return np.empty(0, dtype=np.float32)
         if self.onnx is not None:
-            return torch.from_numpy(self.onnx.predict_probs(encoded.ids, self.batch_size, encoded.ngrams))
-        return predict_probs(self.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams)
+            return self.onnx.predict_probs(encoded.ids, self.batch_size, encoded.ngrams)
+        from ..inference import predict_probs
+
+        return predict_probs(self.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
 
     def submit(self, texts: list[str]):
         self.chunks += 1
@@ -179,7 +209,16 @@ class ChunkScorer:
         # What the workers need goes through a temporary file, not through the pipe that starts
         # them: a large pickle there would block this process until each worker had imported
         # torch and read it. The file holds this process's model, so every worker scores with
-        # exactly the weights loaded here.
+        # exactly the weights loaded here. An exported folder scored by ONNX Runtime is loaded by
+        # each worker from the folder itself (as this process loaded it), without torch.
+        context = multiprocessing.get_context("spawn")
+        if self.folder:
+            return context.Pool(self.workers, initializer=_start_worker,
+                                initargs=(str(self.loaded.path), self.batch_size))
+        import torch
+
+        from ..checkpoint import vocab_payload
+
         loaded = self.loaded
         payload = {"tokenizer": loaded.tokenizer.to_dict(), **vocab_payload(loaded.vocab), "max_tokens": loaded.max_tokens,
                    "ngram_buckets": loaded.ngram_buckets}
@@ -192,8 +231,7 @@ class ChunkScorer:
         fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
         with os.fdopen(fd, "wb") as handle:
             torch.save(payload, handle)
-        return multiprocessing.get_context("spawn").Pool(
-            self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
+        return context.Pool(self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
 
     def close(self) -> None:
         if self.pool is not None:

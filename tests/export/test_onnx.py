@@ -219,3 +219,69 @@ def test_backend_onnx_refuses_a_gpu_device_and_unknown_backends_are_named(onnx_r
     assert "--backend onnx scores on the CPU" in line
     line = one_line_error(runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "tf"]))
     assert "--backend must be one of torch, onnx" in line
+
+
+@pytest.fixture(scope="module")
+def onnx_folder(trained_run, tmp_path_factory):
+    """The tiny trained run exported as a model folder, model.onnx included."""
+    from hbilstm.export.exporter import export_model
+
+    return export_model(trained_run, tmp_path_factory.mktemp("folder") / "model", onnx=True)
+
+
+def test_an_exported_folder_is_scored_without_importing_torch_or_spacy_with_the_torch_labels(
+        onnx_folder, trained_run, tweets_file, tmp_path):
+    import os
+    import subprocess
+
+    from hbilstm.predict import predict
+
+    reference, fast = tmp_path / "torch.csv", tmp_path / "fast.csv"
+    predict(trained_run, str(tweets_file), str(reference), workers=0)  # also saves the tokenizer's rules
+    code = ("import sys\nfrom hbilstm.predict import predict\n"
+            f"predict({str(onnx_folder)!r}, {str(tweets_file)!r}, {str(fast)!r}, workers=0, backend='onnx')\n"
+            "print(sorted(m for m in ('torch', 'spacy', 'thinc') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    compare_outputs(reference, fast, TWEETS)
+
+
+def test_an_exported_folder_scored_in_worker_processes_gives_the_one_process_output(onnx_folder, tweets_file, tmp_path):
+    from hbilstm.predict import predict
+
+    alone, pooled = tmp_path / "alone.csv", tmp_path / "pooled.csv"
+    predict(onnx_folder, str(tweets_file), str(alone), workers=0, backend="onnx")
+    # chunks after the first go to a worker process, which loads the folder itself
+    predict(onnx_folder, str(tweets_file), str(pooled), workers=1, chunk_size=700, backend="onnx")
+    compare_outputs(alone, pooled, TWEETS)
+
+
+def test_a_folders_weights_digest_is_its_models_and_a_graph_of_other_weights_is_refused(
+        onnx_folder, trained_run, tweets_file, tmp_path):
+    import safetensors.numpy
+
+    from hbilstm.export.onnx import weights_digest
+    from hbilstm.export.onnx_runtime import arrays_digest
+
+    model = load_model(trained_run).model
+    assert arrays_digest(safetensors.numpy.load_file(str(onnx_folder / "model.safetensors"))) == weights_digest(model)
+    folder = tmp_path / "folder"
+    shutil.copytree(onnx_folder, folder)
+    with torch.no_grad():
+        model.classifier.bias.add_(0.5)
+    export_onnx(model, folder / "model.onnx")
+    result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx"])
+    assert "exported from other weights" in one_line_error(result)
+
+
+def test_a_folder_whose_vocabulary_does_not_fit_its_model_is_refused(onnx_folder, tweets_file, tmp_path):
+    import json
+
+    folder = tmp_path / "folder"
+    shutil.copytree(onnx_folder, folder)
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    (folder / "vocab.json").write_text(json.dumps(vocab[:-1]), encoding="utf-8")
+    result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx", "-o", str(tmp_path / "o.csv")])
+    assert "vocabulary or labels do not match" in one_line_error(result)
+    assert not (tmp_path / "o.csv").exists()

@@ -1,0 +1,182 @@
+"""Scoring an exported graph with ONNX Runtime, without torch.
+
+``OnnxScorer`` runs a ``model.onnx`` (see :mod:`hbilstm.export.onnx` for its inputs and output) on
+the CPU, in batches sorted by length like :func:`~hbilstm.inference.predict_probs`.
+``load_onnx_folder`` reads an exported model folder (:mod:`hbilstm.export.folder`) into an
+:class:`OnnxModel`: the graph, the vocabulary, labels and tokenizer settings, everything
+``hbilstm predict --backend onnx`` needs. Nothing here imports torch (or spaCy), so such a
+command starts in a fraction of a second; onnxruntime comes with ``pip install "hbilstm[onnx]"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..data.padding import longest_first, pad_ids
+from ..data.tokenizer import TokenizerConfig
+from ..data.vocab import Vocabulary
+from ..errors import CheckpointError, ConfigError
+from .folder import FALLBACK_FILE, ONNX_FILE, WEIGHTS_FILE, read_folder_files
+
+INPUTS = ("tokens", "lengths")
+NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with an n-gram head
+OUTPUT = "probs"
+# Metadata written into the graph: a digest of the weights it was traced from, so that a
+# model.onnx left beside other weights is caught before it scores anything.
+WEIGHTS_KEY = "hbilstm_weights_sha256"
+
+
+def require(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f'{module} is not installed; ONNX export and scoring need: pip install "hbilstm[onnx]"') from None
+
+
+def digest_of(entries: Iterable[tuple[str, str, tuple[int, ...], bytes]]) -> str:
+    """SHA-256 over ``(name, dtype, shape, bytes)`` of each weight, in name order; dtypes are
+    written as torch names them (``torch.float32``), whatever read the weights."""
+    digest = hashlib.sha256()
+    for name, dtype, shape, data in sorted(entries):
+        digest.update(f"{name}|{dtype}|{tuple(shape)}|".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """:func:`digest_of` numpy arrays (as ``safetensors.numpy`` reads a model folder's weights):
+    the same digest as :func:`hbilstm.export.onnx.weights_digest` of the model they came from."""
+    return digest_of((name, f"torch.{array.dtype.name}", array.shape, np.ascontiguousarray(array).tobytes())
+                     for name, array in arrays.items())
+
+
+def find_onnx_model(model: str | os.PathLike) -> Path:
+    """The ``model.onnx`` of MODEL: inside it when it is a folder (a run directory or an exported
+    model folder), beside it when it is a checkpoint file. CheckpointError when there is none."""
+    path = Path(model)
+    graph = path / ONNX_FILE if path.is_dir() else path.parent / ONNX_FILE
+    if not graph.is_file():
+        raise CheckpointError(
+            f"{model}: no {ONNX_FILE} {'in it' if path.is_dir() else 'beside it'}; "
+            f"run `hbilstm export {model} OUT_DIR` first, then predict with OUT_DIR"
+        )
+    return graph
+
+
+class OnnxScorer:
+    """An exported graph loaded into ONNX Runtime (CPU); ``threads`` sets its intra-op threads
+    (None: ONNX Runtime's default, one per physical core)."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+        ort = require("onnxruntime")
+        self.path = Path(path)
+        self.threads = threads
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own kinds for a missing or damaged file
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{self.path}: cannot load the ONNX graph ({first})") from None
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if sorted(set(inputs) - {NGRAM_INPUT}) != sorted(INPUTS) or OUTPUT not in outputs:
+            raise CheckpointError(f"{self.path}: not an hbilstm graph (inputs {inputs}, outputs {outputs})")
+        self.reads_ngrams = NGRAM_INPUT in inputs
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def check_digest(self, digest: str, name: str | os.PathLike = "the model") -> None:
+        """CheckpointError when the graph records weights other than those whose digest is
+        ``digest`` (a graph without the record, exported elsewhere, passes)."""
+        recorded = self.metadata.get(WEIGHTS_KEY)
+        if recorded is not None and recorded != digest:
+            raise CheckpointError(
+                f"{self.path}: exported from other weights than {name}; export it again with `hbilstm export`"
+            )
+
+    def predict_probs(self, sequences: Sequence[Sequence[int]], batch_size: int = 256,
+                      ngrams: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+        """Class probabilities ``(n, classes)`` (float32), rows in the order of ``sequences``; batches
+        are formed from sequences of similar length, as :func:`~hbilstm.inference.predict_probs` forms them.
+        ``ngrams``: the rows' n-gram ids, which a graph with an ``ngrams`` input needs."""
+        if self.reads_ngrams and ngrams is None:
+            raise ValueError(f"{self.path}: this graph reads character n-grams; pass ngrams")
+        out: np.ndarray | None = None
+        for positions in longest_first([len(s) for s in sequences], batch_size):
+            rows = [sequences[i] for i in positions]
+            lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            feed = {"tokens": pad_ids(rows, lengths), "lengths": lengths}
+            if self.reads_ngrams:
+                feed[NGRAM_INPUT] = pad_ids([ngrams[i] for i in positions])
+            probs = self.session.run([OUTPUT], feed)[0]
+            if out is None:
+                out = np.empty((len(sequences), probs.shape[1]), dtype=np.float32)
+            out[positions] = probs
+        if out is None:
+            classes = self.session.get_outputs()[0].shape[1]
+            return np.empty((0, classes if isinstance(classes, int) else 0), dtype=np.float32)
+        return out
+
+
+@dataclass
+class OnnxModel:
+    """An exported model folder ready to score with ONNX Runtime: the same fields the prediction
+    code reads from a :class:`~hbilstm.checkpoint.LoadedModel`, and the graph's scorer."""
+
+    scorer: OnnxScorer
+    vocab: Vocabulary
+    label_names: list[str]
+    tokenizer: TokenizerConfig
+    max_tokens: int
+    ngram_buckets: int
+    path: Path
+
+
+def _safetensors_numpy():
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ConfigError('model folders need the safetensors package: pip install "hbilstm[hub]"') from None
+    return safetensors.numpy
+
+
+def load_onnx_folder(path: str | os.PathLike, threads: int | None = None) -> OnnxModel:
+    """An exported model folder with its ``model.onnx`` (CheckpointError when it has none, or when
+    the graph was exported from other weights than the folder's)."""
+    path = Path(path)
+    graph = find_onnx_model(path)
+    config, tokens = read_folder_files(path)
+    read = _safetensors_numpy().load_file
+    fallback = None
+    try:
+        digest = arrays_digest(read(str(path / WEIGHTS_FILE)))
+        if (path / FALLBACK_FILE).is_file():
+            from ..data.fallback import WordFallback
+
+            table = read(str(path / FALLBACK_FILE))
+            fallback = WordFallback(table["keys"].view("uint64"), table["ids"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: damaged weights ({str(exc).splitlines()[0][:100]})") from None
+    try:
+        shapes = config.get("member_configs") or [config["model_config"]]
+        buckets = max(int(shape.get("ngram_buckets", 0)) for shape in shapes)
+        labels = [str(x) for x in config["labels"]]
+        if len(labels) != int(shapes[0]["num_classes"]) or len(tokens) != int(shapes[0]["vocab_size"]):
+            raise CheckpointError(f"{path}: vocabulary or labels do not match the model's shape")
+        tokenizer = TokenizerConfig.from_dict(config["tokenizer"])
+        max_tokens = int(config["max_tokens"])
+        vocab = Vocabulary(tokens, fallback)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged model folder ({exc})") from None
+    scorer = OnnxScorer(graph, threads)
+    scorer.check_digest(digest, path)
+    return OnnxModel(scorer, vocab, labels, tokenizer, max_tokens, buckets, path)
