@@ -23,8 +23,9 @@ from ..data.tokenizer import TokenizerConfig, TweetTokenizer
 from ..export.onnx_runtime import OnnxModel
 
 # On a CPU, --workers -1 starts workers only for inputs of at least this many rows. Starting them
-# costs a few seconds (each imports torch and spaCy); measured on 2 cores (docs/benchmarks.md),
-# they lost to one process at 12,284, 49,136 and 100,000 rows and won at 150,000 and 200,000.
+# costs a few seconds (each imports torch and loads the model); measured on 2 cores (docs/benchmarks.md),
+# they lost to one process at 12,284, 49,136 and 100,000 rows and won at 150,000 and 200,000. With
+# ONNX Runtime from a model folder (no torch to import) they lost at 49,136 and tied at 150,000.
 AUTO_MIN_ROWS = 150_000
 
 
@@ -145,7 +146,7 @@ class ChunkScorer:
     runs here, on the device.
 
     The first ``LOCAL_CHUNKS`` chunks are done here, so that an input of one chunk never pays
-    for starting workers (each imports torch and spaCy: a few seconds); the last of them is
+    for starting workers (each imports torch and loads the model: a few seconds); the last of them is
     scored here while the workers start.
     """
 
