@@ -69,7 +69,7 @@ def load_rules(build: Callable[[], object], changes: Iterable[str], cache_dir: P
     path = root / "tokenizer" / f"spacy-{spacy_version()}-{digest}.json"
     try:
         snapshot = json.loads(path.read_text(encoding="utf-8"))
-        if snapshot.get("format") == SNAPSHOT_FORMAT and all(k in snapshot for k in (*_PATTERNS, "specials")):
+        if _well_formed(snapshot):
             return snapshot
     except (OSError, ValueError):
         pass
@@ -81,6 +81,20 @@ def load_rules(build: Callable[[], object], changes: Iterable[str], cache_dir: P
     except OSError:
         pass
     return snapshot
+
+
+def _well_formed(snapshot) -> bool:
+    """Whether a snapshot read back from a file has the shape :func:`snapshot_from_spacy` gives."""
+    if not isinstance(snapshot, dict) or snapshot.get("format") != SNAPSHOT_FORMAT:
+        return False
+    for name in _PATTERNS:
+        entry = snapshot.get(name, 0)
+        if entry is not None and not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                                      and isinstance(entry[1], int)):
+            return False
+    specials = snapshot.get("specials")
+    return isinstance(specials, dict) and all(
+        isinstance(pieces, list) and pieces and all(isinstance(p, str) for p in pieces) for pieces in specials.values())
 
 
 class AffixTokenizer:

@@ -82,10 +82,13 @@ def test_the_snapshot_is_saved_once_and_read_back_without_building(tmp_path):
     # other changes to the rules name another file
     load_rules(build, (*RULE_CHANGES, "another rule"), cache_dir=tmp_path)
     assert built == [1, 1] and len(list((tmp_path / "tokenizer").iterdir())) == 2
-    # a damaged file is rebuilt, not trusted
+    # a damaged file, or one of another shape, is rebuilt, not trusted
     saved.write_text('{"format": 1, "prefix": ', encoding="utf-8")
     assert load_rules(build, RULE_CHANGES, cache_dir=tmp_path) == first
     assert built == [1, 1, 1] and json.loads(saved.read_text(encoding="utf-8")) == first
+    saved.write_text(json.dumps({**first, "specials": {"don't": "do n't"}}), encoding="utf-8")
+    assert load_rules(build, RULE_CHANGES, cache_dir=tmp_path) == first
+    assert built == [1, 1, 1, 1]
 
 
 def test_an_unwritable_cache_still_gives_the_rules(tmp_path):
