@@ -38,8 +38,8 @@ def vocab_payload(vocab: Vocabulary) -> dict[str, Any]:
     word fallback (:mod:`hbilstm.data.fallback`), ``vocab_fallback`` (its keys and ids as tensors)."""
     found: dict[str, Any] = {"vocab": list(vocab.tokens)}
     if vocab.fallback is not None:
-        found["vocab_fallback"] = {"keys": torch.from_numpy(vocab.fallback.keys.view("int64").copy()),
-                                   "ids": torch.from_numpy(vocab.fallback.ids.copy())}
+        keys, ids = vocab.fallback.saved()
+        found["vocab_fallback"] = {"keys": torch.from_numpy(keys), "ids": torch.from_numpy(ids)}
     return found
 
 
@@ -51,7 +51,7 @@ def vocabulary_from_payload(payload: dict[str, Any], where: str | os.PathLike = 
             from .data.fallback import WordFallback
 
             table = payload["vocab_fallback"]
-            fallback = WordFallback(table["keys"].cpu().numpy().view("uint64"), table["ids"].cpu().numpy())
+            fallback = WordFallback.from_saved(table["keys"].cpu().numpy(), table["ids"].cpu().numpy())
         return Vocabulary(payload["vocab"], fallback)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{where}: damaged vocabulary ({exc})") from None

@@ -43,6 +43,15 @@ class WordFallback:
             raise ValueError("a word fallback holds each key once")
         self._cache: dict[str, int | None] = {}
 
+    @classmethod
+    def from_saved(cls, keys: np.ndarray, ids: np.ndarray) -> "WordFallback":
+        """The map as :meth:`saved` wrote it (keys as int64, which every tensor library holds)."""
+        return cls(np.asarray(keys).view("uint64"), ids)
+
+    def saved(self) -> tuple[np.ndarray, np.ndarray]:
+        """The keys (their bits as int64) and ids, as checkpoints and model folders hold them."""
+        return self.keys.view("int64").copy(), self.ids.copy()
+
     def __len__(self) -> int:
         return len(self.keys)
 

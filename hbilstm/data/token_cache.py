@@ -17,11 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..fileio import default_cache_dir
 from .spacy_rules import spacy_version
 from .tokenizer import TokenizerConfig, TweetTokenizer
-
-__all__ = ["TokenCache", "cache_key", "default_cache_dir"]
 
 # Bump when the tokenizer's rules change, so that old cached tokens are not reused.
 TOKENIZER_RULES_VERSION = 2  # 2: spaCy's rules applied from a snapshot (hbilstm.data.spacy_rules)

@@ -134,7 +134,6 @@ class TweetTokenizer:
 
         self.config = config or TokenizerConfig()
         self._affixes = AffixTokenizer(load_rules(build_spacy_tokenizer, RULE_CHANGES))
-        self._special = frozenset(self._affixes.specials)  # spaCy's special cases ("gonna" -> "gon", "na")
         self._memo: dict[str, str] = {}
         self._pieces: dict[str, list[str]] = {}
 
@@ -174,7 +173,8 @@ class TweetTokenizer:
         of a tweet are such words. The tests check that the tokens are spaCy's, on real tweets.
         """
         del batch_size  # kept for callers; pieces are now tokenized one by one, and remembered
-        pieces, normalise, special = self._pieces, self._normalise, self._special
+        pieces, normalise = self._pieces, self._normalise
+        special = self._affixes.specials  # spaCy's special cases ("gonna" -> "gon", "na")
         for text in texts:
             tokens: list[str] = []
             for piece in html.unescape(text).split():

@@ -16,9 +16,8 @@ from ..config import TrainConfig
 from ..data.corpora import Corpus, load_corpus
 from ..data.pipeline import EncodedSplit, Encoder, training_splits
 from ..data.readers import Examples
-from ..data.token_cache import default_cache_dir
 from ..errors import DataError
-from ..fileio import sha256_file
+from ..fileio import default_cache_dir, sha256_file
 from ..inference import predict_probs, resolve_device
 from .metrics import classification_metrics
 

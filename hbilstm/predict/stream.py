@@ -130,7 +130,7 @@ def predict(
     try:
         with ReplacementCounter() as counter, open_rows(source, in_format, text_column, id_column, skip_bad_lines,
                                                         counter.handler, chunk_size) as rows_in:
-            if workers < 0:
+            if auto:
                 estimate = rows_in.estimate
                 scorer.plan(None if estimate is None else -(-estimate // shard_n), chunk_size)
             has_ids = rows_in.has_ids
@@ -193,7 +193,8 @@ def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool,
     if backend == "onnx":
         import torch
 
-        from ..export.onnx import OnnxScorer, find_onnx_model, weights_digest
+        from ..export.onnx import weights_digest
+        from ..export.onnx_runtime import OnnxScorer, find_onnx_model
 
         graph = find_onnx_model(checkpoint)
         onnx_scorer = OnnxScorer(graph, threads=torch.get_num_threads())  # as many threads as torch would use

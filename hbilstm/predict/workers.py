@@ -48,7 +48,7 @@ def _start_worker(shipped: str, batch_size: int) -> None:
     if os.path.isdir(shipped):  # an exported model folder scored by ONNX Runtime: no torch
         from ..export.onnx_runtime import load_onnx_folder
 
-        loaded = load_onnx_folder(shipped, threads=1)
+        loaded = load_onnx_folder(shipped, threads=1, verify=False)  # the parent checked its graph
         _WORKER.update(tokenizer=TweetTokenizer(loaded.tokenizer), vocab=loaded.vocab, max_tokens=loaded.max_tokens,
                        batch_size=batch_size, ngram_buckets=loaded.ngram_buckets, model=None, onnx=loaded.scorer)
         return
@@ -169,8 +169,7 @@ class ChunkScorer:
             from ..inference import quantize_int8
 
             self.model = quantize_int8(loaded.model) if int8 else loaded.model
-        self.on_cpu = onnx is not None or device.type == "cpu"
-        self.workers_score = self.on_cpu
+        self.workers_score = onnx is not None or device.type == "cpu"  # on a CPU the workers score too
         self.local = TweetTokenizer(loaded.tokenizer)
         self.pool = None
         self.shipped: str | None = None
@@ -181,7 +180,7 @@ class ChunkScorer:
         """With workers chosen automatically on a CPU: none for an input estimated at fewer than
         :data:`AUTO_MIN_ROWS` rows; for one of unknown size (a pipe), start them only once that
         many rows have been done here."""
-        if self.workers <= 0 or not self.on_cpu:
+        if self.workers <= 0 or not self.workers_score:  # on a GPU they always pay
             return
         if estimated_rows is None:
             self.local_chunks = max(self.LOCAL_CHUNKS, -(-AUTO_MIN_ROWS // chunk_size))

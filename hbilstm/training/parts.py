@@ -14,9 +14,9 @@ from ..data.corpora import Corpus
 from ..data.embeddings import load_vectors, with_vector_fallback
 from ..data.lexicon import FEATURES, lexicon_features
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
-from ..data.token_cache import default_cache_dir
 from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import PAD_ID
+from ..fileio import default_cache_dir
 from ..model import HighwayBiLSTMClassifier, ModelConfig
 from ..model.chars import spell
 from .averaging import EpochAverage, WeightAverage
