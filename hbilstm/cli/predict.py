@@ -26,7 +26,7 @@ def predict(
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
     workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: chosen from the input's size: on a CPU one per core for inputs of 150,000 rows or more, none below, where starting them costs more than they save; on a GPU one per core but one)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
-    backend: str = typer.Option("torch", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself) or onnx (ONNX Runtime on the CPU, with the model.onnx in MODEL, or beside it when MODEL is a model.pt, as `hbilstm export` writes it; needs the onnx extra). With onnx and a folder from `hbilstm export`, PyTorch is never imported: the quickest start."),
+    backend: str = typer.Option("auto", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself), onnx (ONNX Runtime on the CPU, with the model.onnx of MODEL: an exported folder's, the export/ folder's that `hbilstm train` leaves in a run directory, or one beside a model.pt; needs the onnx extra), or auto: onnx when MODEL has a current model.onnx, onnxruntime is installed and no GPU or --int8 asks for torch, else torch. Without torch to load, a 12,000-line file takes half the time."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Predict only shard K of N (K from 1): rows 1, 1+N, 1+2N, ... for shard 1, and so on. Each row keeps its id or its line number in the whole input; the N outputs together hold every row once. In a Slurm array (--array=1-8): --shard $SLURM_ARRAY_TASK_ID/8."),
     int8: bool = typer.Option(False, "--int8", help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): about 1.5x faster scoring; the same label as the full model for about 99% of tweets."),
     engine: str = typer.Option("local", "--engine", metavar="NAME", help="local (this process and its workers) or ray: Ray Data actors, each with one copy of the model, label the inputs into Parquet files in the -o folder; --workers N sets the number of actors (-1: one per CPU, or per GPU with --device cuda). Needs the ray extra."),
@@ -53,7 +53,7 @@ def predict(
         _predict_ray(checkpoint, sources, output, text_column=text_column, id_column=id_column,
                      batch_size=batch_size, device=device, skip_bad_lines=skip_bad_lines, workers=workers,
                      overwrite=overwrite, address=address,
-                     unsupported={"--shard": shard, "--int8": int8, "--backend onnx": backend != "torch",
+                     unsupported={"--shard": shard, "--int8": int8, "--backend onnx": backend == "onnx",
                                   "--format": fmt, "--input-format": input_format})
         return
     if engine != "local":

@@ -13,10 +13,11 @@ from .folder import is_model_folder, read_model_folder, write_model_folder
 
 
 def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: bool = True,
-                 overwrite: bool = False) -> Path:
+                 overwrite: bool = False, extra: dict | None = None) -> Path:
     """Write the model in ``source`` (a run directory, a ``model.pt``, or a model folder) as a
     model folder at ``out`` (see :mod:`hbilstm.export.folder`), with its card, its run's scores
-    (``results.json``) and, unless ``onnx`` is False, ``model.onnx``."""
+    (``results.json``) and, unless ``onnx`` is False, ``model.onnx``. ``extra`` goes into its
+    config.json too."""
     source = Path(source)
     if is_model_folder(source):
         payload = read_model_folder(source)
@@ -45,5 +46,5 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: boo
         for split in ("val", "test"):
             if results.get(split):
                 summary[split] = {k: results[split].get(k) for k in ("n", "accuracy", "macro_f1", "macro_recall")}
-    extra = {"results": summary, "card": card_fields(payload, results)}
+    extra = {"results": summary, "card": card_fields(payload, results), **(extra or {})}
     return write_model_folder(payload, Path(out), extra, model_card(payload, results, manifest), onnx_writer, overwrite)

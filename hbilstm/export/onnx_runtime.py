@@ -24,6 +24,7 @@ from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import Vocabulary
 from ..errors import CheckpointError, ConfigError
 from .folder import FALLBACK_FILE, ONNX_FILE, WEIGHTS_FILE, read_folder_files
+from .run_export import EXPORT_DIR
 
 INPUTS = ("tokens", "lengths")
 NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with an n-gram head
@@ -59,9 +60,12 @@ def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 def find_onnx_model(model: str | os.PathLike) -> Path:
     """The ``model.onnx`` of MODEL: inside it when it is a folder (a run directory or an exported
-    model folder), beside it when it is a checkpoint file. CheckpointError when there is none."""
+    model folder), beside it when it is a checkpoint file, else in the run directory's ``export``
+    folder (hbilstm.export.run_export). CheckpointError when there is none."""
     path = Path(model)
     graph = path / ONNX_FILE if path.is_dir() else path.parent / ONNX_FILE
+    if not graph.is_file() and (graph.parent / EXPORT_DIR / ONNX_FILE).is_file():
+        graph = graph.parent / EXPORT_DIR / ONNX_FILE  # an older one is refused by its weights digest
     if not graph.is_file():
         raise CheckpointError(
             f"{model}: no {ONNX_FILE} {'in it' if path.is_dir() else 'beside it'}; "

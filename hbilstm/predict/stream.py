@@ -17,6 +17,7 @@ or splitting the file first.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import os
 import re
@@ -35,7 +36,7 @@ from .workers import ChunkScorer, ScoredChunk, auto_workers
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
 # as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
 CHARS_PER_TOKEN = 32
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
 
 
@@ -68,7 +69,7 @@ def predict(
     skip_bad_lines: bool = False,
     overwrite: bool = False,
     workers: int = -1,
-    backend: str = "torch",
+    backend: str = "auto",
     int8: bool = False,
     shard: tuple[int, int] | str | None = None,
     warn: Callable[[str], None] = lambda message: None,
@@ -89,8 +90,10 @@ def predict(
     CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see
     :func:`~hbilstm.export.onnx_runtime.find_onnx_model`); the tokenizer and vocabulary come from
     the checkpoint either way. With ``onnx`` and an exported model folder (no ``model.pt`` in
-    it), torch is never imported (:func:`~hbilstm.export.onnx_runtime.load_onnx_folder`): the
-    quickest start.
+    it), or a run directory whose ``export`` folder is current
+    (:func:`~hbilstm.export.run_export.current_export`), torch is never imported
+    (:func:`~hbilstm.export.onnx_runtime.load_onnx_folder`): the quickest start. ``auto`` is that
+    when it can be (see :func:`choose_backend`), else ``torch``.
 
     ``shard``: ``(k, n)`` or ``"k/n"`` (1 <= k <= n) predicts only shard k of n of the rows, by
     row position round-robin (see the module's docstring); None predicts them all.
@@ -100,7 +103,7 @@ def predict(
     shard_k, shard_n = parse_shard(shard) if shard is not None else (1, 1)
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if int8 and (backend != "torch" or device not in ("auto", "cpu")):
+    if int8 and (backend == "onnx" or device not in ("auto", "cpu")):
         raise ConfigError("--int8 quantizes the PyTorch model for the CPU: use it with --backend torch "
                           "and --device cpu (or auto)")
     check_input(source)
@@ -116,10 +119,11 @@ def predict(
     if device not in ("auto", "cpu") and backend == "onnx":
         raise ConfigError(f"--backend onnx scores on the CPU; leave out --device {device} (or give --device cpu)")
     auto = workers < 0
-    if backend == "onnx" and _is_exported_folder(checkpoint):
+    backend, folder = choose_backend(checkpoint, backend, device, int8)
+    if folder is not None:
         from ..export.onnx_runtime import load_onnx_folder
 
-        loaded = load_onnx_folder(checkpoint)
+        loaded = load_onnx_folder(folder)
         scorer = ChunkScorer(loaded, None, batch_size, auto_workers("cpu") if auto else workers)
     else:
         scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers)
@@ -172,6 +176,38 @@ def predict(
     if stats.errors:
         warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
     return stats
+
+
+def choose_backend(checkpoint: str | Path, backend: str, device: str, int8: bool) -> tuple[str, Path | None]:
+    """The backend that scores (torch or onnx) and, for onnx without torch, the model folder it
+    reads (None: the checkpoint is loaded with torch).
+
+    That folder is ``checkpoint`` itself when it is an exported folder, or the ``export`` folder
+    that ``hbilstm train`` leaves in a run directory while it is current. ``auto`` takes onnx with
+    such a folder when it holds a model.onnx, onnxruntime is installed, and neither ``int8`` nor a
+    GPU (``device``, or a visible one with ``auto``) asks for torch; else torch."""
+    if backend == "torch":
+        return "torch", None
+    from ..export.run_export import current_export
+
+    folder = Path(checkpoint) if _is_exported_folder(checkpoint) else current_export(checkpoint)
+    if backend != "auto":
+        return backend, folder
+    if int8 or device not in ("auto", "cpu") or (device == "auto" and gpu_visible()):
+        return "torch", None
+    from ..export.folder import ONNX_FILE
+
+    if folder is None or not (folder / ONNX_FILE).is_file() or importlib.util.find_spec("onnxruntime") is None:
+        return "torch", None
+    return "onnx", folder
+
+
+def gpu_visible() -> bool:
+    """Whether torch would find a CUDA (or ROCm) GPU, judged without importing it: the NVIDIA
+    driver's or ROCm's device files, unless CUDA_VISIBLE_DEVICES hides every device."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "x").strip() in ("", "-1"):
+        return False
+    return any(Path(name).exists() for name in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
 
 
 def _is_exported_folder(path: str | Path) -> bool:

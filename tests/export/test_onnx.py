@@ -218,7 +218,7 @@ def test_backend_onnx_refuses_a_gpu_device_and_unknown_backends_are_named(onnx_r
                                               "--device", "cuda"]))
     assert "--backend onnx scores on the CPU" in line
     line = one_line_error(runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "tf"]))
-    assert "--backend must be one of torch, onnx" in line
+    assert "--backend must be one of auto, torch, onnx" in line
 
 
 @pytest.fixture(scope="module")

@@ -86,13 +86,14 @@ def test_two_processes_train_one_run_and_rank_zero_alone_writes_and_prints(data_
     code, out, err = finish(torchrun(2, ["--epochs", "2", "-o", "run"], data_dir, tmp_path))
     assert code == 0, workers_said(err)
     run = tmp_path / "run"
+    # export: the model folder for torch-free prediction, written by rank 0 alone once training ends
     assert sorted(p.name for p in run.iterdir()) == [
-        "config.yaml", "last.pt", "manifest.json", "metrics.jsonl", "model.pt", "results.json"]
+        "config.yaml", "export", "last.pt", "manifest.json", "metrics.jsonl", "model.pt", "results.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing written anywhere else
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["distributed"] == {"world_size": 2, "backend": "gloo"}
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
-    assert out.count("best epoch") == 1 and out.count("test: macro-recall") == 1
+    assert out.count("best epoch") == 1 and out.count("test: macro-recall") == 1 and out.count("export:") == 1
     assert err.count("epoch  1:") == 1 and err.count("run directory:") == 1
     # The scores are those of a single process evaluating the saved weights.
     results = json.loads((run / "results.json").read_text())
