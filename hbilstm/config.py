@@ -44,7 +44,8 @@ class TrainConfig:
     lowercase: bool = True
     squash_elongations: bool = True
     normalize_mentions: bool = True
-    emoji_names: bool = False
+    emoji_names: bool = True
+    emoji_sentiment: bool = True
     min_freq: int = 2
     max_vocab: int = 50000
     max_tokens: int = 128
@@ -199,7 +200,8 @@ def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
 # What an option was before it existed or before its default changed, for a config a run wrote
 # then: its file lacks the key, and the run was trained with this value, whatever today's default.
 BEFORE_OPTION: dict[str, Any] = {"embedding_noise": 0.0, "label_smoothing": 0.0, "ngram_buckets": 0, "swa_start": 0,
-                                 "word_dropout": 0.0, "calibrate": False}
+                                 "word_dropout": 0.0, "calibrate": False,
+                                 "emoji_names": False, "emoji_sentiment": False}
 
 
 def stored(data: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def test_a_runs_config_written_before_an_option_existed_reads_back_as_the_run_wa
     # Today's defaults smooth the labels and add noise; a run written before those options (or
     # before their defaults changed) trained without them, and its config says so by lacking them.
     old = {k: v for k, v in TrainConfig().to_dict().items()
-           if k not in ("label_smoothing", "embedding_noise", "ngram_buckets", "word_dropout")}
+           if k not in ("label_smoothing", "embedding_noise", "ngram_buckets", "word_dropout", "emoji_sentiment")}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(old))
     assert (TrainConfig().label_smoothing, TrainConfig().embedding_noise) == (0.1, 0.2)
@@ -56,6 +56,7 @@ def test_a_runs_config_written_before_an_option_existed_reads_back_as_the_run_wa
     assert (as_run.label_smoothing, as_run.embedding_noise) == (0.0, 0.0)
     assert as_run.ngram_buckets == 0 and TrainConfig().ngram_buckets == 262_144  # no n-gram classifier then
     assert as_run.word_dropout == 0.0 and TrainConfig().word_dropout == 0.1
+    assert as_run.emoji_sentiment is False and TrainConfig().emoji_sentiment is True
     assert load_config(path).label_smoothing == 0.1  # a user's file takes today's defaults
     path.write_text(yaml.safe_dump({**old, "label_smoothing": 0.3}))
     assert load_config(path, written_by_a_run=True).label_smoothing == 0.3  # a key it has wins

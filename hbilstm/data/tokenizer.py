@@ -76,12 +76,16 @@ class TokenizerConfig:
         ``loudly crying face``, a flag -> ``flag``; skin tones and joiners dropped), so that a
         model reads emoji through words it knows, even when its training text had none
         (default False: each emoji sequence is one token, as models saved before it had).
+    emoji_sentiment: write each emoji that the Emoji Sentiment Ranking finds mostly positive as
+        ``:)`` and mostly negative as ``:(`` (hbilstm.data.emoji_sentiment), one emoticon per
+        such pictograph of a sequence; the other emoji as ``emoji_names`` says (default False).
     """
 
     lowercase: bool = True
     squash_elongations: bool = True
     normalize_mentions: bool = True
     emoji_names: bool = False
+    emoji_sentiment: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -136,6 +140,12 @@ class TweetTokenizer:
         self._affixes = AffixTokenizer(load_rules(build_spacy_tokenizer, RULE_CHANGES))
         self._memo: dict[str, str] = {}
         self._pieces: dict[str, list[str]] = {}
+        self._emoticons: dict[str, str] = {}
+        if self.config.emoji_sentiment:
+            from .emoji_sentiment import emoji_emoticons
+
+            self._emoticons = emoji_emoticons()
+        self._read_emoji = self.config.emoji_names or self.config.emoji_sentiment
 
     def _normalise(self, token: str) -> str:
         try:
@@ -193,11 +203,17 @@ class TweetTokenizer:
         """The tokens of one whitespace-free piece, by spaCy's rules (adjusted as above)."""
         tokens = []
         for token in self._affixes(piece):
-            if self.config.emoji_names and _EMOJI.match(token):
-                tokens.extend(emoji_words(token))
+            if self._read_emoji and _EMOJI.match(token):
+                tokens.extend(self._emoji_tokens(token))
             else:
                 tokens.append(self._normalise(token))
         return tokens
+
+    def _emoji_tokens(self, sequence: str) -> list[str]:
+        faces = [self._emoticons[char] for char in _PICTOGRAPH.findall(sequence) if char in self._emoticons]
+        if faces:
+            return faces
+        return emoji_words(sequence) if self.config.emoji_names else [self._normalise(sequence)]
 
 
 def emoji_words(sequence: str) -> list[str]:

