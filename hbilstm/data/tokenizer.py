@@ -12,8 +12,9 @@
 * HTML entities left by the Twitter API (``&amp;``, ``&lt;3``) are decoded first.
 
 Lowercasing, squashing of elongations (``soooo`` -> ``soo``), mapping every mention to
-``@user`` (as TweetEval does) and writing emoji as the words of their Unicode names
-(``😂`` -> ``face with tears of joy``) are options, stored with a trained model so prediction
+``@user`` (as TweetEval does), reading emoji as the emoticon of their sentiment (``😂`` -> ``:)``,
+:mod:`hbilstm.data.emoji_sentiment`) and writing the others as the words of their Unicode names
+(``🙄`` -> ``face with rolling eyes``) are options, stored with a trained model so prediction
 tokenizes exactly as training did.
 """
 
