@@ -37,6 +37,7 @@ from .workers import ChunkScorer, ScoredChunk, auto_workers
 # as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
 CHARS_PER_TOKEN = 32
 BACKENDS = ("auto", "torch", "onnx")
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")  # NVIDIA, ROCm, WSL
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
 
 
@@ -186,28 +187,26 @@ def choose_backend(checkpoint: str | Path, backend: str, device: str, int8: bool
     that ``hbilstm train`` leaves in a run directory while it is current. ``auto`` takes onnx with
     such a folder when it holds a model.onnx, onnxruntime is installed, and neither ``int8`` nor a
     GPU (``device``, or a visible one with ``auto``) asks for torch; else torch."""
-    if backend == "torch":
+    wants_torch = int8 or device not in ("auto", "cpu") or (device == "auto" and gpu_visible())
+    if backend == "torch" or (backend == "auto" and wants_torch):
         return "torch", None
+    from ..export.folder import ONNX_FILE
     from ..export.run_export import current_export
 
     folder = Path(checkpoint) if _is_exported_folder(checkpoint) else current_export(checkpoint)
-    if backend != "auto":
-        return backend, folder
-    if int8 or device not in ("auto", "cpu") or (device == "auto" and gpu_visible()):
-        return "torch", None
-    from ..export.folder import ONNX_FILE
-
+    if backend == "onnx":
+        return "onnx", folder
     if folder is None or not (folder / ONNX_FILE).is_file() or importlib.util.find_spec("onnxruntime") is None:
         return "torch", None
     return "onnx", folder
 
 
 def gpu_visible() -> bool:
-    """Whether torch would find a CUDA (or ROCm) GPU, judged without importing it: the NVIDIA
-    driver's or ROCm's device files, unless CUDA_VISIBLE_DEVICES hides every device."""
+    """Whether torch would find a CUDA (or ROCm) GPU, judged without importing it: the device files
+    of NVIDIA's driver, ROCm's or WSL's GPU, unless CUDA_VISIBLE_DEVICES hides every device."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", "x").strip() in ("", "-1"):
         return False
-    return any(Path(name).exists() for name in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
+    return any(Path(name).exists() for name in GPU_DEVICE_FILES)
 
 
 def _is_exported_folder(path: str | Path) -> bool:

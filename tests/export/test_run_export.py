@@ -161,4 +161,8 @@ def test_gpu_visible_honours_cuda_visible_devices(monkeypatch):
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
         assert gpu_visible() is False
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert gpu_visible() == any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
+    assert gpu_visible() == any(os.path.exists(p) for p in stream.GPU_DEVICE_FILES)
+    monkeypatch.setattr(stream, "GPU_DEVICE_FILES", (__file__,))  # a file that exists stands in for a GPU's
+    assert gpu_visible() is True
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert gpu_visible() is False
