@@ -2,7 +2,8 @@
 
 ``hbilstm.load(path_or_hub_id)`` returns a :class:`~hbilstm.api.Classifier` (``predict``,
 ``predict_proba``, ``labels``, ``save_pretrained``, ``push_to_hub``). Importing the package loads
-no torch; :func:`load` does, when it is called.
+no torch; :func:`load` does, when it is called, unless the model has a current ONNX graph to score
+with ONNX Runtime (see :func:`hbilstm.api.load`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ if TYPE_CHECKING:
     from .api import Classifier
 
 
-def load(source: Any, device: str = "auto", batch_size: int = 256) -> "Classifier":
+def load(source: Any, device: str = "auto", batch_size: int = 256, backend: str = "auto") -> "Classifier":
     """A trained model from a run directory, a ``model.pt``, an exported model folder or a Hub
     repo id; see :func:`hbilstm.api.load`."""
     from .api import load as _load
 
-    return _load(source, device, batch_size)
+    return _load(source, device, batch_size, backend)
 
 
 def __getattr__(name: str) -> Any:

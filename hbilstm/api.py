@@ -6,6 +6,10 @@
 >>> clf = hbilstm.load("runs/first")                     # doctest: +SKIP
 >>> clf.predict(["what a great game!", "I hate mondays"])  # doctest: +SKIP
 ['positive', 'negative']
+
+A model with a current ONNX graph (a folder from ``hbilstm export``, or a run directory whose
+``export`` folder ``hbilstm train`` wrote) is scored with ONNX Runtime on the CPU, and then
+PyTorch is never imported; ``backend="torch"`` loads it with PyTorch instead.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Union
 
 import numpy as np
 
-from .checkpoint import LoadedModel, load_model
 from .data.pipeline import encode_texts
 from .data.tokenizer import TweetTokenizer
-from .errors import CheckpointError
-from .inference import predict_probs, resolve_device
+from .errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from .checkpoint import LoadedModel
+    from .export.onnx_runtime import OnnxModel
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -34,11 +40,16 @@ class Classifier:
     batches of similar length, and returned in the order given. Build one with :func:`load`.
     """
 
-    def __init__(self, loaded: LoadedModel, device: Any, batch_size: int = 256):
+    def __init__(self, loaded: Union["LoadedModel", "OnnxModel"], device: Any, batch_size: int = 256):
         self._loaded = loaded
-        self.device = device
+        self.device = device  # a torch.device; None when ONNX Runtime scores, on the CPU
         self.batch_size = batch_size
         self._tokenizer = TweetTokenizer(loaded.tokenizer)
+
+    @property
+    def backend(self) -> str:
+        """What scores: ``torch``, or ``onnx`` (ONNX Runtime on the CPU, without PyTorch)."""
+        return "torch" if self.device is not None else "onnx"
 
     @property
     def labels(self) -> list[str]:
@@ -80,6 +91,10 @@ class Classifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         loaded = self._loaded
         encoded = encode_texts(self._tokenizer, loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+        if self.device is None:
+            return loaded.scorer.predict_probs(encoded.ids, self.batch_size, encoded.ngrams)
+        from .inference import predict_probs
+
         return predict_probs(loaded.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
 
     def predict(self, texts: Iterable[str]) -> list[str]:
@@ -96,9 +111,10 @@ class Classifier:
         return export_model(self._loaded.path, folder, onnx=onnx, overwrite=overwrite)
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> "Classifier":
+    def from_pretrained(cls, source: str | os.PathLike, device: str = "auto", batch_size: int = 256,
+                        backend: str = "auto") -> "Classifier":
         """The same as :func:`load`."""
-        return load(source, device, batch_size)
+        return load(source, device, batch_size, backend)
 
     def push_to_hub(self, repo_id: str, *, token: str | None = None, private: bool | None = None,
                     commit_message: str = "Upload hbilstm model", onnx: bool = True) -> str:
@@ -114,9 +130,10 @@ class Classifier:
         return str(getattr(info, "commit_url", info))
 
     def __repr__(self) -> str:
-        shape = self._loaded.model.config
-        return (f"Classifier({shape.layers}x {shape.carry} BiLSTM, labels={self.labels}, "
-                f"device={self.device}, path={str(self.path)!r})")
+        shape = self.config["model"]
+        where = f"device={self.device}" if self.device is not None else "backend=onnx"
+        return (f"Classifier({shape.get('layers')}x {shape.get('carry')} BiLSTM, labels={self.labels}, "
+                f"{where}, path={str(self.path)!r})")
 
 
 def _check_texts(texts: Iterable[str]) -> list[str]:
@@ -132,17 +149,39 @@ def _check_texts(texts: Iterable[str]) -> list[str]:
     return texts
 
 
-def load(source: str | os.PathLike, device: str = "auto", batch_size: int = 256) -> Classifier:
+def load(source: str | os.PathLike, device: str = "auto", batch_size: int = 256,
+         backend: str = "auto") -> Classifier:
     """A :class:`Classifier` from a run directory, a ``model.pt``, a model folder written by
     ``hbilstm export`` or, when online, a Hugging Face Hub repo id (``owner/name``) holding one.
 
     Nothing is unpickled: checkpoints load with ``torch.load(weights_only=True)``, model folders
     from safetensors and JSON. ``device`` is ``auto`` (CUDA when present), ``cpu``, ``cuda``,
-    ``cuda:N`` or ``mps``. Errors are :class:`hbilstm.errors.HbilstmError` with one-line messages.
+    ``cuda:N`` or ``mps``. ``backend`` is chosen as ``hbilstm predict --backend`` chooses it
+    (:func:`hbilstm.predict.stream.choose_backend`): ``auto`` scores with ONNX Runtime, without
+    importing PyTorch, when the model has a current ONNX graph, onnxruntime is installed and no GPU
+    asks for PyTorch; ``torch`` always loads it with PyTorch; ``onnx`` needs such a graph. Errors
+    are :class:`hbilstm.errors.HbilstmError` with one-line messages.
     """
+    from .predict.stream import BACKENDS, choose_backend
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     where = Path(source).expanduser()
     if not where.exists() and isinstance(source, str) and _HUB_ID.match(source):
         where = _download(source)
+    chosen, folder = choose_backend(where, backend, device, int8=False)
+    if chosen == "onnx":
+        if device not in ("auto", "cpu"):
+            raise ConfigError(f"backend onnx scores on the CPU; leave out device {device!r} (or give cpu)")
+        if folder is None:
+            raise CheckpointError(f"{source}: no current model.onnx to score with ONNX Runtime: export it with "
+                                  f"`hbilstm export {source} OUT_DIR` and load OUT_DIR (or use backend='torch')")
+        from .export.onnx_runtime import load_onnx_folder
+
+        return Classifier(load_onnx_folder(folder), None, batch_size)
+    from .checkpoint import load_model
+    from .inference import resolve_device
+
     torch_device = resolve_device(device)
     return Classifier(load_model(where, torch_device), torch_device, batch_size)
 

@@ -54,8 +54,8 @@ def serve(
     settings = ServeSettings(max_texts=max_texts, max_chars=max_chars, batch_window_ms=batch_window_ms,
                              max_batch_texts=max_batch_texts)
     classifier = hbilstm.load(model, device=device, batch_size=batch_size)
-    print(f"serving {classifier.path} ({', '.join(classifier.labels)}) on {classifier.device}", file=sys.stderr,
-          flush=True)
+    where = classifier.device or "cpu (ONNX Runtime)"
+    print(f"serving {classifier.path} ({', '.join(classifier.labels)}) on {where}", file=sys.stderr, flush=True)
     config = uvicorn.Config(create_app(classifier, settings), host=host, port=port, access_log=access_log,
                             log_config=_log_config(uvicorn))
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -134,7 +134,8 @@ class OnnxScorer:
 @dataclass
 class OnnxModel:
     """An exported model folder ready to score with ONNX Runtime: the same fields the prediction
-    code reads from a :class:`~hbilstm.checkpoint.LoadedModel`, and the graph's scorer."""
+    code reads from a :class:`~hbilstm.checkpoint.LoadedModel`, and the graph's scorer.
+    ``payload`` is the folder's config.json (a checkpoint's payload without weights or vocabulary)."""
 
     scorer: OnnxScorer
     vocab: Vocabulary
@@ -143,6 +144,7 @@ class OnnxModel:
     max_tokens: int
     ngram_buckets: int
     path: Path
+    payload: dict = field(default_factory=dict)
 
 
 def _safetensors_numpy():
@@ -187,4 +189,4 @@ def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify
     scorer = OnnxScorer(graph, threads)
     if digest is not None:
         scorer.check_digest(digest, path)
-    return OnnxModel(scorer, vocab, labels, tokenizer, max_tokens, buckets, path)
+    return OnnxModel(scorer, vocab, labels, tokenizer, max_tokens, buckets, path, config)

@@ -46,7 +46,7 @@ def describe(classifier: Any, settings: ServeSettings) -> dict[str, Any]:
         "labels": list(classifier.labels),
         "model": card_facts(classifier),
         "max_tokens": config.get("max_tokens"),
-        "device": str(getattr(classifier, "device", "cpu")),
+        "device": str(getattr(classifier, "device", None) or "cpu"),
         "hbilstm_version": __version__,
         "limits": settings.limits(),
     }

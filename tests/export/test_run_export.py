@@ -166,3 +166,30 @@ def test_gpu_visible_honours_cuda_visible_devices(monkeypatch):
     assert gpu_visible() is True
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
     assert gpu_visible() is False
+
+
+def test_hbilstm_load_scores_a_run_with_its_export_without_torch(run, tmp_path, trained_run):
+    import hbilstm
+    from hbilstm.errors import CheckpointError, ConfigError
+    from hbilstm.serving.metadata import card_facts
+
+    texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:300]
+    fast, plain = hbilstm.load(run, device="cpu"), hbilstm.load(run, backend="torch")
+    assert (fast.backend, plain.backend) == ("onnx", "torch")
+    assert abs(fast.predict_proba(texts) - plain.predict_proba(texts)).max() < 1e-5
+    assert fast.predict(texts) == plain.predict(texts) and len(set(fast.predict(texts))) > 1
+    assert json.dumps(fast.config) == json.dumps(plain.config) and fast.labels == plain.labels  # (a tuple is a list)
+    assert "backend=onnx" in repr(fast) and card_facts(fast) == card_facts(plain)
+    with pytest.raises(ConfigError, match="backend onnx scores on the CPU"):
+        hbilstm.load(run, device="cuda", backend="onnx")
+    with pytest.raises(CheckpointError, match="no current model.onnx"):
+        hbilstm.load(trained_run, backend="onnx")  # trained without the CLI: no export folder
+    with pytest.raises(ConfigError, match="backend must be one of auto, torch, onnx"):
+        hbilstm.load(run, backend="tf")
+    code = ("import sys, hbilstm\n"
+            f"clf = hbilstm.load({str(run)!r}, device='cpu')\n"
+            "print(clf.predict(['what a great game!', 'I hate mondays']), clf.backend,\n"
+            "      sorted(m for m in ('torch', 'spacy', 'thinc') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("onnx []"), done.stdout
