@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ablation import cell  # noqa: E402
+from baselines import LABELS, evaluation_sets  # noqa: E402
 
 METRICS = ("macro_recall", "accuracy", "macro_f1")
 
@@ -36,7 +37,7 @@ def test_scores(run: str, data_dir: Path, changes: tuple[tuple[str, bool], ...])
     from hbilstm.evaluation.metrics import classification_metrics
     from hbilstm.inference import predict_probs
 
-    texts, gold = test_split(data_dir)
+    texts, gold = evaluation_sets(data_dir)["tweeteval-test"]
     loaded = load_model(run)
     out = []
     for config in (loaded.tokenizer, dataclasses.replace(loaded.tokenizer, **dict(changes))):
@@ -44,12 +45,6 @@ def test_scores(run: str, data_dir: Path, changes: tuple[tuple[str, bool], ...])
         probs = predict_probs(loaded.model, encoded.ids, 512, ngrams=encoded.ngrams).numpy()
         out.append((classification_metrics(gold, np.argmax(probs, axis=1).tolist(), loaded.label_names), probs))
     return out[0], out[1]
-
-
-def test_split(data_dir: Path) -> tuple[list[str], list[int]]:
-    folder = data_dir / "tweeteval-sentiment"
-    texts = (folder / "test_text.txt").read_text(encoding="utf-8").splitlines()
-    return texts, [int(x) for x in (folder / "test_labels.txt").read_text().split()]
 
 
 def main() -> None:
@@ -66,7 +61,7 @@ def main() -> None:
         changes[key] = value == "true"
     from hbilstm.evaluation.metrics import classification_metrics
 
-    gold = test_split(args.data_dir)[1]
+    gold = evaluation_sets(args.data_dir)["tweeteval-test"][1]
     print("| recipe | n | test read as | macro-recall | accuracy | macro-F1 | per run (macro-recall) | averaged |")
     print("| --- | ---: | --- | ---: | ---: | ---: | --- | ---: |")
     for name, *runs in args.group:
@@ -76,7 +71,7 @@ def main() -> None:
             cells = [cell([s[m] for s in scores]) for m in METRICS]
             each = " ".join(f"{100 * s['macro_recall']:.2f}" for s in scores)
             mean = np.mean([r[1] for r in results], axis=0)
-            averaged = classification_metrics(gold, np.argmax(mean, axis=1).tolist(), ["0", "1", "2"])["macro_recall"]
+            averaged = classification_metrics(gold, np.argmax(mean, axis=1).tolist(), LABELS)["macro_recall"]
             print(f"| {name} | {len(runs)} | {label} | {' | '.join(cells)} | {each} | {100 * averaged:.2f} |",
                   flush=True)
 

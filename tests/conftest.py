@@ -83,3 +83,15 @@ def ngram_run(tmp_path_factory, data_dir) -> Path:
                          epochs=2, batch_size=32, min_freq=1, seed=3)
     train(config, run)
     return run
+
+
+REAL_TWEETS = 2000  # lines in real_tweets_file
+
+
+@pytest.fixture(scope="session")
+def real_tweets_file(tmp_path_factory) -> Path:
+    """The first REAL_TWEETS lines of TweetEval test as a .txt file, one tweet per line."""
+    path = tmp_path_factory.mktemp("tweets") / "tweets.txt"
+    lines = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:REAL_TWEETS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

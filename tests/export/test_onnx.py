@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import TWEETEVAL
+from conftest import REAL_TWEETS, TWEETEVAL
 from typer.testing import CliRunner
 
 from hbilstm.checkpoint import load_model
@@ -24,7 +24,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 runner = CliRunner()
-TWEETS = 2000
+TWEETS = REAL_TWEETS
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,8 @@ def onnx_run(trained_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tweets_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tweets") / "tweets.txt"
-    lines = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:TWEETS]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def tweets_file(real_tweets_file):
+    return real_tweets_file
 
 
 def real_encoded(loaded, n):

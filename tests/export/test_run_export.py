@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TWEETEVAL
+from conftest import REAL_TWEETS, TWEETEVAL
 from typer.testing import CliRunner
 
 from hbilstm.cli import app
@@ -23,7 +23,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("safetensors")
 
 runner = CliRunner()
-TWEETS = 1000
+TWEETS = REAL_TWEETS
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,8 @@ def run(tmp_path_factory, data_dir):
 
 
 @pytest.fixture(scope="module")
-def tweets(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tweets") / "tweets.txt"
-    lines = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:TWEETS]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def tweets(real_tweets_file):
+    return real_tweets_file
 
 
 def rows(path):
