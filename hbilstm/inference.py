@@ -10,6 +10,7 @@ from torch import nn
 
 from .config import check_device
 from .data.batching import bucket_order, iter_batches
+from .data.padding import row_lengths
 from .errors import ConfigError
 
 
@@ -83,7 +84,7 @@ def _in_eval_batches(score, model: nn.Module, sequences: Sequence[Sequence[int]]
     model.eval()
     out = None
     try:
-        order = bucket_order([len(s) for s in sequences], batch_size)
+        order = bucket_order(row_lengths(sequences), batch_size)
         cuda = device.type == "cuda"
         for batch in iter_batches(sequences, None, order, pin=cuda, ngrams=ngrams):
             batch = batch.to(device, non_blocking=cuda)

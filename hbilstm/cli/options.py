@@ -25,8 +25,10 @@ def data_dir() -> typer.models.OptionInfo:
     return typer.Option(None, "--data-dir", metavar="DIR", help="Where named datasets live.  [default: $HBILSTM_DATA_DIR or ./data]")
 
 
-def batch_size(default: Optional[int]) -> typer.models.OptionInfo:
-    return typer.Option(default, "--batch-size", min=1, metavar="N", help="Tweets per batch." + ("  [default: 64]" if default is None else ""))
+def batch_size(default: Optional[int], shown: str = "64") -> typer.models.OptionInfo:
+    """``shown``: the default to name in --help when ``default`` is None (decided later)."""
+    return typer.Option(default, "--batch-size", min=1, metavar="N",
+                        help="Tweets per batch." + (f"  [default: {shown}]" if default is None else ""))
 
 
 def output(help_text: str, *aliases: str, required: bool = False, metavar: str = "PATH") -> typer.models.OptionInfo:

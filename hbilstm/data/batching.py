@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import Tensor
 
-from .padding import longest_first, pad_ids
+from .padding import Ragged, longest_first, pad_ids
 from .vocab import PAD_ID
 
 
@@ -66,6 +66,18 @@ def collate(
     return Batch(tokens, lengths, label_tensor, index, grams)
 
 
+def collate_ragged(sequences: Ragged, labels: Sequence[int] | None, index: list[int], pin: bool = False,
+                   ngrams: Ragged | None = None) -> Batch:
+    """:func:`collate` of the rows at ``index`` of ``sequences`` (and ``ngrams``)."""
+    tokens, counts = sequences.pad(index)
+    grams = torch.from_numpy(ngrams.pad(index)[0]) if ngrams is not None else None
+    tokens = torch.from_numpy(tokens)
+    if pin:
+        tokens, grams = tokens.pin_memory(), grams.pin_memory() if grams is not None else None
+    label_tensor = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
+    return Batch(tokens, torch.from_numpy(counts), label_tensor, list(index), grams)
+
+
 def bucket_order(
     lengths: Sequence[int],
     batch_size: int,
@@ -94,12 +106,19 @@ def bucket_order(
 
 
 def iter_batches(
-    sequences: Sequence[Sequence[int]],
+    sequences: Sequence[Sequence[int]] | Ragged,
     labels: Sequence[int] | None,
     order: list[list[int]],
     pin: bool = False,
-    ngrams: Sequence[Sequence[int]] | None = None,
+    ngrams: Sequence[Sequence[int]] | Ragged | None = None,
 ) -> Iterator[Batch]:
+    """The batches of ``order``'s positions; ``sequences`` and ``ngrams`` as lists, or both as
+    :class:`~hbilstm.data.padding.Ragged` (padded with a gather, the same tensors)."""
+    if isinstance(sequences, Ragged):
+        for positions in order:
+            yield collate_ragged(sequences, [labels[i] for i in positions] if labels is not None else None,
+                                 positions, pin, ngrams)
+        return
     for positions in order:
         seqs = [sequences[i] for i in positions]
         labs = [labels[i] for i in positions] if labels is not None else None

@@ -56,7 +56,7 @@ class RaySettings:
     model: str
     text_column: str = "text"
     id_column: str = "id"
-    batch_size: int = 512
+    batch_size: int | None = None  # None: 512 on a CPU, 2048 on a GPU
     device: str = "auto"  # auto: CUDA when the Ray cluster has GPUs
     threads: int = 1
     skip_bad_lines: bool = False
@@ -131,13 +131,13 @@ class PartLabeller:
         from ..checkpoint import load_model
         from ..inference import resolve_device
         from .stream import CHARS_PER_TOKEN, PredictStats
-        from .workers import ChunkScorer
+        from .workers import ChunkScorer, default_batch_size
 
         self.settings = RaySettings(**settings)
         torch.set_num_threads(max(1, self.settings.threads))
         device = resolve_device(self.settings.device)
         self.loaded = load_model(self.settings.model, device)
-        self.scorer = ChunkScorer(self.loaded, device, self.settings.batch_size, workers=0)
+        self.scorer = ChunkScorer(self.loaded, device, self.settings.batch_size or default_batch_size(device), workers=0)
         self.limit = self.loaded.max_tokens * CHARS_PER_TOKEN
         self.schema = output_schema(self.loaded.label_names, self.settings.id_column)
         self.stats = PredictStats()

@@ -31,7 +31,7 @@ from ..data.readers import Record, ReplacementCounter, iter_records, table_forma
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
-from .workers import ChunkScorer, ScoredChunk, auto_workers
+from .workers import ChunkScorer, ScoredChunk, auto_workers, default_batch_size
 
 # Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
 # as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
@@ -64,7 +64,7 @@ def predict(
     id_column: str = "id",
     input_format: str | None = None,
     fmt: str | None = None,
-    batch_size: int = 512,
+    batch_size: int | None = None,
     chunk_size: int = 8192,
     device: str = "auto",
     skip_bad_lines: bool = False,
@@ -83,6 +83,8 @@ def predict(
     many as :func:`auto_workers` says, on a CPU only for inputs estimated from the file's size at
     :data:`~hbilstm.predict.workers.AUTO_MIN_ROWS` rows or more), started only for inputs longer
     than ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows.
+
+    ``batch_size``: tweets per batch; None: 512 on a CPU, 2048 on a GPU (:func:`default_batch_size`).
 
     ``int8``: score with the model's LSTM and linear weights quantized to int8 (CPU only; see
     :func:`~hbilstm.inference.quantize_int8`).
@@ -125,7 +127,7 @@ def predict(
         from ..export.onnx_runtime import load_onnx_folder
 
         loaded = load_onnx_folder(folder)
-        scorer = ChunkScorer(loaded, None, batch_size, auto_workers("cpu") if auto else workers)
+        scorer = ChunkScorer(loaded, None, batch_size or default_batch_size("cpu"), auto_workers("cpu") if auto else workers)
     else:
         scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers)
         loaded = scorer.loaded
@@ -217,8 +219,8 @@ def _is_exported_folder(path: str | Path) -> bool:
     return is_model_folder(path) and not (Path(path) / "model.pt").is_file()
 
 
-def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool, batch_size: int, workers: int
-                  ) -> ChunkScorer:
+def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool, batch_size: int | None,
+                  workers: int) -> ChunkScorer:
     """A ChunkScorer over the checkpoint's model, loaded with torch (scored by it, or by ONNX Runtime
     from the model.onnx beside it with ``backend`` onnx)."""
     from ..checkpoint import load_model
@@ -239,7 +241,8 @@ def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool,
         onnx_scorer.check_digest(weights_digest(loaded.model), checkpoint)
     if workers < 0:
         workers = auto_workers(torch_device)
-    return ChunkScorer(loaded, torch_device, batch_size, workers, onnx_scorer, int8=int8)
+    return ChunkScorer(loaded, torch_device, batch_size or default_batch_size(torch_device), workers, onnx_scorer,
+                       int8=int8)
 
 
 @dataclass

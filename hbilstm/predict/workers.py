@@ -1,7 +1,8 @@
 """Scoring chunks of texts in this process or in worker processes.
 
 On a CPU each worker tokenizes, encodes and scores its share with its own copy of the model (one
-thread each); on a GPU the workers only tokenize and encode, and the model runs here. With an
+thread each); on a GPU the workers only tokenize and encode (without importing torch), send the
+ids back as flat arrays (:class:`~hbilstm.data.padding.Ragged`), and the model runs here. With an
 ONNX graph (``--backend onnx``) the scoring is done by ONNX Runtime on the CPU, each worker
 loading the graph itself. With an exported model folder and ONNX Runtime
 (:class:`~hbilstm.export.onnx_runtime.OnnxModel`) neither this process nor the workers import
@@ -13,20 +14,33 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import tempfile
 from typing import Union
 
 import numpy as np
 
+from ..data.padding import Ragged
 from ..data.pipeline import EncodedTexts, encode_texts
 from ..data.tokenizer import TokenizerConfig, TweetTokenizer
 from ..export.onnx_runtime import OnnxModel
 
-# On a CPU, --workers -1 starts workers only for inputs of at least this many rows. Starting them
+# --workers -1 starts workers only for inputs of at least this many rows. Starting them
 # costs a few seconds (each imports torch and loads the model); measured on 2 cores (docs/benchmarks.md),
 # they lost to one process at 12,284, 49,136 and 100,000 rows and won at 150,000 and 200,000. With
 # ONNX Runtime from a model folder (no torch to import) they lost at 49,136 and tied at 150,000.
 AUTO_MIN_ROWS = 150_000
+
+
+# Tweets per batch unless --batch-size says: on a GPU a batch costs about the same launches at
+# any size (the LSTM runs one step at a time), so larger batches pay there; measured on an H200,
+# 1,000,000 lines took 40.5 s at 512 and 32.3 s at 2048 (docs/benchmarks.md).
+CPU_BATCH_SIZE, GPU_BATCH_SIZE = 512, 2048
+
+
+def default_batch_size(device) -> int:
+    """The batch size for ``device`` (a ``torch.device``, its type, or None for the CPU)."""
+    return GPU_BATCH_SIZE if getattr(device, "type", device) == "cuda" else CPU_BATCH_SIZE
 
 
 def auto_workers(device) -> int:
@@ -40,6 +54,7 @@ def auto_workers(device) -> int:
 
 
 _WORKER: dict = {}
+ENCODE_ONLY = ".encode.pkl"  # the suffix of the file for workers that only encode
 
 
 def _start_worker(shipped: str, batch_size: int) -> None:
@@ -51,6 +66,13 @@ def _start_worker(shipped: str, batch_size: int) -> None:
         loaded = load_onnx_folder(shipped, threads=1, verify=False)  # the parent checked its graph
         _WORKER.update(tokenizer=TweetTokenizer(loaded.tokenizer), vocab=loaded.vocab, max_tokens=loaded.max_tokens,
                        batch_size=batch_size, ngram_buckets=loaded.ngram_buckets, model=None, onnx=loaded.scorer)
+        return
+    if shipped.endswith(ENCODE_ONLY):  # the parent scores on its GPU: tokenize and encode, no torch
+        with open(shipped, "rb") as handle:
+            payload = pickle.load(handle)  # written by this worker's parent a moment ago
+        _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])), vocab=payload["vocab"],
+                       max_tokens=payload["max_tokens"], batch_size=batch_size, ngram_buckets=payload["ngram_buckets"],
+                       model=None)
         return
     import torch
 
@@ -77,14 +99,25 @@ def _worker_run(texts: list[str]):
                            _WORKER["ngram_buckets"])
     if _WORKER.get("onnx") is not None:
         return _WORKER["onnx"].predict_probs(encoded.ids, _WORKER["batch_size"], encoded.ngrams), encoded.cut
-    if _WORKER["model"] is None:
-        return encoded, encoded.cut
+    if _WORKER["model"] is None:  # the parent scores on its GPU: send the ids as flat arrays
+        ngrams = Ragged.from_lists(encoded.ngrams) if encoded.ngrams is not None else None
+        return EncodedTexts(Ragged.from_lists(encoded.ids), encoded.cut, ngrams), encoded.cut
     import torch
 
     from ..inference import predict_probs
 
     probs = predict_probs(_WORKER["model"], encoded.ids, _WORKER["batch_size"], torch.device("cpu"), ngrams=encoded.ngrams)
     return probs.numpy(), encoded.cut
+
+
+def _ship_encoder(loaded) -> str:
+    """A file with what workers that only encode need (the tokenizer's settings, the vocabulary
+    and the model's input limits), pickled so that they read it without torch; its path."""
+    fd, path = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=ENCODE_ONLY)
+    with os.fdopen(fd, "wb") as handle:
+        pickle.dump({"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab, "max_tokens": loaded.max_tokens,
+                     "ngram_buckets": loaded.ngram_buckets}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
 
 
 class _Local:
@@ -113,12 +146,15 @@ class _Pooled:
     def get(self) -> tuple[np.ndarray, list[bool]]:
         results = self.pending.get()
         cut = _unsort(self.order, [flag for _, part_cut in results for flag in part_cut])
-        if not self.scorer.workers_score:  # the workers encoded; the model runs here
-            ids = _unsort(self.order, [s for part, _ in results for s in part.ids])
+        if not self.scorer.workers_score:  # the workers encoded; the model runs here, on the rows as sorted
+            ids = Ragged.concat([part.ids for part, _ in results])
             ngrams = None
             if results and results[0][0].ngrams is not None:
-                ngrams = _unsort(self.order, [g for part, _ in results for g in part.ngrams])
-            return self.scorer.score(EncodedTexts(ids, cut, ngrams)), cut
+                ngrams = Ragged.concat([part.ngrams for part, _ in results])
+            scored = self.scorer.score(EncodedTexts(ids, cut, ngrams))
+            probs = np.empty_like(scored)
+            probs[self.order] = scored
+            return probs, cut
         if not results:
             return np.empty(0, dtype=np.float32), cut
         probs = np.empty((len(self.order), results[0][0].shape[1]), dtype=np.float32)
@@ -177,10 +213,11 @@ class ChunkScorer:
         self.local_chunks = self.LOCAL_CHUNKS
 
     def plan(self, estimated_rows: int | None, chunk_size: int) -> None:
-        """With workers chosen automatically on a CPU: none for an input estimated at fewer than
+        """With workers chosen automatically: none for an input estimated at fewer than
         :data:`AUTO_MIN_ROWS` rows; for one of unknown size (a pipe), start them only once that
-        many rows have been done here."""
-        if self.workers <= 0 or not self.workers_score:  # on a GPU they always pay
+        many rows have been done here. On a GPU too: there they only tokenize, which this process
+        does for a small input sooner than they start."""
+        if self.workers <= 0:
             return
         if estimated_rows is None:
             self.local_chunks = max(self.LOCAL_CHUNKS, -(-AUTO_MIN_ROWS // chunk_size))
@@ -189,7 +226,7 @@ class ChunkScorer:
 
     def score(self, encoded: EncodedTexts) -> np.ndarray:
         """Class probabilities ``(rows, classes)``, float32."""
-        if not encoded.ids:
+        if len(encoded.ids) == 0:
             return np.empty(0, dtype=np.float32)
         if self.onnx is not None:
             return self.onnx.predict_probs(encoded.ids, self.batch_size, encoded.ngrams)
@@ -209,17 +246,21 @@ class ChunkScorer:
         # What the workers need goes through a temporary file, not through the pipe that starts
         # them: a large pickle there would block this process until each worker had imported
         # torch and read it. The file holds this process's model, so every worker scores with
-        # exactly the weights loaded here. An exported folder scored by ONNX Runtime is loaded by
-        # each worker from the folder itself (as this process loaded it), without torch.
+        # exactly the weights loaded here; for workers that only encode (a GPU scores here), only
+        # the tokenizer and vocabulary, readable without torch. An exported folder scored by ONNX
+        # Runtime is loaded by each worker from the folder itself (as this process loaded it), without torch.
         context = multiprocessing.get_context("spawn")
         if self.folder:
             return context.Pool(self.workers, initializer=_start_worker,
                                 initargs=(str(self.loaded.path), self.batch_size))
+        loaded = self.loaded
+        if not self.workers_score:
+            self.shipped = _ship_encoder(loaded)
+            return context.Pool(self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
         import torch
 
         from ..checkpoint import vocab_payload
 
-        loaded = self.loaded
         payload = {"tokenizer": loaded.tokenizer.to_dict(), **vocab_payload(loaded.vocab), "max_tokens": loaded.max_tokens,
                    "ngram_buckets": loaded.ngram_buckets}
         if self.onnx is not None:

@@ -189,6 +189,39 @@ def test_worker_processes_give_the_same_output_as_one_process(run, tmp_path, mon
     assert not list(Path(tempfile.gettempdir()).glob("hbilstm-workers-*"))  # the file for the workers is gone
 
 
+def test_workers_that_only_encode_read_their_file_without_torch(ngram_run):
+    """On a GPU the workers only tokenize and encode: they never import torch, and their flat ids
+    equal what this process encodes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    from hbilstm.checkpoint import load_model
+    from hbilstm.data.pipeline import encode_texts
+    from hbilstm.data.tokenizer import TweetTokenizer
+    from hbilstm.predict.workers import _ship_encoder
+
+    loaded = load_model(ngram_run)
+    texts = ["so good :) #win", "meh", "worst. day. ever @someone http://t.co/x"]
+    shipped = _ship_encoder(loaded)
+    try:
+        code = ("import json, sys; from hbilstm.predict.workers import _start_worker, _worker_run; "
+                f"_start_worker({shipped!r}, 64); encoded, cut = _worker_run({texts!r}); "
+                "print(json.dumps([encoded.ids.tolist(), encoded.ngrams.tolist(), str(encoded.ids.values.dtype), "
+                "'torch' in sys.modules]))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    finally:
+        os.unlink(shipped)
+    assert done.returncode == 0, done.stderr
+    ids, ngrams, dtype, imported_torch = json.loads(done.stdout)
+    here = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+    assert ids == here.ids and ngrams == here.ngrams and len(ngrams[0]) > 0
+    assert dtype == "int32" and imported_torch is False
+
+
 def test_a_one_chunk_input_starts_no_workers(trained_run, tmp_path, monkeypatch):
     from hbilstm.predict import stream as module
 
@@ -246,6 +279,40 @@ def test_plan_for_an_input_of_unknown_size_waits_before_starting_workers(trained
     scorer.plan(None, 8192)
     assert scorer.workers == 2 and scorer.local_chunks * 8192 >= AUTO_MIN_ROWS
     scorer.plan(AUTO_MIN_ROWS - 1, 8192)
+    assert scorer.workers == 0
+
+
+def test_batch_size_defaults_to_512_on_a_cpu_and_2048_on_a_gpu(trained_run, tmp_path, monkeypatch):
+    import torch as _torch
+
+    from hbilstm.predict import stream as module
+    from hbilstm.predict.workers import default_batch_size
+
+    assert default_batch_size("cuda") == default_batch_size(_torch.device("cuda", 0)) == 2048
+    assert default_batch_size("cpu") == default_batch_size(None) == default_batch_size(_torch.device("cpu")) == 512
+    seen = []
+    real_init = module.ChunkScorer.__init__
+    monkeypatch.setattr(module.ChunkScorer, "__init__", lambda self, loaded, device, batch_size, *a, **k:
+                        seen.append(batch_size) or real_init(self, loaded, device, batch_size, *a, **k))
+    source = tmp_path / "in.txt"
+    source.write_text("one\ntwo\n")
+    predict(trained_run, str(source), str(tmp_path / "a.csv"), device="cpu")
+    predict(trained_run, str(source), str(tmp_path / "b.csv"), device="cpu", batch_size=7)
+    assert seen == [512, 7]
+
+
+def test_plan_keeps_small_inputs_in_one_process_when_workers_only_encode_too(trained_run):
+    """On a GPU the workers only tokenize; for a small input this process does that sooner."""
+    import torch as _torch
+
+    from hbilstm.checkpoint import load_model
+    from hbilstm.predict.workers import AUTO_MIN_ROWS, ChunkScorer
+
+    scorer = ChunkScorer(load_model(trained_run), _torch.device("cpu"), 64, 3)
+    scorer.workers_score = False  # what a GPU device sets
+    scorer.plan(AUTO_MIN_ROWS, 8192)
+    assert scorer.workers == 3
+    scorer.plan(12_284, 8192)
     assert scorer.workers == 0
 
 
