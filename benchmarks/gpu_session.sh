@@ -14,7 +14,8 @@
 # (cp312; see the device tool's README) and TweetEval as .gpu/tweeteval.tar.xz, both kept out of
 # git by .git/info/exclude. Run from the repository root:
 #
-#   bash benchmarks/gpu_session.sh            # results and logs in $OUT (default /tmp/gpu-out)
+#   bash benchmarks/gpu_session.sh              # results and logs in $OUT (default /tmp/gpu-out)
+#   PART=predict bash benchmarks/gpu_session.sh # only the prediction path: this code against .gpu/old
 #
 # DEVICE=cpu SMALL=1 runs the same steps on a CPU with small sizes, to check the script itself.
 set -uo pipefail
@@ -61,6 +62,35 @@ if [ -n "$SMALL" ]; then depths=1,2; repeats=2; small="--set max_train=2000"; ep
     default_extra="--epochs 1 $small"; lines=2000,20000
 else depths=1,4,10,20; repeats=5; small=""; epochs_l10="--epochs 2"; default_extra=""; lines=12284,1000000; fi
 
+make_lines() {  # make_lines N FILE: N lines cut from TweetEval's test tweets, repeated
+    python3 -c "import sys; t=open(sys.argv[1], encoding='utf-8').read().rstrip('\n').split('\n'); n=int(sys.argv[2]); open(sys.argv[3],'w',encoding='utf-8').write(''.join(t[i % len(t)] + '\n' for i in range(n)))" "$TWEETS" "$1" "$2"
+}
+
+if [ "${PART:-all}" = predict ]; then
+    # The prediction path again, after a change to it: this code against the code in .gpu/old (a
+    # copy of an older hbilstm/, when there is one) on the same model, then where the time goes.
+    if [ -n "$SMALL" ]; then lines=2000,20000,50000; mid=20000; else lines=12284,200000,1000000; mid=200000; fi
+    # shellcheck disable=SC2086
+    step 60 "train a model of the default architecture (2,000 training tweets, one epoch)" hbilstm train --epochs 1 \
+        --set max_train=2000 --device "$DEVICE" --output /tmp/runs/small --overwrite --no-export --quiet
+    step 130 "predict, this code" python3 benchmarks/predict_throughput.py /tmp/runs/small --tweets "$TWEETS" --lines "$lines"
+    if [ -d .gpu/old/hbilstm ]; then
+        step 45 "predict, old code ($(cat .gpu/old/COMMIT 2>/dev/null))" bash -c "cd .gpu/old && python3 $REPO/benchmarks/predict_throughput.py /tmp/runs/small --tweets $TWEETS --lines $mid"
+    fi
+    make_lines 12284 /tmp/t12k.txt
+    step 40 "same labels: workers (flat arrays) and one process" bash -c "hbilstm predict /tmp/runs/small /tmp/t12k.txt -o /tmp/one.csv --workers 0 --overwrite && hbilstm predict /tmp/runs/small /tmp/t12k.txt -o /tmp/pool.csv --workers 4 --overwrite && python3 benchmarks/compare_outputs.py /tmp/one.csv /tmp/pool.csv"
+    step 45 "predict, --workers 0" python3 benchmarks/predict_throughput.py /tmp/runs/small --tweets "$TWEETS" --lines "12284,$mid" --extra=--workers=0
+    step 40 "profile: training steps" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 2,10 --batches 5 --profile
+    step 60 "predict, --batch-size 2048" python3 benchmarks/predict_throughput.py /tmp/runs/small --tweets "$TWEETS" \
+        --lines "${lines##*,}" --extra=--batch-size=2048
+    make_lines "$mid" /tmp/big.txt
+    step 50 "profile of predict's parent, $mid lines" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm.cli predict /tmp/runs/small /tmp/big.txt -o /tmp/big.csv --overwrite
+    python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('tottime').print_stats(16)" "$OUT/predict.prof" 2>&1 | tail -34 | tee -a "$OUT/log.txt"
+    log "summary"
+    cat "$OUT/steps.txt"
+    exit 0
+fi
+
 step 150 "tests/test_gpu.py" python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py
 step 60 "layer overhead, bf16" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths $depths --repeats $repeats
 step 45 "layer overhead, fp32" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths $depths --repeats $repeats --no-amp
@@ -83,8 +113,7 @@ cp /tmp/runs/L10b256/metrics.jsonl "$OUT/L10b256-metrics.jsonl" 2>/dev/null
 step 70 "predict, 15 workers, batch 1024" python3 benchmarks/predict_throughput.py /tmp/runs/default --tweets "$TWEETS" \
     --lines "${lines##*,}" --extra=--workers=15,--batch-size=1024
 
-n=${lines##*,}
-python3 -c "import sys; t=open(sys.argv[1], encoding='utf-8').read().rstrip('\n').split('\n'); n=int(sys.argv[2]); open('/tmp/big.txt','w',encoding='utf-8').write(''.join(t[i % len(t)] + '\n' for i in range(n)))" "$TWEETS" "$n"
+make_lines "${lines##*,}" /tmp/big.txt
 step 90 "profile of predict's parent" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm.cli predict /tmp/runs/default /tmp/big.txt -o /tmp/big.csv --overwrite
 python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('tottime').print_stats(14)" "$OUT/predict.prof" 2>&1 | tail -32 | tee -a "$OUT/log.txt"
 

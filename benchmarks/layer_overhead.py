@@ -86,6 +86,32 @@ def time_pair(models: list[nn.Module], batches, device: torch.device, amp: bool,
     return [statistics.median(t) for t in times]
 
 
+def profile_steps(name: str, depth: int, model: nn.Module, batches, device: torch.device, amp: bool,
+                  steps: int = 5) -> None:
+    """What one step is made of: kernels launched, time the device was busy, wall time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = make_step(model, device, amp)
+    for batch in batches[:3]:
+        step(batch)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    with profile(activities=activities) as prof:
+        for batch in batches[:steps]:
+            step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    wall = (time.perf_counter() - start) / steps
+    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]  # kernels, copies and fills on the GPU
+    busy = sum(e.device_time for e in kernels) / 1000 / steps  # microseconds to ms
+    print(f"{name} depth {depth}: {len(kernels) / steps:.0f} device activities per step, device busy {busy:.2f} ms "
+          f"of {1000 * wall:.2f} ms wall per step (profiler on)")
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=sort, row_limit=8, max_name_column_width=48))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
@@ -96,6 +122,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-amp", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of timing: torch.profiler over 5 steps of each model at each depth; "
+                             "kernel launches per step, device busy time against wall time, top operators")
     args = parser.parse_args()
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
@@ -106,6 +135,13 @@ def main() -> None:
         batches.append(pack_padded_sequence(x.to(device), lengths, batch_first=True, enforce_sorted=False))
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
           f"embedding {args.embedding_dim}, hidden {args.hidden} per direction, amp {not args.no_amp and device.type == 'cuda'}")
+    if args.profile:
+        for depth in (int(d) for d in args.depths.split(",")):
+            for name, cls in (("highway", HighwayStack), ("fused", FusedStack)):
+                torch.manual_seed(0)
+                profile_steps(name, depth, cls(args.embedding_dim, args.hidden, depth).to(device), batches, device,
+                              not args.no_amp)
+        return
     print("| depth | highway step (ms) | fused nn.LSTM step (ms) | ratio |")
     print("| ---: | ---: | ---: | ---: |")
     for depth in (int(d) for d in args.depths.split(",")):
