@@ -80,7 +80,7 @@ def predict(
     a missing column, or an output that would overwrite the input or an existing file.
 
     ``workers`` processes tokenize and, on a CPU, score (0: none, all in this process; -1: as
-    many as :func:`auto_workers` says, on a CPU only for inputs estimated from the file's size at
+    many as :func:`auto_workers` says, only for inputs estimated from the file's size at
     :data:`~hbilstm.predict.workers.AUTO_MIN_ROWS` rows or more), started only for inputs longer
     than ``ChunkScorer.LOCAL_CHUNKS`` chunks of ``chunk_size`` rows.
 
