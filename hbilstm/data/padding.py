@@ -19,13 +19,20 @@ def pad_ids(sequences: Sequence[Sequence[int]], counts: np.ndarray | None = None
     the sequences' lengths, when already known."""
     if counts is None:
         counts = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-    total = int(counts.sum())
-    flat = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=total)
-    rows = np.repeat(np.arange(len(counts)), counts)
-    columns = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    out = np.full((len(counts), int(counts.max()) if len(counts) else 0), PAD_ID, dtype=np.int64)
-    out[rows, columns] = flat
+    rows, columns = _cells(counts)
+    out = _padded(counts)
+    out[rows, columns] = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=len(rows))
     return out
+
+
+def _cells(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row and column of each id, in order, in a padded array of rows of ``counts`` ids."""
+    rows = np.repeat(np.arange(len(counts)), counts)
+    return rows, np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _padded(counts: np.ndarray) -> np.ndarray:
+    return np.full((len(counts), int(counts.max()) if len(counts) else 0), PAD_ID, dtype=np.int64)
 
 
 def row_lengths(sequences) -> list[int]:
@@ -47,8 +54,6 @@ class Ragged:
 
     ``values``: the ids, row after row; ``offsets``: ``rows + 1`` positions into ``values``.
     """
-
-    __slots__ = ("values", "offsets")
 
     def __init__(self, values: np.ndarray, offsets: np.ndarray):
         self.values, self.offsets = values, offsets
@@ -73,39 +78,18 @@ class Ragged:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getstate__(self):
-        return self.values, self.offsets
-
-    def __setstate__(self, state) -> None:
-        self.values, self.offsets = state
-
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
-
-    def _gather(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where in ``values`` the rows at ``positions`` lie, in order, and their lengths."""
-        counts = self.lengths[positions]
-        starts = np.repeat(self.offsets[:-1][positions] - (np.cumsum(counts) - counts), counts)
-        return starts + np.arange(int(counts.sum())), counts
-
-    def take(self, positions: Sequence[int]) -> "Ragged":
-        """The rows at ``positions``, in that order."""
-        positions = np.asarray(positions, dtype=np.int64)
-        where, counts = self._gather(positions)
-        offsets = np.zeros(len(positions) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        return Ragged(self.values[where], offsets)
 
     def pad(self, positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """The rows at ``positions`` as one ``(rows, longest)`` int64 array padded with ``PAD_ID``,
         as :func:`pad_ids` pads them, and their lengths."""
         positions = np.asarray(positions, dtype=np.int64)
-        where, counts = self._gather(positions)
-        rows = np.repeat(np.arange(len(positions)), counts)
-        columns = np.arange(len(where)) - np.repeat(np.cumsum(counts) - counts, counts)
-        out = np.full((len(positions), int(counts.max()) if len(positions) else 0), PAD_ID, dtype=np.int64)
-        out[rows, columns] = self.values[where]
+        counts = self.lengths[positions]
+        rows, columns = _cells(counts)
+        out = _padded(counts)
+        out[rows, columns] = self.values[self.offsets[positions][rows] + columns]
         return out, counts
 
     def tolist(self) -> list[list[int]]:
