@@ -1,11 +1,16 @@
 """The sentence classifier: embedding -> a stack of Highway BiLSTM layers -> pooling -> linear.
 
 ``HighwayBiLSTMClassifier`` holds N :class:`~hbilstm.model.layers.HighwayBiLSTMLayer` in an
-``nn.ModuleList``. Padding never enters an LSTM: the stack runs on packed sequences, and pooling
-looks only at real tokens. Imports only torch.
+``nn.ModuleList``. On a CPU the stack runs on the padded batch, each row's backward direction
+reversed within its length, so that padding never reaches a real token; on other devices, for the
+layer statistics and for int8 models, on packed sequences, where padding never enters an LSTM
+(see :mod:`hbilstm.model.layers`). Both give the same logits and gradients to float rounding.
+Either way pooling looks only at real tokens. Imports only torch.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 from torch import Tensor, nn
@@ -13,8 +18,13 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .chars import SPELLING_LENGTH, CharWordEncoder
 from .config import ModelConfig
-from .layers import HighwayBiLSTMLayer
+from .layers import HighwayBiLSTMLayer, reverse_index
 from .ngram_head import NgramHead, mean_of_probabilities
+
+# The padded way is the default on a CPU, where it was measured faster (docs/benchmarks.md); on a
+# GPU it is not yet measured, so the packed way stays the default there unless the environment
+# sets HBILSTM_PADDED_OFF_CPU=1 (for benchmarks/gpu_session.sh to measure both).
+PADDED_OFF_CPU = os.environ.get("HBILSTM_PADDED_OFF_CPU") == "1"
 
 
 class HighwayBiLSTMClassifier(nn.Module):
@@ -89,26 +99,44 @@ class HighwayBiLSTMClassifier(nn.Module):
         scores = self.attention(features).squeeze(-1).float().masked_fill(~real, float("-inf"))
         return torch.softmax(scores, dim=1).to(features.dtype)
 
-    def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None) -> Tensor:
-        """Pooled ``(batch, 2 * hidden)`` features of each sequence."""
+    def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None, packed: bool | None = None) -> Tensor:
+        """Pooled ``(batch, 2 * hidden)`` features of each sequence. ``packed``: run the stack on
+        packed sequences (True) or on the padded batch (False); None: padded on a CPU, unless
+        ``stats`` is given (the statistics are taken in packed order) or a layer cannot run padded
+        (int8), and packed on other devices unless :data:`PADDED_OFF_CPU` says."""
+        if packed is None:
+            packed = (stats is not None or not all(layer.runs_padded for layer in self.layers)
+                      or (tokens.device.type != "cpu" and not PADDED_OFF_CPU))
+        elif stats is not None and not packed:
+            raise ValueError("layer statistics are taken on packed sequences: leave packed=None")
         embedded = self.embed(tokens)
+        device_lengths = lengths
+        if embedded.is_cuda and lengths.device.type == "cpu":
+            # page-locked, the copy is queued on the GPU instead of stalling the host
+            device_lengths = lengths.pin_memory().to(embedded.device, non_blocking=True)
+        device_lengths = device_lengths.to(embedded.device)
+        if not packed:
+            x = embedded
+            reverse = reverse_index(device_lengths, x.size(1))
+            for layer in self.layers:
+                x = layer.forward_padded(x, reverse)
+            return self._pool(x, device_lengths)
         batch = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         x = batch.data
         for layer in self.layers:
             x = layer(x, batch, stats)
         padded, _ = pad_packed_sequence(batch._replace(data=x), batch_first=True)
-        if padded.is_cuda and lengths.device.type == "cpu":
-            # page-locked, the copy is queued on the GPU instead of stalling the host
-            lengths = lengths.pin_memory().to(padded.device, non_blocking=True)
-        return self._pool(padded, lengths.to(padded.device))
+        return self._pool(padded, device_lengths)
 
-    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
-        return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
+    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None, *,
+                packed: bool | None = None) -> Tensor:
+        return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths, packed=packed))), ngrams)
 
-    def part_logits(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
+    def part_logits(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None, *,
+                    packed: bool | None = None) -> Tensor:
         """``(parts, batch, num_classes)``: each classifier's own logits, before any temperature;
         the stack's, then the n-gram classifier's where the model has one."""
-        return self._parts(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
+        return self._parts(self.classifier(self.dropout(self.encode(tokens, lengths, packed=packed))), ngrams)
 
     def with_ngram_head(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
         """The stack's ``logits`` joined with the n-gram head's, where the model has one: stacked
@@ -135,12 +163,14 @@ class HighwayBiLSTMClassifier(nn.Module):
         return torch.stack([logits.float(), self.ngram_head(ngrams)])
 
     def _pool(self, padded: Tensor, lengths: Tensor) -> Tensor:
+        """``(batch, features)`` from the top layer's padded output; whatever sits at padding
+        positions counts for nothing (where(), not a product: an exact zero whatever it holds)."""
         steps = torch.arange(padded.size(1), device=padded.device)
         real = steps[None, :] < lengths[:, None]  # (batch, time)
         if self.config.pooling == "max":
             return padded.masked_fill(~real[..., None], float("-inf")).amax(dim=1)
         if self.config.pooling == "mean":
-            summed = (padded * real[..., None]).sum(dim=1)
+            summed = torch.where(real[..., None], padded, 0.0).sum(dim=1)
             return summed / lengths[:, None].to(padded.dtype)
         if self.config.pooling == "attention":
             weights = self.attention_weights(padded, real)

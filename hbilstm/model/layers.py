@@ -1,7 +1,6 @@
 """One Highway BiLSTM layer, and the other carries it is compared with. Imports only torch.
 
-One layer computes, for every token of every sequence (padding never enters the LSTM: the stack
-works on packed sequences and applies the gate to the packed data)::
+One layer computes, for every token of every sequence::
 
     highway         y = H(x) * T(x) + P(x) * (1 - T(x))      (Srivastava et al., 2015)
     plain           y = H(x)
@@ -11,6 +10,25 @@ works on packed sequences and applies the gate to the packed data)::
 where H is a one-layer bidirectional LSTM, ``T(x) = sigmoid(W_T x + b_T)`` the transform gate,
 ``P`` a linear projection of the input when its width differs from the output's and the identity
 when they match, and ``k`` one learned scalar per layer (initialised to 1, so that g(k) = 1).
+
+A layer runs in one of two ways, with the same parameters and the same results (to float
+rounding; tests/model/test_unpacked.py):
+
+* :meth:`HighwayBiLSTMLayer.forward_padded`, on the padded batch (training and prediction on a
+  CPU, and the ONNX export): the forward direction reads each row as it is, padding after its
+  real tokens, so padding can reach only the outputs at padding positions; the backward direction
+  reads each row reversed *within its length* (:func:`reverse_index`), through the ``_reverse``
+  weights as a one-direction LSTM, and its outputs are put back in order by the same gather.
+  Measured on a 2-core CPU, a training step takes about two thirds of the packed one's time
+  (docs/benchmarks.md). On a GPU an LSTM over unpacked input may use cuDNN's persistent kernels,
+  which packed input rules out; not yet measured there.
+* :meth:`HighwayBiLSTMLayer.forward`, on the data of a packed sequence (one row per real
+  token): padding never enters the LSTM. The layer statistics use it, since they are taken over
+  real tokens in packed order, and so do a layer whose LSTM is not a plain ``nn.LSTM`` (int8)
+  and, until measured there, the GPU (:data:`hbilstm.model.classifier.PADDED_OFF_CPU`).
+
+The outputs at padding positions of the padded way are meaningless but finite; they never reach
+a real position, and pooling masks them out.
 """
 
 from __future__ import annotations
@@ -20,6 +38,22 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .config import CARRIES
+
+_LSTM_WEIGHTS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+def reverse_index(lengths: Tensor, steps: int) -> Tensor:
+    """``(batch, steps)`` positions that reverse each row within its length: position ``t`` of
+    a row of length ``L`` reads ``L - 1 - t`` when ``t < L`` and stays at ``t`` past the end.
+    The reordering is its own inverse."""
+    positions = torch.arange(steps, device=lengths.device).unsqueeze(0)
+    lengths = lengths.unsqueeze(1)
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def gather_steps(x: Tensor, index: Tensor) -> Tensor:
+    """``x[b, index[b, t], :]`` for a ``(batch, time, features)`` tensor."""
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.size(-1)))
 
 
 class HighwayBiLSTMLayer(nn.Module):
@@ -35,7 +69,8 @@ class HighwayBiLSTMLayer(nn.Module):
         undropped, so that a deep stack never drops its highway (default 0).
 
     ``forward`` takes and returns the *data* tensor of a packed sequence (one row per real
-    token); ``batch`` is the packed sequence whose layout that data follows.
+    token), ``batch`` being the packed sequence whose layout that data follows;
+    ``forward_padded`` takes and returns a padded ``(batch, time, features)`` tensor.
     """
 
     def __init__(self, input_size: int, hidden: int, carry: str = "highway", gate_bias: float = -2.0,
@@ -69,33 +104,88 @@ class HighwayBiLSTMLayer(nn.Module):
         self.lesioned = False
         self.token_gates = False
 
+    @property
+    def runs_padded(self) -> bool:
+        """Whether :meth:`forward_padded` can run: the LSTM is a plain ``nn.LSTM`` (a quantized
+        one runs only on packed sequences)."""
+        return type(self.lstm) is nn.LSTM
+
     def forward(self, x: Tensor, batch: PackedSequence, stats: list | None = None) -> Tensor:
+        """The layer on ``x``, the data of the packed sequence ``batch`` (one row per real token);
+        ``stats`` (a list) gets this layer's statistics appended."""
         if self.lesioned:
-            if self.carry == "plain":
-                raise ValueError("a plain layer has no carry path to lesion to")
-            out = self.project(x)
-            if stats is not None:
-                stats.append({"output_norm": out.float().norm(dim=-1).mean().item(), "lesioned": True})
-            return out
-        h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
-        if self.carry == "plain":
-            out = h
-        elif self.carry == "residual":
-            out = h + self.project(x)
-        elif self.carry == "gated-residual":
-            out = torch.relu(self.k) * h + self.project(x)
+            out, t = self._lesioned(x), None
         else:
-            t = torch.sigmoid(self.gate(x)).to(h.dtype)
-            # lerp(P, H, T) = P + T * (H - P) = H*T + P*(1 - T), in one fused kernel. Under
-            # autocast the linear maps give bf16 while the LSTM may not: lerp wants one dtype.
-            out = torch.lerp(self.project(x).to(h.dtype), h, t)
+            h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
+            out, t = self._carry(x, h)
         if stats is not None:
-            stats.append(self._stats(x, out, t if self.carry == "highway" else None))
+            stats.append(self._stats(x, out, t, self.lesioned))
         return out
 
+    def forward_padded(self, x: Tensor, reverse: Tensor) -> Tensor:
+        """The layer on a padded ``(batch, time, features)`` tensor whose rows hold their real
+        tokens first; ``reverse`` is :func:`reverse_index` of the rows' lengths (see the module's
+        docstring)."""
+        if self.lesioned:
+            return self._lesioned(x)
+        lstm_in = self.input_dropout(x)
+        ahead = self._direction(lstm_in, "")
+        back = gather_steps(self._direction(gather_steps(lstm_in, reverse), "_reverse"), reverse)
+        return self._carry(x, torch.cat([ahead, back], dim=-1))[0]
+
+    def _direction(self, x: Tensor, suffix: str) -> Tensor:
+        """One direction of the LSTM (``suffix`` "" or "_reverse") over batch-first ``x``, from
+        zero states, as a one-direction ``nn.LSTM`` holding those weights would compute it."""
+        if x.is_cuda:
+            self._flatten_directions()
+        zeros = torch.zeros(1, x.size(0), self.lstm.hidden_size, dtype=x.dtype, device=x.device)
+        weights = [getattr(self.lstm, name + suffix) for name in _LSTM_WEIGHTS]
+        return torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
+
     @torch.no_grad()
-    def _stats(self, x: Tensor, out: Tensor, t: Tensor | None) -> dict:
+    def _flatten_directions(self) -> None:
+        """On CUDA, give each direction's four weights a cuDNN buffer of its own (once, and again
+        after ``nn.LSTM`` has flattened them into its two-direction buffer). cuDNN takes a weight
+        buffer only from the start of the weights' storage, so in the two-direction buffer the
+        backward direction's weights would be copied on every call."""
+        reverse = self.lstm.weight_ih_l0_reverse
+        if reverse.data_ptr() == reverse.untyped_storage().data_ptr() or not torch.backends.cudnn.is_acceptable(reverse):
+            return
+        from torch.backends.cudnn import rnn
+
+        with torch.cuda.device_of(reverse):
+            for suffix in ("", "_reverse"):
+                weights = [getattr(self.lstm, name + suffix) for name in _LSTM_WEIGHTS]
+                torch._cudnn_rnn_flatten_weight(weights, 4, self.lstm.input_size, rnn.get_cudnn_mode("LSTM"),
+                                                self.lstm.hidden_size, 0, 1, True, False)
+
+    def _carry(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The layer's output from its input ``x`` and its LSTM's output ``h`` (any layout, one
+        row per position), and the transform gate T (highway; else None)."""
+        if self.carry == "plain":
+            return h, None
+        if self.carry == "residual":
+            return h + self.project(x), None
+        if self.carry == "gated-residual":
+            return torch.relu(self.k) * h + self.project(x), None
+        t = torch.sigmoid(self.gate(x)).to(h.dtype)
+        # Under autocast the linear maps give bf16 while the LSTM may not: one dtype for the mix.
+        p = self.project(x).to(h.dtype)
+        if torch.onnx.is_in_onnx_export():
+            return p + t * (h - p), t  # the same value in plain ops, which every exporter knows
+        # lerp(P, H, T) = P + T * (H - P) = H*T + P*(1 - T), in one fused kernel.
+        return torch.lerp(p, h, t), t
+
+    def _lesioned(self, x: Tensor) -> Tensor:
+        if self.carry == "plain":
+            raise ValueError("a plain layer has no carry path to lesion to")
+        return self.project(x)
+
+    @torch.no_grad()
+    def _stats(self, x: Tensor, out: Tensor, t: Tensor | None, lesioned: bool) -> dict:
         entry: dict = {"output_norm": out.float().norm(dim=-1).mean().item()}
+        if lesioned:
+            return {**entry, "lesioned": True}
         if t is not None:
             entry["gate_mean"] = t.float().mean().item()
             entry["gate_std"] = t.float().std().item() if t.numel() > 1 else 0.0

@@ -145,4 +145,4 @@ def test_the_unpacked_model_used_for_onnx_sees_the_lexicon_too():
         net.lexicon.normal_()
     tokens, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0]]), torch.tensor([3, 2])
     with torch.no_grad():
-        assert torch.allclose(UnpackedClassifier(net)(tokens, lengths), net(tokens, lengths), atol=1e-5)
+        assert torch.allclose(UnpackedClassifier(net)(tokens, lengths), net(tokens, lengths, packed=True), atol=1e-5)

@@ -123,7 +123,7 @@ def test_the_unpacked_model_gives_the_same_logits_with_ngrams():
     tokens, lengths = torch.tensor([[2, 3, 4, 5], [5, 6, 0, 0], [7, 0, 0, 0]]), torch.tensor([4, 2, 1])
     grams = torch.tensor([[1, 2, 3], [4, 5, 0], [0, 0, 0]])
     unpacked = UnpackedClassifier(net)
-    assert (net(tokens, lengths, grams) - unpacked(tokens, lengths, grams)).abs().max() < 1e-5
+    assert (net(tokens, lengths, grams, packed=True) - unpacked(tokens, lengths, grams)).abs().max() < 1e-5
 
 
 def test_a_checkpoint_round_trip_and_every_scoring_path_agree(ngram_run):

@@ -1,4 +1,5 @@
-"""The export-friendly forward (no packed sequences) gives the packed model's logits."""
+"""The padded forward (training, prediction, ONNX export) gives the packed forward's logits and
+gradients."""
 
 import itertools
 
@@ -37,8 +38,13 @@ def random_model(carry, pooling, layers, seed=0):
 
 
 def max_diff(model, tokens, lengths, *ngrams):
+    """The largest difference between the packed logits and the padded ones, the model's own
+    (its default) and the export wrapper's."""
     with torch.no_grad():
-        return (model(tokens, lengths, *ngrams) - UnpackedClassifier(model)(tokens, lengths, *ngrams)).abs().max().item()
+        packed = model(tokens, lengths, *ngrams, packed=True)
+        own = model(tokens, lengths, *ngrams)
+        wrapped = UnpackedClassifier(model)(tokens, lengths, *ngrams)
+    return max((packed - own).abs().max().item(), (packed - wrapped).abs().max().item())
 
 
 @pytest.mark.parametrize("carry, pooling", list(itertools.product(CARRIES, POOLINGS)))
@@ -103,3 +109,65 @@ def test_same_logits_with_trained_weights_on_real_tweets(trained_run):
     assert min(map(len, sequences)) <= 5 and max(map(len, sequences)) >= 30  # really mixed lengths
     batch = collate(sequences, None, list(range(len(sequences))), ngrams=ngrams)
     assert max_diff(loaded.model, *batch.inputs) < TOLERANCE
+
+
+def recipe_model(carry, pooling, seed=0):
+    """A model with the default recipe's training-time noise: dropout on the embeddings and the
+    pooled features, embedding noise and word dropout (all drawn before the stack, so both ways
+    draw the same)."""
+    torch.manual_seed(seed)
+    return HighwayBiLSTMClassifier(ModelConfig(vocab_size=60, num_classes=3, embedding_dim=12, hidden=8, layers=3,
+                                               carry=carry, pooling=pooling, dropout=0.3, embedding_noise=0.2,
+                                               word_dropout=0.1))
+
+
+@pytest.mark.parametrize("carry, pooling", [("highway", "attention"), ("highway", "last"), ("residual", "max"),
+                                            ("gated-residual", "mean"), ("plain", "attention")])
+def test_training_gives_the_packed_logits_and_gradients(carry, pooling):
+    """In training mode, with the same random state, the padded way draws the same noise and gives
+    the packed way's logits and every parameter's gradient: training follows the same path."""
+    model = recipe_model(carry, pooling).train()
+    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=4, longest=30))
+    labels = torch.arange(len(lengths)) % 3
+    results = []
+    for packed in (True, False):
+        model.zero_grad()
+        torch.manual_seed(7)
+        logits = model(tokens, lengths, packed=packed)
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        results.append((logits.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}))
+    (packed_logits, packed_grads), (padded_logits, padded_grads) = results
+    assert (packed_logits - padded_logits).abs().max().item() < TOLERANCE
+    assert packed_grads.keys() == padded_grads.keys()
+    for name, grad in packed_grads.items():
+        assert torch.allclose(grad, padded_grads[name], atol=1e-6), name
+    assert packed_grads["layers.0.lstm.weight_hh_l0_reverse"].abs().sum() > 0  # the backward direction learns
+
+
+def test_the_padded_way_is_the_default_and_statistics_or_int8_pack(monkeypatch):
+    import hbilstm.model.classifier as classifier
+    from hbilstm.inference import quantize_int8
+
+    calls = []
+    packer = classifier.pack_padded_sequence
+    monkeypatch.setattr(classifier, "pack_padded_sequence", lambda *args, **kwargs: calls.append(1) or packer(*args, **kwargs))
+    model = random_model("highway", "attention", layers=2)
+    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=1))
+    with torch.no_grad():
+        model(tokens, lengths)
+        model.train()(tokens, lengths)
+        assert calls == []
+        model.eval()
+        assert len(model.layer_report(tokens, lengths)) == 2 and calls == [1]  # statistics: packed order
+        quantize_int8(model)(tokens, lengths)
+        assert calls == [1, 1]  # a quantized LSTM runs only on packed sequences
+    with pytest.raises(ValueError, match="packed"):
+        model.encode(tokens, lengths, stats=[], packed=False)
+    with pytest.raises(ValueError, match="nn.LSTM"):
+        UnpackedClassifier(quantize_int8(model))
+
+
+def test_a_lesioned_layer_carries_its_input_the_same_both_ways():
+    model = random_model("highway", "max", layers=3)
+    model.layers[1].lesioned = True
+    assert max_diff(model, *mixed_batch(60, all_lengths_shuffled(seed=6))) < TOLERANCE
