@@ -16,6 +16,7 @@
 #
 #   bash benchmarks/gpu_session.sh              # results and logs in $OUT (default /tmp/gpu-out)
 #   PART=predict bash benchmarks/gpu_session.sh # only the prediction path: this code against .gpu/old
+#   PART=padded bash benchmarks/gpu_session.sh  # the padded stack against the packed one in training
 #
 # DEVICE=cpu SMALL=1 runs the same steps on a CPU with small sizes, to check the script itself.
 set -uo pipefail
@@ -91,6 +92,32 @@ if [ "${PART:-all}" = predict ]; then
     exit 0
 fi
 
+if [ "${PART:-all}" = padded ]; then
+    # The stack on the padded batch (two one-direction cuDNN calls per layer, which may get
+    # cuDNN's persistent kernels) against the packed one: the same numbers, then the step, its
+    # kernels, the --layers 10 epoch both ways and the default model's test score the padded way.
+    step 90 "tests/test_gpu.py" python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py
+    step 60 "layer overhead, bf16, bucketed lengths" python3 benchmarks/layer_overhead.py --device "$DEVICE" \
+        --depths 1,4,10,20 --repeats $repeats --bucketed
+    step 60 "profile: training steps, bucketed" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 10 \
+        --batches 5 --bucketed --profile
+    # shellcheck disable=SC2086
+    step 90 "train --layers 10, padded" env HBILSTM_PADDED_OFF_CPU=1 hbilstm train --layers 10 $epochs_l10 \
+        --device "$DEVICE" --output /tmp/runs/L10 --overwrite --no-export --quiet
+    cp /tmp/runs/L10/metrics.jsonl "$OUT/L10-metrics.jsonl" 2>/dev/null
+    # shellcheck disable=SC2086
+    step 75 "train --layers 10, packed, one epoch" hbilstm train --layers 10 --epochs 1 $small --device "$DEVICE" \
+        --output /tmp/runs/L10packed --overwrite --no-export --quiet
+    cp /tmp/runs/L10packed/metrics.jsonl "$OUT/L10packed-metrics.jsonl" 2>/dev/null
+    # shellcheck disable=SC2086
+    step 200 "train (README default), padded" env HBILSTM_PADDED_OFF_CPU=1 hbilstm train --device "$DEVICE" \
+        --output /tmp/runs/default --overwrite --no-export --quiet $default_extra
+    cp /tmp/runs/default/metrics.jsonl "$OUT/default-metrics.jsonl" 2>/dev/null
+    cp /tmp/runs/default/results.json "$OUT/default-results.json" 2>/dev/null
+    PART=summary
+fi
+
+if [ "${PART:-all}" = all ]; then
 step 150 "tests/test_gpu.py" python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py
 step 60 "layer overhead, bf16" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths $depths --repeats $repeats
 step 45 "layer overhead, fp32" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths $depths --repeats $repeats --no-amp
@@ -116,6 +143,7 @@ step 70 "predict, 15 workers, batch 1024" python3 benchmarks/predict_throughput.
 make_lines "${lines##*,}" /tmp/big.txt
 step 90 "profile of predict's parent" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm.cli predict /tmp/runs/default /tmp/big.txt -o /tmp/big.csv --overwrite
 python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('tottime').print_stats(14)" "$OUT/predict.prof" 2>&1 | tail -32 | tee -a "$OUT/log.txt"
+fi
 
 log "summary"
 python3 - "$OUT" <<'PY' 2>&1 | tee -a "$OUT/log.txt"
@@ -123,7 +151,7 @@ import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 print((out / "steps.txt").read_text())
-for name in ("L10", "default", "L10b256"):
+for name in ("L10", "L10packed", "default", "L10b256"):
     path = out / f"{name}-metrics.jsonl"
     if path.is_file():
         for line in path.read_text().splitlines():

@@ -2,14 +2,19 @@
 
 A plain stacked BiLSTM can run as one ``nn.LSTM(num_layers=N, bidirectional=True)`` call (one
 cuDNN call on a GPU); the highway stack runs one LSTM call per layer plus its gate. This script
-times one training step (forward, backward, AdamW step) of each on the same packed batch, with
-the same widths, and prints the ratio highway / fused for each depth. Torch only (no spaCy), so
-it runs on a bare GPU machine too.
+times one training step (forward, backward, AdamW step) of each on the same batch, with the same
+widths, and prints the ratio highway / fused for each depth: the highway stack on packed
+sequences (``HighwayBiLSTMLayer.forward``), as the fused LSTM runs, and on the padded batch
+(``forward_padded``, two one-direction LSTM calls per layer), as training runs it. Torch only
+(no spaCy), so it runs on a bare GPU machine too.
 
     python benchmarks/layer_overhead.py                 # CPU, depths 1 4 10 20
     python benchmarks/layer_overhead.py --device cuda   # GPU, bf16 autocast as in training
+    python benchmarks/layer_overhead.py --bucketed      # rows of like length in a batch, as training has
 
-Lengths are drawn to match tweets (TweetEval's token counts: mean about 24, 1 to 64).
+Lengths are drawn to match tweets (TweetEval's token counts: mean about 24, 1 to 64), each batch
+at random or, with ``--bucketed``, from a pool of 8 batches sorted by length (what
+``hbilstm.data.batching.bucket_order`` does in training).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from hbilstm.model import HighwayBiLSTMLayer
+from hbilstm.model.layers import reverse_index
 
 
 class HighwayStack(nn.Module):
@@ -32,9 +38,18 @@ class HighwayStack(nn.Module):
         self.layers = nn.ModuleList(HighwayBiLSTMLayer(widths[i], hidden, "highway") for i in range(layers))
 
     def forward(self, batch):
+        batch = batch["packed"]
         x = batch.data
         for layer in self.layers:
             x = layer(x, batch)
+        return x
+
+
+class PaddedHighwayStack(HighwayStack):
+    def forward(self, batch):
+        x, reverse = batch["padded"]
+        for layer in self.layers:
+            x = layer.forward_padded(x, reverse)
         return x
 
 
@@ -44,11 +59,31 @@ class FusedStack(nn.Module):
         self.lstm = nn.LSTM(input_size, hidden, num_layers=layers, bidirectional=True)
 
     def forward(self, batch):
-        return self.lstm(batch)[0].data
+        return self.lstm(batch["packed"])[0].data
+
+
+STACKS = (("highway", HighwayStack), ("highway-padded", PaddedHighwayStack), ("fused", FusedStack))
 
 
 def tweet_lengths(n: int, generator: torch.Generator) -> torch.Tensor:
     return (torch.randn(n, generator=generator) * 11 + 24).round().clamp(1, 64).long()
+
+
+def make_batches(count: int, size: int, width: int, bucketed: bool, device: torch.device) -> list[dict]:
+    """``count`` batches, each as a packed sequence and as (padded tensor, reverse index)."""
+    generator = torch.Generator().manual_seed(0)
+    if bucketed:  # pools of 8 batches, sorted by length, batches taken in turn from each pool
+        pools = [tweet_lengths(8 * size, generator).sort().values for _ in range(-(-count // 8))]
+        all_lengths = [pool[i * size:(i + 1) * size] for pool in pools for i in range(8)][:count]
+        all_lengths = [lengths[torch.randperm(size, generator=generator)] for lengths in all_lengths]
+    else:
+        all_lengths = [tweet_lengths(size, generator) for _ in range(count)]
+    batches = []
+    for lengths in all_lengths:
+        x = torch.randn(size, int(lengths.max()), width, generator=generator).to(device)
+        batches.append({"packed": pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False),
+                        "padded": (x, reverse_index(lengths.to(device), x.size(1)))})
+    return batches
 
 
 def make_step(model: nn.Module, device: torch.device, amp: bool):
@@ -66,8 +101,8 @@ def make_step(model: nn.Module, device: torch.device, amp: bool):
     return step
 
 
-def time_pair(models: list[nn.Module], batches, device: torch.device, amp: bool, repeats: int) -> list[float]:
-    """Median seconds per step of each model, their timings interleaved so drift hits both."""
+def time_models(models: list[nn.Module], batches, device: torch.device, amp: bool, repeats: int) -> list[float]:
+    """Median seconds per step of each model, their timings interleaved so drift hits them all."""
     steps = [make_step(m, device, amp) for m in models]
     for step in steps:
         for batch in batches[:3]:  # warm-up: allocator, cuDNN plans, thread pools
@@ -122,34 +157,33 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-amp", action="store_true")
+    parser.add_argument("--bucketed", action="store_true", help="rows of like length in each batch, as in training")
     parser.add_argument("--profile", action="store_true",
                         help="instead of timing: torch.profiler over 5 steps of each model at each depth; "
                              "kernel launches per step, device busy time against wall time, top operators")
     args = parser.parse_args()
     device = torch.device(args.device)
-    generator = torch.Generator().manual_seed(0)
-    batches = []
-    for _ in range(args.batches):
-        lengths = tweet_lengths(args.batch_size, generator)
-        x = torch.randn(args.batch_size, int(lengths.max()), args.embedding_dim, generator=generator)
-        batches.append(pack_padded_sequence(x.to(device), lengths, batch_first=True, enforce_sorted=False))
+    batches = make_batches(args.batches, args.batch_size, args.embedding_dim, args.bucketed, device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
-          f"embedding {args.embedding_dim}, hidden {args.hidden} per direction, amp {not args.no_amp and device.type == 'cuda'}")
+          f"embedding {args.embedding_dim}, hidden {args.hidden} per direction, amp {not args.no_amp and device.type == 'cuda'}, "
+          f"lengths {'bucketed' if args.bucketed else 'random'}")
     if args.profile:
         for depth in (int(d) for d in args.depths.split(",")):
-            for name, cls in (("highway", HighwayStack), ("fused", FusedStack)):
+            for name, cls in STACKS:
                 torch.manual_seed(0)
                 profile_steps(name, depth, cls(args.embedding_dim, args.hidden, depth).to(device), batches, device,
                               not args.no_amp)
         return
-    print("| depth | highway step (ms) | fused nn.LSTM step (ms) | ratio |")
-    print("| ---: | ---: | ---: | ---: |")
+    print("| depth | highway, packed (ms) | highway, padded (ms) | fused nn.LSTM (ms) | ratio packed | ratio padded |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for depth in (int(d) for d in args.depths.split(",")):
-        torch.manual_seed(0)
-        highway = HighwayStack(args.embedding_dim, args.hidden, depth).to(device)
-        fused = FusedStack(args.embedding_dim, args.hidden, depth).to(device)
-        t_highway, t_fused = time_pair([highway, fused], batches, device, not args.no_amp, args.repeats)
-        print(f"| {depth} | {1000 * t_highway:.2f} | {1000 * t_fused:.2f} | {t_highway / t_fused:.2f} |", flush=True)
+        models = []
+        for _, cls in STACKS:
+            torch.manual_seed(0)
+            models.append(cls(args.embedding_dim, args.hidden, depth).to(device))
+        t_packed, t_padded, t_fused = time_models(models, batches, device, not args.no_amp, args.repeats)
+        print(f"| {depth} | {1000 * t_packed:.2f} | {1000 * t_padded:.2f} | {1000 * t_fused:.2f} | "
+              f"{t_packed / t_fused:.2f} | {t_padded / t_fused:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
