@@ -1,7 +1,8 @@
 """Length-bucketed batches of id sequences, padded, with their lengths.
 
-Sorting by length inside buckets keeps padding small (the model packs sequences, so padding
-never enters the LSTM, but it still costs memory and the gate's matrix products).
+Sorting by length inside buckets keeps padding small: on a CPU the model's LSTMs read the padded
+batch (padding costs their time steps too), and on a GPU they read packed sequences (padding still
+costs memory and the gate's matrix products).
 """
 
 from __future__ import annotations
