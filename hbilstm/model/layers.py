@@ -116,6 +116,8 @@ class HighwayBiLSTMLayer(nn.Module):
         if self.lesioned:
             out, t = self._lesioned(x), None
         else:
+            if x.is_cuda and self.runs_padded:
+                self._lay_out_weights(padded=False)
             h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
             out, t = self._carry(x, h)
         if stats is not None:
@@ -128,6 +130,8 @@ class HighwayBiLSTMLayer(nn.Module):
         docstring)."""
         if self.lesioned:
             return self._lesioned(x)
+        if x.is_cuda:
+            self._lay_out_weights(padded=True)
         lstm_in = self.input_dropout(x)
         ahead = self._direction(lstm_in, "")
         back = gather_steps(self._direction(gather_steps(lstm_in, reverse), "_reverse"), reverse)
@@ -136,28 +140,35 @@ class HighwayBiLSTMLayer(nn.Module):
     def _direction(self, x: Tensor, suffix: str) -> Tensor:
         """One direction of the LSTM (``suffix`` "" or "_reverse") over batch-first ``x``, from
         zero states, as a one-direction ``nn.LSTM`` holding those weights would compute it."""
-        if x.is_cuda:
-            self._flatten_directions()
         zeros = torch.zeros(1, x.size(0), self.lstm.hidden_size, dtype=x.dtype, device=x.device)
         weights = [getattr(self.lstm, name + suffix) for name in _LSTM_WEIGHTS]
         return torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
 
     @torch.no_grad()
-    def _flatten_directions(self) -> None:
-        """On CUDA, give each direction's four weights a cuDNN buffer of its own (once, and again
-        after ``nn.LSTM`` has flattened them into its two-direction buffer). cuDNN takes a weight
-        buffer only from the start of the weights' storage, so in the two-direction buffer the
-        backward direction's weights would be copied on every call."""
-        reverse = self.lstm.weight_ih_l0_reverse
-        if reverse.data_ptr() == reverse.untyped_storage().data_ptr() or not torch.backends.cudnn.is_acceptable(reverse):
+    def _lay_out_weights(self, padded: bool) -> None:
+        """On CUDA, lay the LSTM's weights out in cuDNN buffers for the way about to run: one
+        buffer per direction for :meth:`forward_padded`, ``nn.LSTM``'s own two-direction buffer
+        for :meth:`forward`. cuDNN takes a weight buffer only from the start of the weights'
+        storage and in its own layout; any other layout costs a copy of the weights (and a
+        warning) on every call. Checked on every call, acted on when the way changes."""
+        lstm = self.lstm
+        reverse, last = lstm.weight_ih_l0_reverse, lstm.bias_hh_l0_reverse
+        if not torch.backends.cudnn.is_acceptable(reverse):
+            return
+        storage = reverse.untyped_storage().data_ptr()
+        if not padded:
+            if storage != lstm.weight_ih_l0.untyped_storage().data_ptr():
+                lstm.flatten_parameters()
+            return
+        if reverse.data_ptr() == storage and last.untyped_storage().data_ptr() == storage:
             return
         from torch.backends.cudnn import rnn
 
         with torch.cuda.device_of(reverse):
             for suffix in ("", "_reverse"):
-                weights = [getattr(self.lstm, name + suffix) for name in _LSTM_WEIGHTS]
-                torch._cudnn_rnn_flatten_weight(weights, 4, self.lstm.input_size, rnn.get_cudnn_mode("LSTM"),
-                                                self.lstm.hidden_size, 0, 1, True, False)
+                weights = [getattr(lstm, name + suffix) for name in _LSTM_WEIGHTS]
+                torch._cudnn_rnn_flatten_weight(weights, 4, lstm.input_size, rnn.get_cudnn_mode("LSTM"),
+                                                lstm.hidden_size, 0, 1, True, False)
 
     def _carry(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor | None]:
         """The layer's output from its input ``x`` and its LSTM's output ``h`` (any layout, one
