@@ -103,6 +103,7 @@ class HighwayBiLSTMLayer(nn.Module):
         # token's mean transform gate to the statistics (highway).
         self.lesioned = False
         self.token_gates = False
+        self._split_weights = False  # on CUDA: the padded way gave each direction its own buffer
 
     @property
     def runs_padded(self) -> bool:
@@ -116,7 +117,7 @@ class HighwayBiLSTMLayer(nn.Module):
         if self.lesioned:
             out, t = self._lesioned(x), None
         else:
-            if x.is_cuda and self.runs_padded:
+            if self._split_weights:
                 self._lay_out_weights(padded=False)
             h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
             out, t = self._carry(x, h)
@@ -150,16 +151,17 @@ class HighwayBiLSTMLayer(nn.Module):
         buffer per direction for :meth:`forward_padded`, ``nn.LSTM``'s own two-direction buffer
         for :meth:`forward`. cuDNN takes a weight buffer only from the start of the weights'
         storage and in its own layout; any other layout costs a copy of the weights (and a
-        warning) on every call. Checked on every call, acted on when the way changes."""
+        warning) on every call. Acted on only when the way changes (and after ``nn.LSTM`` has
+        laid them out again, as it does when the model moves)."""
         lstm = self.lstm
+        if not padded:
+            lstm.flatten_parameters()
+            self._split_weights = False
+            return
         reverse, last = lstm.weight_ih_l0_reverse, lstm.bias_hh_l0_reverse
         if not torch.backends.cudnn.is_acceptable(reverse):
             return
         storage = reverse.untyped_storage().data_ptr()
-        if not padded:
-            if storage != lstm.weight_ih_l0.untyped_storage().data_ptr():
-                lstm.flatten_parameters()
-            return
         if reverse.data_ptr() == storage and last.untyped_storage().data_ptr() == storage:
             return
         from torch.backends.cudnn import rnn
@@ -169,6 +171,7 @@ class HighwayBiLSTMLayer(nn.Module):
                 weights = [getattr(lstm, name + suffix) for name in _LSTM_WEIGHTS]
                 torch._cudnn_rnn_flatten_weight(weights, 4, lstm.input_size, rnn.get_cudnn_mode("LSTM"),
                                                 lstm.hidden_size, 0, 1, True, False)
+        self._split_weights = True
 
     def _carry(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor | None]:
         """The layer's output from its input ``x`` and its LSTM's output ``h`` (any layout, one
