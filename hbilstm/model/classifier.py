@@ -109,6 +109,9 @@ class HighwayBiLSTMClassifier(nn.Module):
                       or (tokens.device.type != "cpu" and not PADDED_OFF_CPU))
         elif stats is not None and not packed:
             raise ValueError("layer statistics are taken on packed sequences: leave packed=None")
+        if lengths.device.type == "cpu" and lengths.numel() and int(lengths.min()) < 1:
+            # (as packing refuses it; on the padded way an empty row would pool nothing)
+            raise ValueError("every row needs a length of at least 1")
         embedded = self.embed(tokens)
         device_lengths = lengths
         if embedded.is_cuda and lengths.device.type == "cpu":

@@ -171,3 +171,11 @@ def test_a_lesioned_layer_carries_its_input_the_same_both_ways():
     model = random_model("highway", "max", layers=3)
     model.layers[1].lesioned = True
     assert max_diff(model, *mixed_batch(60, all_lengths_shuffled(seed=6))) < TOLERANCE
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_a_row_of_length_zero_is_refused_either_way(packed):
+    model = random_model("highway", "attention", layers=1)
+    tokens, lengths = mixed_batch(60, [3, 2])
+    with pytest.raises((ValueError, RuntimeError), match="length"):
+        model(tokens, torch.tensor([3, 0]), packed=packed)
