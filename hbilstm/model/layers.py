@@ -134,14 +134,15 @@ class HighwayBiLSTMLayer(nn.Module):
         if x.is_cuda:
             self._lay_out_weights(padded=True)
         lstm_in = self.input_dropout(x)
-        ahead = self._direction(lstm_in, "")
-        back = gather_steps(self._direction(gather_steps(lstm_in, reverse), "_reverse"), reverse)
+        zeros = torch.zeros(1, x.size(0), self.lstm.hidden_size, dtype=lstm_in.dtype, device=x.device)
+        ahead = self._direction(lstm_in, "", zeros)
+        back = gather_steps(self._direction(gather_steps(lstm_in, reverse), "_reverse", zeros), reverse)
         return self._carry(x, torch.cat([ahead, back], dim=-1))[0]
 
-    def _direction(self, x: Tensor, suffix: str) -> Tensor:
+    def _direction(self, x: Tensor, suffix: str, zeros: Tensor) -> Tensor:
         """One direction of the LSTM (``suffix`` "" or "_reverse") over batch-first ``x``, from
-        zero states, as a one-direction ``nn.LSTM`` holding those weights would compute it."""
-        zeros = torch.zeros(1, x.size(0), self.lstm.hidden_size, dtype=x.dtype, device=x.device)
+        the zero states ``zeros``, as a one-direction ``nn.LSTM`` holding those weights would
+        compute it."""
         weights = [getattr(self.lstm, name + suffix) for name in _LSTM_WEIGHTS]
         return torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
 
