@@ -23,14 +23,16 @@ import torch
 from .data.tokenizer import TokenizerConfig
 from .data.vocab import Vocabulary
 from .errors import CheckpointError
-from .fileio import atomic_open
+from .fileio import FileRefused, atomic_open, check_regular
 from .model import HighwayBiLSTMClassifier, ModelConfig
+from .schema import check_model_values
 
 FORMAT = "hbilstm-checkpoint"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
 RESUME_FILE = "last.pt"
 _REQUIRED = ("format", "format_version", "kind", "model_config", "state_dict", "vocab", "labels", "tokenizer", "max_tokens")
+MAX_BYTES = 16 << 30  # the largest checkpoint read (the default model's is about 10 MB)
 
 
 def vocab_payload(vocab: Vocabulary) -> dict[str, Any]:
@@ -94,7 +96,11 @@ def _looks_like_torch_file(path: Path) -> bool:
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
     """Read and validate a checkpoint on the CPU; CheckpointError if it is not a sound one."""
     path = resolve_checkpoint(path)
-    if path.stat().st_size == 0:
+    try:
+        size = check_regular(path, MAX_BYTES)
+    except FileRefused as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    if size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
     if not _looks_like_torch_file(path):
         raise CheckpointError(f"{path}: not a model ({EXPECTED})")
@@ -122,6 +128,10 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     missing = [key for key in _REQUIRED if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: damaged checkpoint (no {missing[0]!r})")
+    check_model_values(payload, str(path), payload["vocab"])
+    if not isinstance(payload["state_dict"], dict) or not all(isinstance(v, torch.Tensor)
+                                                               for v in payload["state_dict"].values()):
+        raise CheckpointError(f"{path}: damaged checkpoint (its weights are not a mapping of tensors)")
     if kind is not None and payload["kind"] != kind:
         raise CheckpointError(f"{path}: a {payload['kind']} checkpoint, expected a {kind} one")
     return payload
@@ -146,18 +156,34 @@ class LoadedModel:
 
 
 def build_model(payload: dict[str, Any], path: Path | str = "checkpoint") -> HighwayBiLSTMClassifier:
+    """The model a payload describes, with its weights. The shape is first built on the ``meta``
+    device (no memory) and compared with the weights, so that a config describing a far larger
+    model than its weights is refused before anything is allocated."""
     try:
-        if payload.get("member_configs"):  # an ensemble (see hbilstm.export.ensemble)
-            from .model.ensemble import EnsembleClassifier
-
-            model = EnsembleClassifier([ModelConfig.from_dict(c) for c in payload["member_configs"]])
-        else:
-            model = HighwayBiLSTMClassifier(ModelConfig.from_dict(payload["model_config"]))
+        skeleton = _make_model(payload, torch.device("meta"))
+        given = {name: tuple(tensor.shape) for name, tensor in payload["state_dict"].items()}
+        for name, tensor in skeleton.state_dict().items():
+            if given.get(name) != tuple(tensor.shape):
+                found = "missing" if name not in given else f"of shape {list(given[name])}"
+                raise ValueError(f"{name} {found}, expected {list(tensor.shape)}")
+        unexpected = sorted(set(given) - set(skeleton.state_dict()))
+        if unexpected:
+            raise ValueError(f"unexpected weights {unexpected[0]}")
+        model = _make_model(payload, torch.device("cpu"))
         model.load_state_dict(payload["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0][:120]
         raise CheckpointError(f"{path}: weights do not fit the model it describes ({first})") from None
     return model
+
+
+def _make_model(payload: dict[str, Any], device: torch.device) -> HighwayBiLSTMClassifier:
+    with device:
+        if payload.get("member_configs"):  # an ensemble (see hbilstm.export.ensemble)
+            from .model.ensemble import EnsembleClassifier
+
+            return EnsembleClassifier([ModelConfig.from_dict(c) for c in payload["member_configs"]])
+        return HighwayBiLSTMClassifier(ModelConfig.from_dict(payload["model_config"]))
 
 
 def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
@@ -172,11 +198,6 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
         file = resolve_checkpoint(path)
         payload = load_checkpoint(file)
     model = build_model(payload, file).to(device).eval()
-    vocab = vocabulary_from_payload(payload, file)
-    labels = [str(x) for x in payload["labels"]]
-    if len(labels) != model.config.num_classes or len(vocab) != model.config.vocab_size:
-        raise CheckpointError(f"{file}: vocabulary or labels do not match the model's shape")
-    return LoadedModel(
-        model, vocab, labels, TokenizerConfig.from_dict(payload["tokenizer"]),
-        int(payload["max_tokens"]), payload, file,
-    )
+    vocab = vocabulary_from_payload(payload, file)  # labels and vocabulary: checked with the payload
+    return LoadedModel(model, vocab, list(payload["labels"]), TokenizerConfig.from_dict(payload["tokenizer"]),
+                       payload["max_tokens"], payload, file)

@@ -57,19 +57,44 @@ def test_save_pretrained_and_from_pretrained_round_trip(clf, tmp_path):
     assert np.array_equal(again.predict_proba(texts), clf.predict_proba(texts))
 
 
+def hub_snapshot(folder, cache):
+    """``folder`` laid out as huggingface_hub's cache holds a downloaded repository: each file a
+    blob named by its hash, the snapshot's files links to them, and the Hub's .gitattributes."""
+    import hashlib
+    import os
+
+    repo = cache / "models--someone--tweet-sentiment"
+    snapshot = repo / "snapshots" / "0123abcd"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for file in folder.iterdir():
+        blob = repo / "blobs" / hashlib.sha256(file.read_bytes()).hexdigest()
+        blob.write_bytes(file.read_bytes())
+        os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)
+    (snapshot / ".gitattributes").write_text("*.safetensors filter=lfs diff=lfs merge=lfs -text\n")
+    return snapshot
+
+
 def test_a_hub_id_is_fetched_with_huggingface_hub(clf, tmp_path, monkeypatch):
     import huggingface_hub
 
-    folder = clf.save_pretrained(tmp_path / "model", onnx=False)
+    snapshot = hub_snapshot(clf.save_pretrained(tmp_path / "model", onnx=False), tmp_path / "cache")
     asked = []
 
     def fake_snapshot_download(repo_id, **kwargs):
         asked.append(repo_id)
-        return str(folder)
+        return str(snapshot)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     loaded = hbilstm.load("someone/tweet-sentiment", device="cpu")
     assert asked == ["someone/tweet-sentiment"] and loaded.labels == clf.labels
+    # the snapshot's links may lead into its repository's blobs, and nowhere else
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("[]")
+    (snapshot / "vocab.json").unlink()
+    (snapshot / "vocab.json").symlink_to(outside)
+    with pytest.raises(CheckpointError, match="vocab.json: a link to .*elsewhere.json, outside"):
+        hbilstm.load("someone/tweet-sentiment", device="cpu")
 
 
 def test_a_hub_id_offline_is_one_clear_error(monkeypatch, tmp_path):
@@ -103,7 +128,8 @@ def test_push_to_hub_uploads_the_model_folder(clf, monkeypatch):
     url = clf.push_to_hub("someone/m", token="t", onnx=False)
     assert url.endswith("/commit/abc")
     assert calls == [("token", "t"), ("create", "someone/m", True),
-                     ("upload", "someone/m", ["README.md", "config.json", "model.safetensors", "vocab.json"])]
+                     ("upload", "someone/m",
+                      ["README.md", "config.json", "integrity.json", "model.safetensors", "vocab.json"])]
 
 
 def test_import_hbilstm_loads_no_torch_until_a_model_is_loaded(trained_run):

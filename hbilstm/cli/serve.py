@@ -6,8 +6,11 @@ import sys
 
 import typer
 
+from ..serving.settings import ServeSettings
 from . import options
 from ._app import app, user_errors
+
+DEFAULTS = ServeSettings()  # one source for the service's defaults
 
 
 @app.command()
@@ -18,16 +21,29 @@ def serve(
     port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port to listen on."),
     device: str = options.device(),
     batch_size: int = options.batch_size(256),
-    max_texts: int = typer.Option(1000, "--max-texts", min=1, metavar="N", help="Most texts in one request; more is refused with 413."),
-    max_chars: int = typer.Option(2000, "--max-chars", min=1, metavar="N", help="Most characters in one text; a longer one is refused with 413."),
-    batch_window_ms: float = typer.Option(5.0, "--batch-window-ms", min=0, max=1000, metavar="MS", help="How long a request waits for others to share its model call (0: no waiting)."),
-    max_batch_texts: int = typer.Option(1024, "--max-batch-texts", min=1, metavar="N", help="Most texts gathered into one model call (a larger request still runs, alone)."),
+    max_texts: int = typer.Option(DEFAULTS.max_texts, "--max-texts", min=1, metavar="N", help="Most texts in one request; more is refused with 413."),
+    max_chars: int = typer.Option(DEFAULTS.max_chars, "--max-chars", min=1, metavar="N", help="Most characters in one text; a longer one is refused with 413."),
+    batch_window_ms: float = typer.Option(DEFAULTS.batch_window_ms, "--batch-window-ms", min=0, max=1000, metavar="MS", help="How long a request waits for others to share its model call (0: no waiting)."),
+    max_batch_texts: int = typer.Option(DEFAULTS.max_batch_texts, "--max-batch-texts", min=1, metavar="N", help="Most texts gathered into one model call (a larger request still runs, alone)."),
+    max_connections: int = typer.Option(
+        DEFAULTS.max_connections, "--max-connections", min=1, metavar="N",
+        help="Most connections open at once; more are answered 503 with Retry-After."),
+    header_timeout: float = typer.Option(
+        DEFAULTS.header_timeout_s, "--header-timeout", min=0.001, max=3600, metavar="S",
+        help="Seconds a connection may take to send a request's head (408 after)."),
+    body_timeout: float = typer.Option(
+        DEFAULTS.body_timeout_s, "--body-timeout", min=0.001, max=3600, metavar="S",
+        help="Seconds a request may take to send its body (408 after)."),
+    max_body_mb_in_flight: int = typer.Option(
+        DEFAULTS.max_body_bytes_in_flight >> 20, "--max-body-mb-in-flight", min=1, metavar="MB",
+        help="Most MiB of request bodies held at once over all connections; more: 503 with Retry-After."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
 ) -> None:
     """Serve the model over HTTP: POST /predict, /health, /metadata.
 
     POST /predict takes {"texts": ["...", ...]} and answers, per text and in order, its label,
     confidence and every label's probability. Requests arriving together share one model call.
+    Slow, greedy or too many clients are refused (408, 503) rather than let to starve it.
     Stop the server with Ctrl-C.
 
     Examples:
@@ -48,16 +64,19 @@ def serve(
     import hbilstm
 
     from ..serving.app import create_app
-    from ..serving.settings import ServeSettings, check_address
+    from ..serving.guard import server_config
+    from ..serving.settings import check_address
 
     check_address(host, port)  # a port in use is one line now, not after the model has loaded
     settings = ServeSettings(max_texts=max_texts, max_chars=max_chars, batch_window_ms=batch_window_ms,
-                             max_batch_texts=max_batch_texts)
+                             max_batch_texts=max_batch_texts, max_connections=max_connections,
+                             header_timeout_s=header_timeout, body_timeout_s=body_timeout,
+                             max_body_bytes_in_flight=max_body_mb_in_flight << 20)
     classifier = hbilstm.load(model, device=device, batch_size=batch_size)
     where = classifier.device or "cpu (ONNX Runtime)"
     print(f"serving {classifier.path} ({', '.join(classifier.labels)}) on {where}", file=sys.stderr, flush=True)
-    config = uvicorn.Config(create_app(classifier, settings), host=host, port=port, access_log=access_log,
-                            log_config=_log_config(uvicorn))
+    config = server_config(create_app(classifier, settings), settings, host, port, access_log=access_log,
+                           log_config=_log_config(uvicorn))
     try:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl-C or SIGTERM, then re-raises the signal
@@ -65,9 +84,14 @@ def serve(
 
 
 def _log_config(uvicorn) -> dict:
-    """uvicorn's logging, with the service's own log lines (errors, start-up) printed alike."""
+    """uvicorn's logging, with the service's own log lines (errors, start-up) printed alike, and
+    errors and warnings of each kind printed once a minute at most (a flood of bad connections
+    would otherwise fill the log: hbilstm.serving.guard.OncePerInterval)."""
     import copy
 
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["once"] = {"()": "hbilstm.serving.guard.OncePerInterval", "interval": 60.0}
+    config["handlers"]["default"]["filters"] = ["once"]
     config["loggers"]["hbilstm"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["asyncio"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
     return config

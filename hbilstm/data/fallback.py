@@ -13,6 +13,7 @@ Nothing here knows of the model.
 
 from __future__ import annotations
 
+import struct
 from typing import Sequence
 
 import numpy as np
@@ -20,13 +21,29 @@ import numpy as np
 from .vocab import spellings
 
 CHUNK = 2048  # rows of the table compared with the vocabulary at once (CHUNK x vocabulary floats)
+CACHE_LIMIT = 100_000  # tokens remembered by a fallback; the cache is cleared when it grows past this
+
+_M, _R, _MASK = 0xC6A4A7935BD1E995, 47, (1 << 64) - 1
 
 
 def hash_key(text: str) -> int:
-    """The 64-bit key of a string in a spaCy vectors table (spaCy's ``hash_string``)."""
-    from spacy.strings import hash_string
-
-    return int(hash_string(text))
+    """The 64-bit key of a string in a spaCy vectors table: spaCy's ``hash_string``, which is
+    MurmurHash64A (Austin Appleby's 64-bit MurmurHash2, seed 1) of the UTF-8 bytes, computed here
+    without spaCy (importing it pulls in thinc and torch, about a second and a half)."""
+    data = text.encode("utf-8", "surrogatepass")  # a lone surrogate is no key, but must not fail
+    blocks = len(data) // 8
+    h = (1 ^ (len(data) * _M)) & _MASK
+    for k in struct.unpack_from(f"<{blocks}Q", data):
+        k = (k * _M) & _MASK
+        k ^= k >> _R
+        h ^= (k * _M) & _MASK
+        h = (h * _M) & _MASK
+    tail = data[blocks * 8:]
+    if tail:  # the last 1-7 bytes, little-endian, as the reference's switch reads them
+        h = ((h ^ int.from_bytes(tail, "little")) * _M) & _MASK
+    h ^= h >> _R
+    h = (h * _M) & _MASK
+    return h ^ (h >> _R)
 
 
 class WordFallback:
@@ -74,6 +91,8 @@ class WordFallback:
             found = self._find(hash_key(spelling))
             if found is not None:
                 break
+        if len(self._cache) >= CACHE_LIMIT:  # a service sees endless new words: memory stays bounded
+            self._cache.clear()
         self._cache[token] = found
         return found
 

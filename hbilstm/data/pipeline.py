@@ -12,6 +12,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from ..errors import DataError
 from .corpora import Corpus
+from .limits import MAX_TEXT_CHARS
 from .ngrams import ngram_ids
 from .readers import Examples
 from .token_cache import TokenCache
@@ -46,7 +47,8 @@ def encode_ngrams(token_lists: Sequence[Sequence[str]], buckets: int, max_tokens
 
 class EncodedTexts(NamedTuple):
     """Texts as a model reads them: id sequences (cut to ``max_tokens``; never empty), whether
-    each text was cut, and the n-gram ids (None for a model that reads none)."""
+    each text was cut (it had more tokens than ``max_tokens``, or more characters than
+    :data:`~hbilstm.data.limits.MAX_TEXT_CHARS`), and the n-gram ids (None for a model that reads none)."""
 
     ids: list[list[int]]
     cut: list[bool]
@@ -55,9 +57,12 @@ class EncodedTexts(NamedTuple):
 
 def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, texts: Sequence[str],
                  ngram_buckets: int = 0) -> EncodedTexts:
-    """Tokenize and encode ``texts`` for a model (``ngram_buckets``: its ``ngram_buckets``)."""
-    token_lists = list(tokenizer.tokenize_many(texts))
-    return EncodedTexts(encode(token_lists, vocab, max_tokens), [len(tokens) > max_tokens for tokens in token_lists],
+    """Tokenize and encode ``texts`` for a model (``ngram_buckets``: its ``ngram_buckets``). Every
+    way of scoring texts comes here, so every one cuts them alike: to ``max_tokens`` tokens, read
+    from at most :data:`~hbilstm.data.limits.MAX_TEXT_CHARS` characters."""
+    token_lists = list(tokenizer.tokenize_many(texts, limit=max_tokens))
+    cut = [len(tokens) > max_tokens or len(text) > MAX_TEXT_CHARS for tokens, text in zip(token_lists, texts)]
+    return EncodedTexts(encode(token_lists, vocab, max_tokens), cut,
                         encode_ngrams(token_lists, ngram_buckets, max_tokens))
 
 

@@ -31,14 +31,16 @@ from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from ..errors import DataError
+from .limits import MAX_LINE_CHARS, MAX_TEXT_CHARS
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
 SEMEVAL_LABELS = ("negative", "neutral", "positive")
 SST5_LABELS = ("very negative", "negative", "neutral", "positive", "very positive")
 SST2_LABELS = ("negative", "positive")
 
-# Some tweets are longer than the csv module's default field limit allows.
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+# Some tweets are longer than the csv module's default field limit allows; no field is longer
+# than a line may be.
+csv.field_size_limit(min(sys.maxsize, MAX_LINE_CHARS))
 
 
 @dataclass
@@ -286,6 +288,11 @@ def iter_records(
     its line, or, with ``skip_bad_lines``, comes back as a Record with ``error`` set.
     ``name`` is how the source is named in messages. For CSV/TSV, a ``columns`` list is filled
     with the header's names as soon as the header is read.
+
+    Lines are read with a bound (:mod:`hbilstm.data.limits`): a text file's line is cut to one
+    character more than the tokenizer reads (the rest is read and dropped, so a long line costs
+    no memory), and any line longer than ``MAX_LINE_CHARS`` raises DataError naming it, so that
+    an input without line ends (``/dev/zero``) is an error, not an endless read.
     """
     text = io.TextIOWrapper(
         stream, encoding="utf-8-sig", errors=errors, newline="" if fmt in ("csv", "tsv") else None
@@ -293,13 +300,13 @@ def iter_records(
     try:
         if fmt == "txt":
             column = required[0] if required else "text"
-            for number, line in enumerate(text, 1):
+            for number, line in enumerate(bounded_lines(text, name, keep=MAX_TEXT_CHARS + 1), 1):
                 yield Record(number, {column: line.rstrip("\n")})
         elif fmt in ("csv", "tsv"):
-            yield from _iter_table(text, "," if fmt == "csv" else "\t", name, required, optional, skip_bad_lines,
-                                   columns)
+            yield from _iter_table(bounded_lines(text, name), "," if fmt == "csv" else "\t", name, required, optional,
+                                   skip_bad_lines, columns)
         elif fmt == "jsonl":
-            yield from _iter_jsonl(text, name, required, skip_bad_lines)
+            yield from _iter_jsonl(bounded_lines(text, name), name, required, skip_bad_lines)
         else:
             raise ValueError(f"unknown table format {fmt!r}")
     except UnicodeDecodeError as exc:
@@ -310,14 +317,35 @@ def iter_records(
             text.detach()
 
 
+def bounded_lines(text: IO[str], name: str, keep: int | None = None) -> Iterator[str]:
+    """The lines of ``text`` (each with its line end, as iterating the stream gives them), never
+    holding more than ``MAX_LINE_CHARS`` characters: DataError naming a line that is longer.
+    ``keep``: cut each line to ``keep`` characters, reading and dropping the rest (up to that
+    bound) without holding it."""
+    number = 0
+    whole = MAX_LINE_CHARS + 1
+    while line := text.readline(keep or whole):
+        number += 1
+        if not line.endswith(("\n", "\r")) and len(line) == (keep or whole):
+            length = len(line) if keep else whole
+            while keep and (rest := text.readline(1 << 16)):
+                length += len(rest)
+                if rest.endswith(("\n", "\r")) or length > MAX_LINE_CHARS:
+                    break
+            if length > MAX_LINE_CHARS:
+                raise DataError(f"{name}:{number}: a line of more than {MAX_LINE_CHARS:,} characters; a file of "
+                                "tweets has one text per line (is this the right file?)")
+        yield line
+
+
 def _bad(message: str, skip: bool) -> str:
     if not skip:
         raise DataError(message)
     return message.split(": ", 1)[1]
 
 
-def _iter_table(text, delimiter, name, required, optional, skip_bad_lines, columns) -> Iterator[Record]:
-    reader = csv.reader(text, delimiter=delimiter)
+def _iter_table(lines, delimiter, name, required, optional, skip_bad_lines, columns) -> Iterator[Record]:
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
@@ -352,8 +380,8 @@ def _iter_table(text, delimiter, name, required, optional, skip_bad_lines, colum
         raise DataError(f"{name}:{reader.line_num}: {exc}") from None
 
 
-def _iter_jsonl(text, name, required, skip_bad_lines) -> Iterator[Record]:
-    for number, line in enumerate(text, 1):
+def _iter_jsonl(lines, name, required, skip_bad_lines) -> Iterator[Record]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:

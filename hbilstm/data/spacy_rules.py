@@ -101,7 +101,15 @@ class AffixTokenizer:
     """Splits one whitespace-free piece of text into tokens by a rules snapshot, as spaCy would.
 
     ``AffixTokenizer(snapshot)("(don't!")`` -> ``["(", "do", "n't", "!"]``.
+
+    Suffixes are searched for in the last :attr:`SUFFIX_WINDOW` characters of what remains, not in
+    all of it: spaCy's search over the whole piece costs time in the square of its length (ten
+    seconds for 10,000 "!"), and no suffix rule matches anything near that long except a run of
+    one character, which then comes off in window-sized tokens instead of as one. (Tweets'
+    pieces are far shorter: :mod:`hbilstm.data.limits` cuts longer ones to 128 characters.)
     """
+
+    SUFFIX_WINDOW = 100
 
     def __init__(self, snapshot: dict):
         def compiled(name):
@@ -152,7 +160,7 @@ class AffixTokenizer:
                 prefixes.append(text[:front])
                 text = text[front:]
                 break
-            back = self._affix_length(self._suffix, text[front:])
+            back = self._affix_length(self._suffix, text[max(front, len(text) - self.SUFFIX_WINDOW):])
             if back and text[:-back] and text[:-back] in special:
                 suffixes.append(text[-back:])
                 text = text[:-back]

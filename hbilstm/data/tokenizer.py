@@ -26,6 +26,8 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator
 
+from .limits import MAX_PIECE_CHARS, MAX_TEXT_CHARS
+
 URL_TOKEN = "<url>"
 USER_TOKEN = "@user"
 
@@ -131,8 +133,10 @@ class TweetTokenizer:
     """
 
     # Normalised forms are remembered: tweets repeat the same tokens endlessly, and the regular
-    # expressions below cost more than a dictionary lookup. The memo is cleared when it grows large.
+    # expressions below cost more than a dictionary lookup. The memo is cleared when it grows large,
+    # and holds no long strings (which seldom repeat), so that its memory stays small.
     MEMO_LIMIT = 500_000
+    MEMO_CHARS = 40
 
     def __init__(self, config: TokenizerConfig | None = None):
         from .spacy_rules import AffixTokenizer, load_rules
@@ -153,6 +157,8 @@ class TweetTokenizer:
             return self._memo[token]
         except KeyError:
             pass
+        if len(token) > self.MEMO_CHARS:
+            return self._normalise_uncached(token)
         if len(self._memo) >= self.MEMO_LIMIT:
             self._memo.clear()
         result = self._memo[token] = self._normalise_uncached(token)
@@ -173,7 +179,8 @@ class TweetTokenizer:
     def tokenize(self, text: str) -> list[str]:
         return next(self.tokenize_many([text]))
 
-    def tokenize_many(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[list[str]]:
+    def tokenize_many(self, texts: Iterable[str], batch_size: int = 1000, limit: int | None = None
+                      ) -> Iterator[list[str]]:
         """Tokenize a stream of texts lazily, one token list per text, in order.
 
         spaCy splits a text at whitespace and then tokenizes each piece on its own; so do we, with
@@ -182,23 +189,46 @@ class TweetTokenizer:
         letters only, or a whole hashtag or mention, that is not one of spaCy's special cases
         ("gonna", "cannot") is one token under those rules and skips them altogether: most pieces
         of a tweet are such words. The tests check that the tokens are spaCy's, on real tweets.
+
+        Only the first :data:`~hbilstm.data.limits.MAX_TEXT_CHARS` characters of a text are read,
+        and a piece longer than :data:`~hbilstm.data.limits.MAX_PIECE_CHARS` is split into pieces of
+        that length first (guards of memory and time, far above any tweet). ``limit``: stop reading
+        a text once it has given more than ``limit`` tokens (a caller that keeps ``limit`` tokens
+        still sees that there were more).
         """
         del batch_size  # kept for callers; pieces are now tokenized one by one, and remembered
         pieces, normalise = self._pieces, self._normalise
         special = self._affixes.specials  # spaCy's special cases ("gonna" -> "gon", "na")
+        most = float("inf") if limit is None else limit
         for text in texts:
             tokens: list[str] = []
-            for piece in html.unescape(text).split():
+            for piece in html.unescape(text[:MAX_TEXT_CHARS]).split():
                 if (_PLAIN.match(piece) or _HASHTAG_OR_MENTION.match(piece)) and piece not in special:
                     tokens.append(normalise(piece))
-                    continue
-                known = pieces.get(piece)
-                if known is None:
-                    if len(pieces) >= self.MEMO_LIMIT:
-                        pieces.clear()
-                    known = pieces[piece] = self._piece_tokens(piece)
-                tokens.extend(known)
+                else:
+                    known = pieces.get(piece)
+                    tokens.extend(known if known is not None else self._new_piece(piece, most - len(tokens)))
+                if len(tokens) > most:
+                    break
             yield tokens
+
+    def _new_piece(self, piece: str, room: float) -> list[str]:
+        """The tokens of a piece not seen before: remembered when it is short; a piece longer than
+        MAX_PIECE_CHARS is tokenized in pieces of that length, until it has given more than ``room``
+        tokens."""
+        if len(piece) > MAX_PIECE_CHARS:
+            tokens: list[str] = []
+            for start in range(0, len(piece), MAX_PIECE_CHARS):
+                tokens.extend(self._piece_tokens(piece[start:start + MAX_PIECE_CHARS]))
+                if len(tokens) > room:
+                    break
+            return tokens
+        tokens = self._piece_tokens(piece)
+        if len(piece) <= self.MEMO_CHARS:
+            if len(self._pieces) >= self.MEMO_LIMIT:
+                self._pieces.clear()
+            self._pieces[piece] = tokens
+        return tokens
 
     def _piece_tokens(self, piece: str) -> list[str]:
         """The tokens of one whitespace-free piece, by spaCy's rules (adjusted as above)."""

@@ -119,13 +119,21 @@ def render_markdown(analysis: Analysis) -> str:
             lines.append(f"| {entry['layer']} | " + " | ".join(
                 f"{entry[k]['gate']:.3f}" if k in entry else "–" for k in kinds) + " |")
     p = analysis.pruning
+    chosen_on = p.get("chosen_on", analysis.split)
     lines += ["", "## Pruning by lesion", ""]
     if p.get("dropped"):
         lines.append(
-            f"Removing layers {', '.join(map(str, p['dropped']))} (tried one at a time, cheapest lesion first, kept "
-            f"while the score stayed within {p['threshold_points']} points) leaves {p['layers_after']} of "
-            f"{p['layers_before']} layers and {p['parameters_after']:,} of {p['parameters_before']:,} parameters; "
-            f"{name} {100 * p['score_before']:.2f} → {100 * p['score_after']:.2f}, without retraining.")
+            f"Chosen on the {chosen_on} split: removing layers {', '.join(map(str, p['dropped']))} (tried one at a "
+            f"time, cheapest {chosen_on} lesion first, kept while the {chosen_on} score stayed within "
+            f"{p['threshold_points']} points: {100 * p.get('chosen_score_before', p['score_before']):.2f} → "
+            f"{100 * p.get('chosen_score_after', p['score_after']):.2f}) leaves {p['layers_after']} of "
+            f"{p['layers_before']} layers and {p['parameters_after']:,} of {p['parameters_before']:,} parameters. "
+            f"Scored once on the {analysis.split} split: {name} {100 * p['score_before']:.2f} → "
+            f"{100 * p['score_after']:.2f}, without retraining.")
     else:
-        lines.append(f"No layer could be removed within {p.get('threshold_points')} points.")
+        lines.append(f"No layer could be removed within {p.get('threshold_points')} points of the {chosen_on} score.")
+    if p.get("same_split"):
+        lines.append("")
+        lines.append(f"The layers were chosen on the same split they are scored on ({analysis.split}; the data has no "
+                     "other), so the pruned score is optimistic.")
     return "\n".join(lines) + "\n"

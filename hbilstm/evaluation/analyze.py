@@ -5,6 +5,11 @@ carry path, y = P(x) (highway: T = 0; gated-residual: g = 0; residual: H dropped
 retraining; the score that costs shows whether the layer does work or has learned to carry its
 input on. The layers whose lesion costs less than a threshold are then removed together (where
 their carry path is the identity) and the pruned model is scored as it is (Savarese et al.).
+
+Which layers go is decided on the validation split, and the pruned model is then scored once on
+the reported split (test by default): choosing on the split that is reported would make the
+pruned score look better than it is. Only data with no validation split is chosen and scored on
+the same split, and the analysis says so.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from ..data.batching import bucket_order, iter_batches
 from ..data.tokenizer import EMOJI_SEQUENCE, URL_TOKEN
 from ..data.vocab import UNK as UNK_TOKEN
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..inference import layer_statistics, predict_probs
 from ..model.prune import prune_layers, removable
-from .evaluate import scoring_data
+from .evaluate import encode_split, scoring_data
 from .metrics import classification_metrics
 
 LESIONABLE = ("highway", "gated-residual", "residual")
@@ -100,7 +105,8 @@ def analyze(checkpoint: str | Path, data: str | None = None, split: str | None =
     """Lesion every layer of the model in ``checkpoint`` on ``split`` of ``data`` (as
     :func:`~hbilstm.evaluation.evaluate.evaluate` chooses them), list the tokens that open each
     highway layer's gate most and least (types seen at least ``min_count`` times), and prune the
-    layers whose lesion costs less than ``threshold`` points of the official metric."""
+    layers whose lesion costs less than ``threshold`` points of the official metric, as lesions on
+    the validation split decide (see the module), scoring the pruned model on ``split``."""
     scoring = scoring_data(checkpoint, data, split, data_dir, device)
     model, encoded, labels = scoring.loaded.model, scoring.encoded, scoring.loaded.label_names
     if hasattr(model, "members"):
@@ -128,7 +134,28 @@ def analyze(checkpoint: str | Path, data: str | None = None, split: str | None =
                 "most": [{"token": w, "gate": g, "count": n} for g, n, w in frequent[:top]],
                 "least": [{"token": w, "gate": g, "count": n} for g, n, w in frequent[::-1][:top]],
             })
-    analysis.pruning = prune_by_lesion(model, layers, baseline, threshold, lambda m: _score(m, encoded, batch_size, *run))
+    chosen_on, selection = scoring.split, encoded
+    if scoring.split != "val":
+        try:
+            chosen_on, selection = "val", encode_split(scoring, "val")
+        except DataError:  # data with no validation split: choose on the reported one, and say so
+            pass
+    candidates = layers
+    if selection is not encoded:
+        before = _score(model, selection, batch_size, *run)
+        candidates = [{**entry, "cost": before - score}
+                      for entry, score in zip(layers, lesion_scores(model, selection, batch_size, *run))]
+    else:
+        before = baseline
+    pruning = prune_by_lesion(model, candidates, before, threshold,
+                              lambda m: _score(m, selection, batch_size, *run))
+    reported = pruning["score_after"]  # chosen on the reported split itself
+    if selection is not encoded:
+        reported = baseline if not pruning["dropped"] else _score(
+            prune_layers(model, [i - 1 for i in pruning["dropped"]]).eval(), encoded, batch_size, *run)
+    analysis.pruning = {**pruning, "chosen_on": chosen_on, "chosen_score_before": pruning["score_before"],
+                        "chosen_score_after": pruning["score_after"], "score_before": baseline, "score_after": reported,
+                        "scored_on": scoring.split, "same_split": chosen_on == scoring.split}
     return analysis
 
 

@@ -35,6 +35,17 @@ class ScoringData:
     note: str
     encoded: EncodedSplit
     official: str
+    training: dict | None = None  # the run's training options when the data is what it was trained on
+
+
+def encode_split(scoring: ScoringData, split: str) -> EncodedSplit:
+    """Another split of the same data, encoded for the same model, cut as :func:`choose_split`
+    cuts it (``hbilstm analyze`` chooses on val what it reports on test). DataError when the
+    data has no such split."""
+    examples, name, _ = choose_split(scoring.corpus, split, scoring.training)
+    loaded = scoring.loaded
+    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets)
+    return encoder.encode(examples, loaded.vocab, loaded.label_names, f"{scoring.corpus.name} {name}")
 
 
 def scoring_data(
@@ -63,12 +74,12 @@ def scoring_data(
         text_column or trained.get("text_column", "text"),
         label_column or trained.get("label_column", "label"),
     )
-    same_data = trained_on(corpus, loaded.payload, data)
-    examples, split, note = choose_split(corpus, split, trained if same_data else None)
+    training = trained if trained_on(corpus, loaded.payload, data) else None
+    examples, split, note = choose_split(corpus, split, training)
     encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets)
     encoded = encoder.encode(examples, loaded.vocab, loaded.label_names, f"{corpus.name} {split}")
     official = loaded.payload.get("metric") if data == trained.get("data") else corpus.metric
-    return ScoringData(loaded, torch_device, corpus, split, note, encoded, official or corpus.metric)
+    return ScoringData(loaded, torch_device, corpus, split, note, encoded, official or corpus.metric, training)
 
 
 def evaluate(

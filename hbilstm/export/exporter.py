@@ -33,12 +33,13 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: boo
     if onnx and payload.get("member_configs"):
         raise ConfigError("an ensemble has no ONNX export yet: export it with --no-onnx, or export its members")
     if onnx:
-        from .onnx import export_onnx  # needs the onnx extra; says what to install when missing
+        from .onnx import digest_of_model, export_onnx  # needs the onnx extra; says what to install when missing
 
         model = build_model(payload, source).eval()
 
-        def onnx_writer(path: Path) -> None:
+        def onnx_writer(path: Path) -> str:
             export_onnx(model, path)
+            return digest_of_model(model)
 
     summary = None
     if results:

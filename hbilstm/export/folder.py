@@ -10,10 +10,14 @@
                         and the vocabulary id it is read as (hbilstm.data.fallback)
     model.onnx          the same model as an ONNX graph, for ONNX Runtime (optional)
     README.md           the model card
+    integrity.json      the size and SHA-256 of every file above, checked before any is read
+                        (hbilstm.export.integrity)
 
 This is the layout Hugging Face Hub repositories use (``config.json`` beside
 ``model.safetensors``, the card as ``README.md``), so such a folder can be uploaded as it is and
-downloaded with ``huggingface_hub.snapshot_download``. Nothing in it is ever unpickled.
+downloaded with ``huggingface_hub.snapshot_download``. Nothing in it is ever unpickled, and
+nothing is parsed before every file has passed the integrity record and its config.json the
+checks of :mod:`hbilstm.schema`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, ConfigError
-from ..fileio import refuse_file_as_folder
+from ..fileio import FileRefused, read_capped, refuse_file_as_folder
+from ..schema import check_model_values
+from .integrity import cap_of, verify_folder, write_record
 
 FORMAT = "hbilstm-model"
 FORMAT_VERSION = 1
@@ -56,7 +62,8 @@ def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any]
     """Write a model checkpoint's ``payload`` as a model folder at ``out``.
 
     ``extra`` goes into config.json too (for example the run's scores); ``card`` is the
-    README.md text; ``onnx_writer(path)`` writes model.onnx. Everything is written into a
+    README.md text; ``onnx_writer(path)`` writes model.onnx and returns the digest of the model it
+    was traced from (kept in integrity.json, written last). Everything is written into a
     temporary folder beside ``out`` and renamed into place, so a failure leaves nothing behind.
     """
     out = Path(out)
@@ -83,8 +90,8 @@ def write_model_folder(payload: dict[str, Any], out: Path, extra: dict[str, Any]
                                      str(tmp / FALLBACK_FILE))
         if card is not None:
             (tmp / CARD_FILE).write_text(card, encoding="utf-8")
-        if onnx_writer is not None:
-            onnx_writer(tmp / ONNX_FILE)
+        graph_digest = onnx_writer(tmp / ONNX_FILE) if onnx_writer is not None else None
+        write_record(tmp, graph_digest)
         _usual_permissions(tmp)
         if out.exists():
             shutil.rmtree(out)
@@ -104,16 +111,15 @@ def _usual_permissions(folder: Path) -> None:
         file.chmod(0o666 & ~umask)
 
 
-def read_folder_files(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
-    """A model folder's config.json and vocab.json, checked (no weights: nothing here needs torch)."""
+def read_folder_files(path: str | os.PathLike, verify: bool = True
+                      ) -> tuple[dict[str, Any], list[str], dict[str, Any] | None]:
+    """A model folder's config.json and vocab.json, checked, and its integrity record (no weights:
+    nothing here needs torch). ``verify``: check every file against the record first (see
+    :func:`~hbilstm.export.integrity.verify_folder`; a process reading a folder that its parent
+    has just checked passes False, and the record is then None)."""
     path = Path(path)
-    try:
-        config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        vocab = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path}: model folder without {Path(exc.filename).name}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: damaged model folder ({exc})") from None
+    record = verify_folder(path) if verify else None
+    config, vocab = (_read_json(path / name) for name in (CONFIG_FILE, VOCAB_FILE))
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{path / CONFIG_FILE}: not an hbilstm model folder")
     if config.get("format_version") != FORMAT_VERSION:
@@ -121,23 +127,43 @@ def read_folder_files(path: str | os.PathLike) -> tuple[dict[str, Any], list[str
                               f"this hbilstm reads version {FORMAT_VERSION}")
     if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
         raise CheckpointError(f"{path / VOCAB_FILE}: expected a JSON list of tokens")
-    return config, vocab
+    check_model_values(config, str(path / CONFIG_FILE), vocab)
+    return config, vocab, record
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(read_capped(path, cap_of(path.name)).decode("utf-8"))
+    except FileRefused as exc:
+        if str(exc) == "no such file":
+            raise CheckpointError(f"{path.parent}: model folder without {path.name}") from None
+        raise CheckpointError(f"{path}: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:100]
+        raise CheckpointError(f"{path}: damaged ({reason})") from None
+
+
+def load_tensors(path: Path, reader) -> dict[str, Any]:
+    """The tensors of a safetensors file (``reader``: ``safetensors.torch.load_file`` or
+    ``safetensors.numpy.load_file``); CheckpointError for a damaged one, whatever the reader raises."""
+    try:
+        tensors = reader(str(path))
+    except ConfigError:
+        raise
+    except Exception as exc:  # a truncated or foreign file: safetensors raises its own SafetensorError
+        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: damaged weights ({first})") from None
+    if not isinstance(tensors, dict):
+        raise CheckpointError(f"{path}: damaged weights")
+    return tensors
 
 
 def read_model_folder(path: str | os.PathLike) -> dict[str, Any]:
     """A model folder as the same payload a ``model.pt`` checkpoint holds (weights as tensors)."""
     path = Path(path)
-    config, vocab = read_folder_files(path)
-    try:
-        state_dict = _safetensors().load_file(str(path / WEIGHTS_FILE))
-    except ConfigError:
-        raise
-    except Exception as exc:  # a truncated or foreign file: safetensors raises several kinds
-        raise CheckpointError(f"{path / WEIGHTS_FILE}: damaged weights ({str(exc).splitlines()[0][:100]})") from None
-    payload = {**config, "kind": "model", "state_dict": state_dict, "vocab": vocab}
+    config, vocab, _ = read_folder_files(path)
+    payload = {**config, "kind": "model", "state_dict": load_tensors(path / WEIGHTS_FILE, _safetensors().load_file),
+               "vocab": vocab}
     if (path / FALLBACK_FILE).is_file():
-        try:
-            payload["vocab_fallback"] = _safetensors().load_file(str(path / FALLBACK_FILE))
-        except Exception as exc:
-            raise CheckpointError(f"{path / FALLBACK_FILE}: damaged ({str(exc).splitlines()[0][:100]})") from None
+        payload["vocab_fallback"] = load_tensors(path / FALLBACK_FILE, _safetensors().load_file)
     return payload

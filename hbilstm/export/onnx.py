@@ -29,12 +29,13 @@ from ..model.classifier import HighwayBiLSTMClassifier
 from ..model.unpacked import UnpackedClassifier
 from .onnx_runtime import (  # noqa: F401  (find_onnx_model, OnnxScorer and the names: imported from here too)
     INPUTS,
+    MODEL_KEY,
     NGRAM_INPUT,
     OUTPUT,
-    WEIGHTS_KEY,
     OnnxScorer,
     digest_of,
     find_onnx_model,
+    model_digest,
     require,
 )
 
@@ -47,6 +48,11 @@ def weights_digest(model: nn.Module) -> str:
     return digest_of((name, str(tensor.dtype), tuple(tensor.shape),
                       tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
                      for name, tensor in model.state_dict().items())
+
+
+def digest_of_model(model: HighwayBiLSTMClassifier) -> str:
+    """The :func:`~hbilstm.export.onnx_runtime.model_digest` of ``model``: its weights and shape."""
+    return model_digest(weights_digest(model), model.config.to_dict())
 
 
 class _Probabilities(nn.Module):
@@ -62,7 +68,8 @@ class _Probabilities(nn.Module):
 
 def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path:
     """Write ``model`` (in eval mode; its own mode is restored) as an ONNX graph at ``path``,
-    through a temporary file renamed into place, after ``onnx.checker`` has passed it."""
+    through a temporary file renamed into place, after ``onnx.checker`` has passed it. The graph
+    records the model's digest (:func:`digest_of_model`)."""
     onnx = require("onnx")
     path = Path(path)
     wrapper = _Probabilities(model)
@@ -92,7 +99,7 @@ def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path
         model.train(was_training)
     graph = onnx.load_from_string(buffer.getvalue())
     entry = graph.metadata_props.add()
-    entry.key, entry.value = WEIGHTS_KEY, weights_digest(model)
+    entry.key, entry.value = MODEL_KEY, digest_of_model(model)
     onnx.checker.check_model(graph, full_check=True)
     with atomic_open(path, "wb") as handle:
         handle.write(graph.SerializeToString())

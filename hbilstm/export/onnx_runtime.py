@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +24,18 @@ from ..data.padding import longest_first, pad_ids
 from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import Vocabulary
 from ..errors import CheckpointError, ConfigError
-from .folder import FALLBACK_FILE, ONNX_FILE, WEIGHTS_FILE, read_folder_files
+from ..model.config import ModelConfig
+from .folder import FALLBACK_FILE, ONNX_FILE, load_tensors, read_folder_files
+from .integrity import GRAPH_KEY
 from .run_export import EXPORT_DIR
 
 INPUTS = ("tokens", "lengths")
 NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with an n-gram head
 OUTPUT = "probs"
-# Metadata written into the graph: a digest of the weights it was traced from, so that a
-# model.onnx left beside other weights is caught before it scores anything.
-WEIGHTS_KEY = "hbilstm_weights_sha256"
+# Metadata written into the graph: a digest of the model it was traced from, its weights and its
+# shape (temperatures included, which the graph bakes in), so that a model.onnx left beside
+# another model, or the same weights calibrated again, is caught before it scores anything.
+MODEL_KEY = "hbilstm_model_sha256"
 
 
 def require(module: str):
@@ -51,11 +55,12 @@ def digest_of(entries: Iterable[tuple[str, str, tuple[int, ...], bytes]]) -> str
     return digest.hexdigest()
 
 
-def arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
-    """:func:`digest_of` numpy arrays (as ``safetensors.numpy`` reads a model folder's weights):
-    the same digest as :func:`hbilstm.export.onnx.weights_digest` of the model they came from."""
-    return digest_of((name, f"torch.{array.dtype.name}", array.shape, np.ascontiguousarray(array).tobytes())
-                     for name, array in arrays.items())
+def model_digest(weights: str, model_config: Mapping) -> str:
+    """SHA-256 of a model: its weights' digest (:func:`digest_of`) and its shape, as
+    :class:`~hbilstm.model.config.ModelConfig` normalises it (so the same shape always gives the
+    same text)."""
+    shape = json.dumps(ModelConfig.from_dict(dict(model_config)).to_dict(), sort_keys=True)
+    return hashlib.sha256(f"{weights}|{shape}".encode()).hexdigest()
 
 
 def find_onnx_model(model: str | os.PathLike) -> Path:
@@ -65,7 +70,7 @@ def find_onnx_model(model: str | os.PathLike) -> Path:
     path = Path(model)
     graph = path / ONNX_FILE if path.is_dir() else path.parent / ONNX_FILE
     if not graph.is_file() and (graph.parent / EXPORT_DIR / ONNX_FILE).is_file():
-        graph = graph.parent / EXPORT_DIR / ONNX_FILE  # an older one is refused by its weights digest
+        graph = graph.parent / EXPORT_DIR / ONNX_FILE  # an older one is refused by the model digest it records
     if not graph.is_file():
         raise CheckpointError(
             f"{model}: no {ONNX_FILE} {'in it' if path.is_dir() else 'beside it'}; "
@@ -98,14 +103,18 @@ class OnnxScorer:
         self.reads_ngrams = NGRAM_INPUT in inputs
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
-    def check_digest(self, digest: str, name: str | os.PathLike = "the model") -> None:
-        """CheckpointError when the graph records weights other than those whose digest is
-        ``digest`` (a graph without the record, exported elsewhere, passes)."""
-        recorded = self.metadata.get(WEIGHTS_KEY)
-        if recorded is not None and recorded != digest:
-            raise CheckpointError(
-                f"{self.path}: exported from other weights than {name}; export it again with `hbilstm export`"
-            )
+    def check_model(self, digest: str, name: str | os.PathLike = "the model") -> None:
+        """CheckpointError unless the graph records that it was traced from the model whose
+        :func:`model_digest` is ``digest``: a graph from other weights or another shape (other
+        temperatures), or one with no record (exported by an older hbilstm, or not by hbilstm),
+        is refused."""
+        recorded = self.metadata.get(MODEL_KEY)
+        if recorded is None:
+            raise CheckpointError(f"{self.path}: the graph does not record which model it was exported from (an "
+                                  f"older export, or not hbilstm's); export it again with `hbilstm export`")
+        if recorded != digest:
+            raise CheckpointError(f"{self.path}: exported from another model than {name} (other weights or "
+                                  "temperatures); export it again with `hbilstm export`")
 
     def predict_probs(self, sequences: Sequence[Sequence[int]], batch_size: int = 256,
                       ngrams: Sequence[Sequence[int]] | None = None) -> np.ndarray:
@@ -121,7 +130,11 @@ class OnnxScorer:
             feed = {"tokens": pad_ids(rows, lengths), "lengths": lengths}
             if self.reads_ngrams:
                 feed[NGRAM_INPUT] = pad_ids([ngrams[i] for i in positions])
-            probs = self.session.run([OUTPUT], feed)[0]
+            try:
+                probs = self.session.run([OUTPUT], feed)[0]
+            except Exception as exc:  # onnxruntime's own kinds: a graph that does not fit its folder's config
+                first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+                raise CheckpointError(f"{self.path}: the graph cannot score these inputs ({first})") from None
             if out is None:
                 out = np.empty((len(sequences), probs.shape[1]), dtype=np.float32)
             out[positions] = probs
@@ -156,37 +169,30 @@ def _safetensors_numpy():
 
 
 def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify: bool = True) -> OnnxModel:
-    """An exported model folder with its ``model.onnx`` (CheckpointError when it has none, or, with
-    ``verify``, when the graph was exported from other weights than the folder's: that reads and
-    hashes the weights, so a process that loads a folder already checked passes False)."""
+    """An exported model folder with its ``model.onnx`` (CheckpointError when it has none). With
+    ``verify``, every file is first checked against the folder's integrity record, and the graph
+    must record the model the record names; a process that loads a folder already checked passes
+    False."""
     path = Path(path)
     graph = find_onnx_model(path)
-    config, tokens = read_folder_files(path)
-    read = _safetensors_numpy().load_file
+    config, tokens, record = read_folder_files(path, verify=verify)
     fallback = None
-    digest = None
-    try:
-        if verify:
-            digest = arrays_digest(read(str(path / WEIGHTS_FILE)))
-        if (path / FALLBACK_FILE).is_file():
-            from ..data.fallback import WordFallback
+    if (path / FALLBACK_FILE).is_file():
+        from ..data.fallback import WordFallback
 
-            table = read(str(path / FALLBACK_FILE))
+        table = load_tensors(path / FALLBACK_FILE, _safetensors_numpy().load_file)
+        try:
             fallback = WordFallback.from_saved(table["keys"], table["ids"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: damaged weights ({str(exc).splitlines()[0][:100]})") from None
-    try:
-        shapes = config.get("member_configs") or [config["model_config"]]
-        buckets = max(int(shape.get("ngram_buckets", 0)) for shape in shapes)
-        labels = [str(x) for x in config["labels"]]
-        if len(labels) != int(shapes[0]["num_classes"]) or len(tokens) != int(shapes[0]["vocab_size"]):
-            raise CheckpointError(f"{path}: vocabulary or labels do not match the model's shape")
-        tokenizer = TokenizerConfig.from_dict(config["tokenizer"])
-        max_tokens = int(config["max_tokens"])
-        vocab = Vocabulary(tokens, fallback)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: damaged model folder ({exc})") from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{path / FALLBACK_FILE}: damaged ({exc})") from None
+    shapes = config.get("member_configs") or [config["model_config"]]
+    buckets = max(shape.get("ngram_buckets", 0) for shape in shapes)
     scorer = OnnxScorer(graph, threads)
-    if digest is not None:
-        scorer.check_digest(digest, path)
-    return OnnxModel(scorer, vocab, labels, tokenizer, max_tokens, buckets, path, config)
+    if record is not None:
+        scorer.check_model(record.get(GRAPH_KEY) or "", path)
+    if scorer.reads_ngrams != bool(buckets):
+        raise CheckpointError(f"{path}: config.json says the model reads {buckets} n-gram buckets, but its graph "
+                              f"{'reads' if scorer.reads_ngrams else 'takes no'} n-grams")
+    vocab = Vocabulary(tokens, fallback)
+    return OnnxModel(scorer, vocab, list(config["labels"]), TokenizerConfig.from_dict(config["tokenizer"]),
+                     config["max_tokens"], buckets, path, config)

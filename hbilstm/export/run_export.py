@@ -12,13 +12,13 @@ Nothing here imports torch until ``export_run`` is called.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
 
-from ..fileio import read_json_if_any
+from ..fileio import read_json_if_any, sha256_file
 from .folder import CONFIG_FILE, ONNX_FILE, is_model_folder
+from .integrity import has_record
 
 EXPORT_DIR = "export"  # inside a run directory
 CHECKPOINT_FILE = "model.pt"  # hbilstm.checkpoint.MODEL_FILE (that module imports torch)
@@ -32,14 +32,6 @@ def missing_packages() -> list[str]:
     return [name for name in NEEDED if importlib.util.find_spec(name) is None]
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def export_run(run_dir: str | os.PathLike) -> Path:
     """Write ``RUN_DIR/model.pt`` as the model folder ``RUN_DIR/export`` (model.onnx included),
     replacing an older one; the folder is written beside and renamed into place."""
@@ -47,7 +39,7 @@ def export_run(run_dir: str | os.PathLike) -> Path:
 
     run_dir = Path(run_dir)
     checkpoint = run_dir / CHECKPOINT_FILE
-    source = {"file": CHECKPOINT_FILE, "sha256": file_sha256(checkpoint)}
+    source = {"file": CHECKPOINT_FILE, "sha256": sha256_file(checkpoint)}
     return export_model(checkpoint, run_dir / EXPORT_DIR, onnx=True, overwrite=True, extra={SOURCE_KEY: source})
 
 
@@ -69,14 +61,14 @@ def current_export(model: str | os.PathLike) -> Path | None:
     if run_dir is None:
         return None
     folder = run_dir / EXPORT_DIR
-    if not (is_model_folder(folder) and (folder / ONNX_FILE).is_file()):
-        return None
+    if not (is_model_folder(folder) and (folder / ONNX_FILE).is_file() and has_record(folder)):
+        return None  # none, or one exported before folders had an integrity record: score with torch
     config = read_json_if_any(folder / CONFIG_FILE)
     source = config.get(SOURCE_KEY) if isinstance(config, dict) else None
     if not isinstance(source, dict) or source.get("file") != CHECKPOINT_FILE:
         return None
     try:
-        same = source.get("sha256") == file_sha256(run_dir / CHECKPOINT_FILE)
-    except OSError:
+        same = source.get("sha256") == sha256_file(run_dir / CHECKPOINT_FILE)
+    except (OSError, ValueError):  # gone, unreadable, or not a regular file
         return None
     return folder if same else None

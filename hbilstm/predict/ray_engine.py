@@ -130,7 +130,7 @@ class PartLabeller:
 
         from ..checkpoint import load_model
         from ..inference import resolve_device
-        from .stream import CHARS_PER_TOKEN, PredictStats
+        from .stream import PredictStats
         from .workers import ChunkScorer, default_batch_size
 
         self.settings = RaySettings(**settings)
@@ -138,7 +138,6 @@ class PartLabeller:
         device = resolve_device(self.settings.device)
         self.loaded = load_model(self.settings.model, device)
         self.scorer = ChunkScorer(self.loaded, device, self.settings.batch_size or default_batch_size(device), workers=0)
-        self.limit = self.loaded.max_tokens * CHARS_PER_TOKEN
         self.schema = output_schema(self.loaded.label_names, self.settings.id_column)
         self.stats = PredictStats()
 
@@ -154,7 +153,7 @@ class PartLabeller:
                                                         s.skip_bad_lines, counter.handler, s.chunk_size) as rows_in:
             rows = islice(rows_in.rows, part.start, part.stop)
             id_column = s.id_column if rows_in.has_ids else None
-            for chunk in scored_chunks(rows, s.chunk_size, s.text_column, self.limit, self.scorer):
+            for chunk in scored_chunks(rows, s.chunk_size, s.text_column, self.scorer):
                 columns: dict[str, list] = {name: [] for name in self.schema.names}
                 for record, _, text, label, probs, error in labelled_rows(chunk, self.loaded, id_column, self.stats):
                     own_id = record.fields.get(id_column) if id_column else None

@@ -27,15 +27,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..data.limits import MAX_TEXT_CHARS
 from ..data.readers import Record, ReplacementCounter, iter_records, table_format
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
 from .workers import ChunkScorer, ScoredChunk, auto_workers, default_batch_size
 
-# Texts are cut to max_tokens * CHARS_PER_TOKEN characters before tokenizing (a cut text counts
-# as truncated): tokens beyond max_tokens are never used, and a 5 MB line tokenizes in no time.
-CHARS_PER_TOKEN = 32
 BACKENDS = ("auto", "torch", "onnx")
 GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")  # NVIDIA, ROCm, WSL
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
@@ -51,6 +49,7 @@ class PredictStats:
     predicted: int = 0
     errors: int = 0
     truncated: int = 0
+    truncated_chars: int = 0  # of them, cut at MAX_TEXT_CHARS characters
     replaced_bytes: int = 0
     output: str = "-"
 
@@ -131,7 +130,6 @@ def predict(
     else:
         scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers)
         loaded = scorer.loaded
-    limit = loaded.max_tokens * CHARS_PER_TOKEN
     stats = PredictStats(output=output or "-")
 
     try:
@@ -147,7 +145,7 @@ def predict(
 
             def run(writer) -> None:
                 try:
-                    for i, chunk in enumerate(scored_chunks(rows, chunk_size, text_column, limit, scorer)):
+                    for i, chunk in enumerate(scored_chunks(rows, chunk_size, text_column, scorer)):
                         if i:
                             writer.end_chunk()
                         for row in labelled_rows(chunk, loaded, id_column if has_ids else None, stats):
@@ -175,7 +173,8 @@ def predict(
     if stats.replaced_bytes:
         warn(f"{stats.replaced_bytes:,} undecodable byte(s) in {name} were replaced with U+FFFD")
     if stats.truncated:
-        warn(f"{stats.truncated:,} tweet(s) longer than {loaded.max_tokens} tokens were cut to {loaded.max_tokens}")
+        warn(f"{stats.truncated:,} tweet(s) longer than {loaded.max_tokens} tokens were cut to {loaded.max_tokens}"
+             + (f" (or to their first {MAX_TEXT_CHARS:,} characters)" if stats.truncated_chars else ""))
     if stats.errors:
         warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
     return stats
@@ -230,7 +229,7 @@ def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool,
     if backend == "onnx":
         import torch
 
-        from ..export.onnx import weights_digest
+        from ..export.onnx import digest_of_model
         from ..export.onnx_runtime import OnnxScorer, find_onnx_model
 
         graph = find_onnx_model(checkpoint)
@@ -238,7 +237,7 @@ def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool,
     torch_device = resolve_device("cpu" if int8 or onnx_scorer is not None else device)
     loaded = load_model(checkpoint, torch_device)
     if onnx_scorer is not None:
-        onnx_scorer.check_digest(weights_digest(loaded.model), checkpoint)
+        onnx_scorer.check_model(digest_of_model(loaded.model), checkpoint)
     if workers < 0:
         workers = auto_workers(torch_device)
     return ChunkScorer(loaded, torch_device, batch_size or default_batch_size(torch_device), workers, onnx_scorer,
@@ -286,13 +285,13 @@ def open_rows(source: str, in_format: str, text_column: str, id_column: str, ski
             stream.close()
 
 
-def scored_chunks(rows: Iterator[Record], chunk_size: int, text_column: str, limit: int, scorer: ChunkScorer
+def scored_chunks(rows: Iterator[Record], chunk_size: int, text_column: str, scorer: ChunkScorer
                   ) -> Iterator["_Chunk"]:
     """The rows in chunks, each handed out once scored, with one chunk ahead: while the caller
     writes chunk n, worker processes (if any) already work on chunk n + 1."""
     pending = None
     for records in _chunked(rows, chunk_size):
-        chunk = _prepare(records, text_column, limit, scorer)
+        chunk = _prepare(records, text_column, scorer)
         if pending is not None:
             yield pending
         pending = chunk
@@ -362,26 +361,30 @@ class _Chunk:
     records: list[Record]
     texts: list[str]
     todo: list[int]  # rows with text to predict
-    cut: set[int]  # rows whose text was cut before tokenizing
+    long: set[int]  # rows whose text is longer than the tokenizer reads (MAX_TEXT_CHARS)
     scored: ScoredChunk  # gives (probabilities, cut flags) for the rows in todo
 
 
-def _prepare(records: list[Record], text_column: str, limit: int, scorer: ChunkScorer) -> _Chunk:
+def _prepare(records: list[Record], text_column: str, scorer: ChunkScorer) -> _Chunk:
     texts: list[str] = []
     for record in records:
         value = record.fields.get(text_column) if record.error is None else None
         texts.append("" if value is None else str(value))
     todo = [i for i, (r, t) in enumerate(zip(records, texts)) if r.error is None and t.strip()]
-    cut = {i for i in todo if len(texts[i]) > limit}
-    return _Chunk(records, texts, todo, cut, scorer.submit([texts[i][:limit] for i in todo]))
+    long = {i for i in todo if len(texts[i]) > MAX_TEXT_CHARS}
+    # The tokenizer reads no more than MAX_TEXT_CHARS characters, and cuts to max_tokens tokens, as
+    # every other way of scoring does; one character more is enough for it to count a text as cut.
+    return _Chunk(records, texts, todo, long, scorer.submit([texts[i][:MAX_TEXT_CHARS + 1] for i in todo]))
 
 
 def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictStats
                   ) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
     """``(record, row_id, text, label, probabilities, error)`` for every row of a scored chunk;
-    a row without a prediction has an empty label, None and its error."""
-    probs, cut_tokens = chunk.scored.get()
-    stats.truncated += sum(1 for i, flag in zip(chunk.todo, cut_tokens) if flag or i in chunk.cut)
+    a row without a prediction has an empty label, None and its error. The text is the row's own,
+    up to the MAX_TEXT_CHARS characters the tokenizer reads."""
+    probs, cut = chunk.scored.get()
+    stats.truncated += sum(1 for flag in cut if flag)
+    stats.truncated_chars += len(chunk.long)
     by_row = dict(zip(chunk.todo, probs.tolist()))
     for i, record in enumerate(chunk.records):
         row_id = record.fields.get(id_column) if id_column else None
@@ -392,10 +395,10 @@ def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictSt
             p = by_row[i]
             label = loaded.label_names[max(range(len(p)), key=p.__getitem__)]
             stats.predicted += 1
-            yield record, row_id, chunk.texts[i], label, p, ""
+            yield record, row_id, chunk.texts[i][:MAX_TEXT_CHARS], label, p, ""
         else:
             stats.errors += 1
-            yield record, row_id, chunk.texts[i], "", None, record.error or "empty text"
+            yield record, row_id, chunk.texts[i][:MAX_TEXT_CHARS], "", None, record.error or "empty text"
 
 
 def _estimated_rows(stream, head_rows: int, chunk_size: int) -> int | None:

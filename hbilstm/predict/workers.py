@@ -15,7 +15,11 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import tempfile
+import threading
+import time
 from typing import Union
 
 import numpy as np
@@ -24,6 +28,7 @@ from ..data.padding import Ragged
 from ..data.pipeline import EncodedTexts, encode_texts
 from ..data.tokenizer import TokenizerConfig, TweetTokenizer
 from ..export.onnx_runtime import OnnxModel
+from ..fileio import sweep_stale, temp_name
 
 # --workers -1 starts workers only for inputs of at least this many rows. Starting them
 # costs a few seconds (each imports torch and loads the model); measured on 2 cores (docs/benchmarks.md),
@@ -55,11 +60,36 @@ def auto_workers(device) -> int:
 
 _WORKER: dict = {}
 ENCODE_ONLY = ".encode.pkl"  # the suffix of the file for workers that only encode
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+SHIPPED = "hbilstm-workers-"  # the prefix of the files that workers start from, in the temporary folder
 
 
-def _start_worker(shipped: str, batch_size: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker, quietly, as soon as the process that started it is gone (killed with
+    ``kill -9``, say), instead of failing to send it results and printing tracebacks: on Linux the
+    kernel sends SIGKILL (PR_SET_PDEATHSIG); elsewhere a thread watches the parent's pid."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="hbilstm-parent-watch", daemon=True).start()
+
+
+def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> None:
     """Set up a worker from the file the parent wrote for it, or from the model folder it names
     (see ``ChunkScorer._start_pool``)."""
+    if parent is not None:
+        _die_with_parent(parent)
     if os.path.isdir(shipped):  # an exported model folder scored by ONNX Runtime: no torch
         from ..export.onnx_runtime import load_onnx_folder
 
@@ -110,11 +140,24 @@ def _worker_run(texts: list[str]):
     return probs.numpy(), encoded.cut
 
 
+def _shipped_name(suffix: str):
+    """A new file name for what workers start from, in the temporary folder; files of this kind
+    left by a process that was killed are removed first."""
+    folder = tempfile.gettempdir()
+    sweep_stale(folder, SHIPPED, suffix)
+    return temp_name(folder, SHIPPED, suffix)
+
+
+def _private(path: str):
+    """A new file that only this user can read (it holds the model), open for writing."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
 def _ship_encoder(loaded) -> str:
     """A file with what workers that only encode need (the tokenizer's settings, the vocabulary
     and the model's input limits), pickled so that they read it without torch; its path."""
-    fd, path = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=ENCODE_ONLY)
-    with os.fdopen(fd, "wb") as handle:
+    path = str(_shipped_name(ENCODE_ONLY))
+    with _private(path) as handle:
         pickle.dump({"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab, "max_tokens": loaded.max_tokens,
                      "ngram_buckets": loaded.ngram_buckets}, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return path
@@ -250,13 +293,19 @@ class ChunkScorer:
         # the tokenizer and vocabulary, readable without torch. An exported folder scored by ONNX
         # Runtime is loaded by each worker from the folder itself (as this process loaded it), without torch.
         context = multiprocessing.get_context("spawn")
+        parent = os.getpid()
+        # Should this process be killed, multiprocessing's resource tracker (a process started
+        # with this interpreter's warning options) frees the pool's semaphores; it need not warn.
+        if _QUIET_TRACKER not in sys.warnoptions:
+            sys.warnoptions.append(_QUIET_TRACKER)
         if self.folder:
             return context.Pool(self.workers, initializer=_start_worker,
-                                initargs=(str(self.loaded.path), self.batch_size))
+                                initargs=(str(self.loaded.path), self.batch_size, parent))
         loaded = self.loaded
         if not self.workers_score:
             self.shipped = _ship_encoder(loaded)
-            return context.Pool(self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
+            return context.Pool(self.workers, initializer=_start_worker,
+                                initargs=(self.shipped, self.batch_size, parent))
         import torch
 
         from ..checkpoint import vocab_payload
@@ -269,10 +318,10 @@ class ChunkScorer:
             # the full weights: each worker quantizes its own copy (quantized modules do not travel as tensors)
             payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict(),
                            member_configs=loaded.payload.get("member_configs"), int8=self.int8)
-        fd, self.shipped = tempfile.mkstemp(prefix="hbilstm-workers-", suffix=".pt")
-        with os.fdopen(fd, "wb") as handle:
+        self.shipped = str(_shipped_name(".pt"))
+        with _private(self.shipped) as handle:
             torch.save(payload, handle)
-        return context.Pool(self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size))
+        return context.Pool(self.workers, initializer=_start_worker, initargs=(self.shipped, self.batch_size, parent))
 
     def close(self) -> None:
         if self.pool is not None:

@@ -6,8 +6,11 @@
 * ``GET /metadata`` -> labels, the model card's facts, the hbilstm version and the limits.
 
 Errors are JSON ``{"error": code, "message": text}``: 413 over a limit, 422 a malformed request,
-404/405 an unknown route or method, 503 while shutting down, and a generic 500 (logged with its
-traceback on the server, never sent) for anything unexpected.
+408 a request too slow to arrive, 404/405 an unknown route or method, 503 (with ``Retry-After``)
+when too many connections or large bodies are open at once and while shutting down, and a
+generic 500 (logged with its traceback on the server, never sent) for anything unexpected. The
+limits on connections and slow clients are enforced by the server's protocol
+(:mod:`hbilstm.serving.guard`); serve the app with :func:`~hbilstm.serving.guard.server_config`.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from .batcher import BatcherStopped, MicroBatcher
+from .guard import BodyBudget
 from .metadata import describe
-from .requests import EXAMPLE, ApiError, parse_texts, read_body
+from .requests import EXAMPLE, ApiError, parse_texts, request_body
 from .settings import ServeSettings
 
 log = logging.getLogger("hbilstm.serving")
@@ -42,8 +46,11 @@ _PREDICT_BODY = {
         "example": {"texts": ["what a great game!", "I hate mondays"]},
     }},
 }
-_ERRORS = {413: {"description": "Too many texts, a text too long, or a body too large"},
-           422: {"description": "Malformed JSON, a missing or unknown field, a non-string or empty text"}}
+_ERRORS = {408: {"description": "The request body did not arrive in time"},
+           413: {"description": "Too many texts, a text too long, or a body too large"},
+           422: {"description": "Malformed JSON (or nested too deeply), a missing or unknown field, a non-string or "
+                                "empty text"},
+           503: {"description": "Too many large requests at once (retry after Retry-After seconds), or shutting down"}}
 
 
 def create_app(classifier: Any, settings: ServeSettings | None = None) -> FastAPI:
@@ -55,6 +62,7 @@ def create_app(classifier: Any, settings: ServeSettings | None = None) -> FastAP
     batcher = MicroBatcher(classifier.predict_proba, window_ms=settings.batch_window_ms,
                            max_batch_texts=settings.max_batch_texts)
     metadata = describe(classifier, settings)
+    budget = BodyBudget(settings.max_body_bytes_in_flight)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,18 +82,21 @@ def create_app(classifier: Any, settings: ServeSettings | None = None) -> FastAP
     app.state.batcher = batcher
     app.state.settings = settings
     app.state.classifier = classifier
+    app.state.body_budget = budget
     app.add_middleware(CatchAll)
     _add_error_handlers(app)
 
     @app.post("/predict", openapi_extra={"requestBody": _PREDICT_BODY}, responses=_ERRORS)
     async def predict(request: Request) -> JSONResponse:
         """Label each text: its label, the label's probability and every label's probability."""
-        texts = parse_texts(await read_body(request, settings.max_body_bytes), settings)
-        try:
-            probs = await batcher.score(texts)
-        except BatcherStopped as exc:
-            return JSONResponse({"error": "shutting_down", "message": str(exc)}, status_code=503)
-        return JSONResponse({"predictions": predictions(probs, labels)})
+        async with budget.answering():
+            async with request_body(request, settings.max_body_bytes, budget, settings.body_timeout_s) as body:
+                texts = parse_texts(body, settings)
+            try:
+                probs = await batcher.score(texts)
+            except BatcherStopped as exc:
+                return JSONResponse({"error": "shutting_down", "message": str(exc)}, status_code=503)
+            return JSONResponse({"predictions": predictions(probs, labels)})
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -111,7 +122,7 @@ def predictions(probs: np.ndarray, labels: list[str]) -> list[dict[str, Any]]:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

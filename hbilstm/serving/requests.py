@@ -2,15 +2,26 @@
 
 Every problem becomes an :class:`ApiError` whose message says what was wrong and where: 413 when
 the request is over a limit (too many texts, a text too long, a body too large), 422 when it is
-not the expected shape (malformed JSON, a missing field, a non-string or empty text).
+not the expected shape (malformed JSON, JSON nested too deeply or holding a number too long, a
+missing field, a non-string or empty text), 408 when its body is too slow to arrive, and 503
+(with ``Retry-After``) when the bodies of all requests together would hold too much memory.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from typing import Any
+import re
+import time
+from typing import Any, AsyncIterator
 
+from .guard import BodyBudget
 from .settings import ServeSettings
+
+MAX_DEPTH = 20  # nesting of arrays and objects; the body itself needs 2
+MAX_NUMBER_CHARS = 100  # characters of one number literal (Python refuses ints over 4,300 digits)
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
 EXAMPLE = '{"texts": ["what a great game!", "I hate mondays"]}'
 
@@ -19,11 +30,12 @@ class ApiError(Exception):
     """A request the service will not score: ``status`` (413 or 422), a short ``code`` and a
     one-line ``message`` for the client."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message}
@@ -46,34 +58,108 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
-async def read_body(request: Any, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes
-    (from its Content-Length, or while it streams in), so a huge body is never held whole."""
+@contextlib.asynccontextmanager
+async def request_body(request: Any, limit: int, budget: BodyBudget | None = None,
+                       timeout: float | None = None) -> AsyncIterator[bytes]:
+    """The request body, held against ``budget`` (the bytes all requests' bodies hold at once)
+    until the block ends: refused with 413 as soon as it is known to exceed ``limit`` bytes (from
+    its Content-Length, or while it streams in), so a huge body is never held whole; with 408
+    when it has not all arrived within ``timeout`` seconds; with 503 when ``budget`` has no room."""
+    held = [0]
+    try:
+        yield await _read(request, limit, budget, timeout, held)
+    finally:
+        if budget is not None and held[0]:
+            budget.give_back(held[0])
+
+
+# An answer sent before the whole body was read closes the connection: the rest of the body would
+# otherwise have to be read (or the connection left waiting for it).
+_CLOSE = {"Connection": "close"}
+
+
+async def _read(request: Any, limit: int, budget: BodyBudget | None, timeout: float | None, held: list[int]) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "body_too_large", f"the request body is {int(declared):,} bytes, more than the "
-                                              f"{limit:,} that the limits on texts allow")
+                                              f"{limit:,} that the limits on texts allow", _CLOSE)
+    deadline = None if timeout is None else time.monotonic() + timeout
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            chunk = await asyncio.wait_for(stream.__anext__(), left)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise ApiError(408, "request_timeout", f"the request body did not arrive within {timeout:g} "
+                                                   "seconds", _CLOSE) from None
         size += len(chunk)
         if size > limit:
             raise ApiError(413, "body_too_large", f"the request body is more than the {limit:,} bytes "
-                                                  "that the limits on texts allow")
+                                                  "that the limits on texts allow", _CLOSE)
+        if budget is not None:
+            if not budget.take(len(chunk)):
+                raise ApiError(503, "busy", "the server is reading too many large requests at once; retry "
+                                            "shortly", {"Retry-After": "1", **_CLOSE})
+            held[0] += len(chunk)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of ``body``; ApiError 422 when it is not JSON, nests arrays and objects
+    deeper than :data:`MAX_DEPTH`, or holds a number literal longer than :data:`MAX_NUMBER_CHARS`
+    characters (such bodies are cheap to send and costly, or fatal, to parse). Checked before
+    any scoring."""
+    depth = deepest(body)
+    if depth > MAX_DEPTH:
+        raise ApiError(422, "too_deep", f"the body nests arrays or objects more than {MAX_DEPTH} deep; a /predict "
+                                        "body needs 2")
+
+    def number(text: str):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ApiError(422, "number_too_long", f"the body holds a number of {len(text):,} characters; "
+                                                   f"at most {MAX_NUMBER_CHARS} are read")
+        return float(text) if any(c in text for c in ".eE") else int(text)
+
+    def constant(name: str):
+        raise ApiError(422, "malformed_json", f"the body is not valid JSON: {name} is not a JSON value")
+
+    try:
+        return json.loads(body, parse_int=number, parse_float=number, parse_constant=constant)
+    except UnicodeDecodeError:
+        raise ApiError(422, "malformed_json", "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "malformed_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                                              f"column {exc.colno}") from None
+    except (RecursionError, ValueError) as exc:  # a last guard; deepest() should have caught these
+        raise ApiError(422, "malformed_json", f"the body cannot be read ({type(exc).__name__})") from None
+
+
+def deepest(body: bytes, most: int = MAX_DEPTH) -> int:
+    """How deeply ``body`` nests arrays and objects (brackets inside strings do not count), or
+    ``most + 1`` when deeper than ``most``: each round removes the innermost pairs, in time linear
+    in the body, without parsing it."""
+    rest = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    for depth in range(most + 1):
+        shorter = _INNERMOST.sub(b"", rest)
+        if not rest or shorter == rest:  # all gone, or unbalanced: the parser says what is wrong
+            return depth
+        rest = shorter
+    return most + 1
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 def parse_texts(body: bytes, settings: ServeSettings) -> list[str]:
     """The texts of a ``/predict`` body, or the :class:`ApiError` of its first problem."""
     if not body.strip():
         raise ApiError(422, "empty_body", f"the request has no body; send a JSON object such as {EXAMPLE}")
-    try:
-        data = json.loads(body)
-    except UnicodeDecodeError:
-        raise ApiError(422, "malformed_json", "the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, "malformed_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                                              f"column {exc.colno}") from None
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise ApiError(422, "wrong_type", f"the body must be a JSON object such as {EXAMPLE}, "
                                           f"not a JSON {json_type(data)}")

@@ -108,18 +108,28 @@ class Distributed:
     def shard(self, order: list[list[int]]) -> list[list[int]]:
         """This rank's rows of every batch of an epoch: every ``world_size``-th row, from its rank.
 
-        A last batch with fewer rows than ranks joins the batch before it, so that no rank
-        gets an empty share (a rank must take part in every step).
+        A batch with fewer rows than ranks (the short last batch of the split, which the shuffle
+        may put anywhere in the epoch) joins the batch before it, or the one after when it comes
+        first, so that no rank gets an empty share (a rank must take part in every step). Every
+        rank computes the same ``order`` and so the same merged batches.
         """
         if not self.enabled:
             return order
-        order = [list(b) for b in order]
-        if len(order) > 1 and len(order[-1]) < self.world_size:
-            order[-2].extend(order.pop())
-        if any(len(b) < self.world_size for b in order):
+        if not order or max(len(b) for b in order) < self.world_size:
             raise ConfigError(f"--batch-size must be at least the number of processes ({self.world_size}), "
                               "and the training split must fill one batch per process")
-        return [b[self.rank :: self.world_size] for b in order]
+        merged: list[list[int]] = []
+        short: list[int] = []  # a short batch at the start, waiting for the next one
+        for batch in order:
+            batch = short + list(batch)
+            short = []
+            if len(batch) >= self.world_size:
+                merged.append(batch)
+            elif merged:
+                merged[-1].extend(batch)
+            else:
+                short = batch
+        return [b[self.rank :: self.world_size] for b in merged]
 
     def step_totals(self, weight: torch.Tensor, rows: int, stop: bool) -> tuple[torch.Tensor, int, bool]:
         """The whole step's loss weight and row count over all ranks, and whether any rank

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -34,6 +38,30 @@ def test_a_fallback_finds_a_token_by_its_spellings_and_the_vocabulary_uses_it():
     assert vocab.encode(["good", "great", "#awful", "nothing", "bad"]) == [2, 2, 3, UNK_ID, 3]
     assert vocab.id("great") == UNK_ID  # id() is the list's own lookup
     assert Vocabulary(["<pad>", "<unk>", "good", "bad"]).encode(["great"]) == [UNK_ID]
+
+
+def test_hash_key_is_spacys_string_hash_computed_without_spacy():
+    import random
+
+    from spacy.strings import hash_string
+
+    rng = random.Random(4)
+    words = ["supremacists", "#palestine", "héllo", "😂", "a", "", "12345678", "123456789", "x" * 1001]
+    words += ["".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0x80, 0x2FFF), rng.randint(0x1F300, 0x1FAFF)]))
+                      for _ in range(rng.randint(0, 24))) for _ in range(500)]
+    assert [hash_key(w) for w in words] == [int(hash_string(w)) for w in words]
+    assert hash_key("\ud800") != hash_key("")  # a lone surrogate hashes (it is no key), and does not fail
+
+
+def test_the_cache_of_unknown_words_stays_bounded(monkeypatch):
+    import hbilstm.data.fallback as fallback_module
+
+    monkeypatch.setattr(fallback_module, "CACHE_LIMIT", 50)
+    fallback = WordFallback(np.array([hash_key("great")], dtype=np.uint64), np.array([2]))
+    for i in range(1000):
+        assert fallback.id(f"unseen{i}") is None
+        assert len(fallback._cache) <= 50
+    assert fallback.id("great") == 2
 
 
 def test_broken_fallbacks_are_refused():
@@ -99,6 +127,18 @@ def test_a_model_trained_with_the_fallback_reads_unknown_words_through_it_everyw
     payload = read_model_folder(write_model_folder(torch.load(run / "model.pt", weights_only=True), tmp_path / "folder"))
     assert vocabulary_from_payload(payload).fallback == fallback
     assert np.allclose(load(tmp_path / "folder", device="cpu").predict_proba(["what a superb day"]), probs[:1])
+    # scored by ONNX Runtime from its folder, it reads the fallback without importing spaCy or torch
+    from hbilstm.export.exporter import export_model
+
+    export_model(run, tmp_path / "onnx-folder", onnx=True)
+    script = ("import sys, json, hbilstm; c = hbilstm.load(sys.argv[1]); "
+              "p = c.predict_proba(['what a superb day', 'what a good day']).tolist(); "
+              "print(json.dumps([c.backend, p, sorted({'torch', 'spacy', 'thinc'} & set(sys.modules))]))")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "onnx-folder")], capture_output=True,
+                          text=True, timeout=120)
+    backend, onnx_probs, heavy = json.loads(done.stdout)
+    assert backend == "onnx" and heavy == []
+    assert np.allclose(onnx_probs[0], onnx_probs[1], atol=1e-6) and np.allclose(onnx_probs, probs[:2], atol=1e-5)
     train(load_run_config(run, {"epochs": 2}), run, resume=True)
     assert load_model(run).vocab.fallback == fallback
 

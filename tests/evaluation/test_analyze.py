@@ -102,7 +102,13 @@ def test_analyze_command_writes_lesions_tokens_and_pruning(trained_run, tmp_path
     assert len(analysis["tokens"]) == 2 and analysis["tokens"][0]["most"]
     # with a threshold of 100 points every removable layer goes but one must stay
     assert analysis["pruning"]["layers_after"] >= 1
+    # which layers go is chosen on val, and the pruned model is scored once on test
+    pruning = analysis["pruning"]
+    assert (pruning["chosen_on"], pruning["scored_on"], pruning["same_split"]) == ("val", "test", False)
+    assert pruning["chosen_score_before"] == results["val"]["macro_recall"]
+    assert pruning["score_before"] == results["test"]["macro_recall"]
     report = (tmp_path / "a" / "analysis.md").read_text()
+    assert "Chosen on the val split" in report and "Scored once on the test split" in report
     assert "## Pruning by lesion" in report and "## Mean T by kind of token" in report
     assert [c["layer"] for c in analysis["categories"]] == [1, 2] and "word" in analysis["categories"][0]
 

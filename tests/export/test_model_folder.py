@@ -27,7 +27,7 @@ def real_tweets(n):
 
 
 def test_folder_holds_config_weights_vocab_and_a_card_with_the_runs_scores(folder, trained_run):
-    assert {p.name for p in folder.iterdir()} == {CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, "README.md"}
+    assert {p.name for p in folder.iterdir()} == {CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, "README.md", "integrity.json"}
     config = json.loads((folder / CONFIG_FILE).read_text())
     results = json.loads((trained_run / "results.json").read_text())
     assert (config["format"], config["format_version"]) == ("hbilstm-model", 1)
@@ -77,16 +77,23 @@ def test_predict_and_evaluate_accept_the_folder(folder, trained_run, tmp_path, d
 def test_damaged_or_foreign_folders_are_one_line_errors(folder, tmp_path):
     import shutil
 
+    from hbilstm.export.integrity import write_record
+
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)
     (broken / WEIGHTS_FILE).write_bytes(b"\x00" * 40)
+    with pytest.raises(CheckpointError, match="changed or damaged since export"):
+        read_model_folder(broken)
+    write_record(broken)  # as if the record were rewritten too: the weights are still read as damaged
     with pytest.raises(CheckpointError, match="damaged weights"):
         read_model_folder(broken)
     shutil.copy(folder / WEIGHTS_FILE, broken / WEIGHTS_FILE)
     (broken / CONFIG_FILE).write_text(json.dumps({"format": "something-else"}))
+    write_record(broken)
     with pytest.raises(CheckpointError, match="not an hbilstm model folder"):
         load_model(broken)
     (broken / CONFIG_FILE).write_text(json.dumps({**json.loads((folder / CONFIG_FILE).read_text()), "format_version": 9}))
+    write_record(broken)
     with pytest.raises(CheckpointError, match="format version 9"):
         load_model(broken)
 

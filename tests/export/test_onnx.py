@@ -16,7 +16,7 @@ from hbilstm.cli import app
 from hbilstm.data.pipeline import encode_texts
 from hbilstm.data.tokenizer import TweetTokenizer
 from hbilstm.errors import CheckpointError, ConfigError
-from hbilstm.export.onnx import WEIGHTS_KEY, OnnxScorer, export_onnx, find_onnx_model
+from hbilstm.export.onnx import MODEL_KEY, OnnxScorer, export_onnx, find_onnx_model
 from hbilstm.inference import predict_probs
 from hbilstm.model import CARRIES, POOLINGS, HighwayBiLSTMClassifier, ModelConfig
 
@@ -76,7 +76,7 @@ def test_the_graph_passes_the_checker_with_named_typed_inputs_and_dynamic_axes(o
     (output,) = graph.graph.output
     assert output.name == "probs" and output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert shape(output) == ["batch", 3]
-    assert {p.key for p in graph.metadata_props} == {WEIGHTS_KEY}
+    assert {p.key for p in graph.metadata_props} == {MODEL_KEY}
     assert [p.name for p in (onnx_run).iterdir() if p.name.endswith(".tmp")] == []  # no temporary left
 
 
@@ -207,7 +207,32 @@ def test_a_graph_from_other_weights_is_refused(onnx_run, tweets_file, tmp_path):
         other.classifier.bias.add_(0.5)
     export_onnx(other, run / "model.onnx")
     result = runner.invoke(app, ["predict", str(run), str(tweets_file), "--backend", "onnx"])
-    assert "exported from other weights" in one_line_error(result)
+    assert "exported from another model" in one_line_error(result)
+
+
+def test_a_graph_of_the_same_weights_with_other_temperatures_is_refused(onnx_run, tweets_file, tmp_path):
+    """Calibrating again changes the temperatures the graph bakes in, not the weights: the graph
+    records both, so the stale one is refused (it was used, with the old temperatures)."""
+    from hbilstm.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run, run)
+    payload = load_checkpoint(run / "model.pt")
+    shape = payload["model_config"]
+    payload["model_config"] = {**shape, "temperatures": [t * 1.5 for t in shape["temperatures"] or [1.0, 1.0]]}
+    save_checkpoint(run / "model.pt", {k: v for k, v in payload.items() if not k.startswith("format")})
+    result = runner.invoke(app, ["predict", str(run), str(tweets_file), "--backend", "onnx"])
+    assert "exported from another model" in one_line_error(result) and "temperatures" in one_line_error(result)
+
+
+def test_a_graph_that_does_not_record_its_model_is_refused(onnx_run, tweets_file, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run, run)
+    graph = onnx.load(str(run / "model.onnx"))
+    del graph.metadata_props[:]
+    onnx.save(graph, str(run / "model.onnx"))
+    result = runner.invoke(app, ["predict", str(run), str(tweets_file), "--backend", "onnx"])
+    assert "does not record which model it was exported from" in one_line_error(result)
 
 
 def test_backend_onnx_refuses_a_gpu_device_and_unknown_backends_are_named(onnx_run, tweets_file):
@@ -254,22 +279,26 @@ def test_an_exported_folder_scored_in_worker_processes_gives_the_one_process_out
     compare_outputs(alone, pooled, TWEETS)
 
 
-def test_a_folders_weights_digest_is_its_models_and_a_graph_of_other_weights_is_refused(
+def test_a_folders_record_names_its_graphs_model_and_a_graph_of_other_weights_is_refused(
         onnx_folder, trained_run, tweets_file, tmp_path):
-    import safetensors.numpy
-
-    from hbilstm.export.onnx import weights_digest
-    from hbilstm.export.onnx_runtime import arrays_digest
+    from hbilstm.export.integrity import GRAPH_KEY, read_record, write_record
+    from hbilstm.export.onnx import digest_of_model
 
     model = load_model(trained_run).model
-    assert arrays_digest(safetensors.numpy.load_file(str(onnx_folder / "model.safetensors"))) == weights_digest(model)
+    assert read_record(onnx_folder)[GRAPH_KEY] == digest_of_model(model)
+    assert {p.key: p.value for p in onnx.load(str(onnx_folder / "model.onnx")).metadata_props} == {
+        MODEL_KEY: digest_of_model(model)}
     folder = tmp_path / "folder"
     shutil.copytree(onnx_folder, folder)
     with torch.no_grad():
         model.classifier.bias.add_(0.5)
     export_onnx(model, folder / "model.onnx")
     result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx"])
-    assert "exported from other weights" in one_line_error(result)
+    assert "model.onnx: changed or damaged since export" in one_line_error(result)
+    # even with the record rewritten over the new graph, it records another model than the folder's
+    write_record(folder, read_record(onnx_folder)[GRAPH_KEY])
+    result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx"])
+    assert "exported from another model" in one_line_error(result)
 
 
 def test_a_folder_whose_vocabulary_does_not_fit_its_model_is_refused(onnx_folder, tweets_file, tmp_path):
@@ -280,5 +309,11 @@ def test_a_folder_whose_vocabulary_does_not_fit_its_model_is_refused(onnx_folder
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     (folder / "vocab.json").write_text(json.dumps(vocab[:-1]), encoding="utf-8")
     result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx", "-o", str(tmp_path / "o.csv")])
-    assert "vocabulary or labels do not match" in one_line_error(result)
+    assert "vocab.json: changed or damaged since export" in one_line_error(result)
+    from hbilstm.export.integrity import GRAPH_KEY, read_record, write_record
+
+    write_record(folder, read_record(onnx_folder)[GRAPH_KEY])  # as if the record had been rewritten too
+    result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx",
+                                 "-o", str(tmp_path / "o.csv")])
+    assert "tokens for a model of" in one_line_error(result)
     assert not (tmp_path / "o.csv").exists()

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from hbilstm.cli import app
 from hbilstm.export import run_export
-from hbilstm.export.run_export import current_export, file_sha256
+from hbilstm.export.run_export import current_export
+from hbilstm.fileio import sha256_file
 from hbilstm.predict import stream
 from hbilstm.predict.stream import choose_backend, gpu_visible
 
@@ -52,7 +53,7 @@ def test_train_leaves_an_export_of_its_model_pt_with_a_graph(run):
     folder = run / "export"
     assert (folder / "model.onnx").is_file() and (folder / "model.safetensors").is_file()
     source = json.loads((folder / "config.json").read_text())["exported_from"]
-    assert source == {"file": "model.pt", "sha256": file_sha256(run / "model.pt")}
+    assert source == {"file": "model.pt", "sha256": sha256_file(run / "model.pt")}
     assert current_export(run) == folder and current_export(run / "model.pt") == folder
     assert current_export(folder) is None and current_export(run / "nowhere") is None
 
@@ -109,7 +110,7 @@ def test_an_export_older_than_model_pt_is_never_used(run, tweets, tmp_path):
     assert result.exit_code == 0, result.output  # scored by the new model.pt, with torch
     result = runner.invoke(app, ["predict", str(copy), str(tweets), "-o", str(tmp_path / "o.csv"),
                                  "--backend", "onnx"])
-    assert result.exit_code == 2 and "exported from other weights" in result.stderr, result.output
+    assert result.exit_code == 2 and "exported from another model" in result.stderr, result.output
     assert not (tmp_path / "o.csv").exists()
     (copy / "export" / "model.onnx").unlink()
     assert current_export(run) is not None and current_export(copy) is None

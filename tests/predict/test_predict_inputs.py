@@ -2,10 +2,12 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -70,12 +72,50 @@ def test_nul_bytes_stay_in_the_text_and_the_row_is_predicted(trained_run, tmp_pa
 
 
 def test_a_single_5_mb_line_is_one_truncated_row(trained_run, tmp_path):
+    from hbilstm.data.limits import MAX_TEXT_CHARS
+
     line = ("spam " * 1_048_576).encode()  # 5 MiB, about a million tokens
     result, out = run_predict(trained_run, tmp_path, "huge.txt", line + b"\nnext\n")
     assert result.exit_code == 0
     rows = rows_of(out)
     assert len(rows) == 2 and rows[0]["label"] and rows[1]["text"] == "next"
-    assert "warning: 1 tweet(s) longer than" in result.stderr
+    assert len(rows[0]["text"]) == MAX_TEXT_CHARS  # the output holds what the tokenizer read of it
+    assert f"warning: 1 tweet(s) longer than 128 tokens were cut to 128 (or to their first {MAX_TEXT_CHARS:,} " \
+           "characters)" in result.stderr
+
+
+def test_standard_input_without_line_ends_is_a_one_line_error_not_an_endless_read(trained_run, tmp_path):
+    """``hbilstm predict MODEL - < /dev/zero`` read the endless line whole (5.8 GB, then MemoryError)."""
+    with open("/dev/zero", "rb") as zeros:
+        done = subprocess.run([sys.executable, "-m", "hbilstm", "predict", str(trained_run), "-"], stdin=zeros,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stderr[-2000:]
+    assert done.stderr == ("error: standard input:1: a line of more than 16,777,216 characters; a file of tweets "
+                           "has one text per line (is this the right file?)\n")
+    for name, content in (("z.jsonl", b"\x00" * (17 << 20)), ("z.csv", b"text\n" + b"a" * (17 << 20))):
+        result, out = run_predict(trained_run, tmp_path, name, content)
+        assert result.exit_code == 2 and "a line of more than 16,777,216 characters" in result.stderr
+        assert not out.exists()
+
+
+def test_words_after_a_long_run_of_spaces_are_read_alike_in_every_path(trained_run, tmp_path):
+    """predict cut texts at max_tokens x 32 characters before tokenizing, so the words after 5,000
+    spaces were lost there and not in the Python API; every path now cuts on tokens alike."""
+    import numpy as np
+
+    import hbilstm
+
+    texts = ["good" + " " * 5000 + "awful bad sad hate", "awful bad sad hate", "good"]
+    result, out = run_predict(trained_run, tmp_path, "spaces.jsonl", "".join(json.dumps({"text": t}) + "\n"
+                                                                             for t in texts), out="o.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(out)
+    labels = hbilstm.load(trained_run, device="cpu").labels
+    from_predict = np.array([[row[f"prob_{name}"] for name in labels] for row in rows])
+    from_api = hbilstm.load(trained_run, device="cpu").predict_proba(texts)
+    assert np.abs(from_predict - from_api).max() < 1e-5
+    assert not np.allclose(from_api[0], from_api[2])  # the words after the spaces count
+    assert "longer than" not in result.stderr  # 5 tokens: nothing was cut
 
 
 def test_long_tweets_are_truncated_and_counted_in_one_warning(trained_run, tmp_path):
@@ -123,6 +163,26 @@ def test_csv_row_with_extra_fields_is_refused_or_kept_as_an_error_row(trained_ru
     assert [r["error"] != "" for r in rows_of(out)] == [False, True]
 
 
+def writing_into(pid: int, folder) -> bool:
+    """Whether process ``pid`` has a file open in ``folder``: a temporary output, named or (Linux,
+    O_TMPFILE) not."""
+    if any(p.name.startswith(".") and p.name.endswith(".tmp") for p in Path(folder).iterdir()):
+        return True
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(link.startswith(str(folder) + os.sep) for link in links)
+
+
+def wait_until_writing(process, folder, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and not writing_into(process.pid, folder):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    assert writing_into(process.pid, folder), "no output was started"
+
+
 def test_sigterm_during_prediction_leaves_no_output_and_no_temporary_file(trained_run, tmp_path):
     # The tweets come from a pipe that stays open: once the output's temporary file exists the
     # command is mid-run and cannot finish before the signal, however fast the machine is.
@@ -133,17 +193,48 @@ def test_sigterm_during_prediction_leaves_no_output_and_no_temporary_file(traine
     )
     process.stdin.write(b"this is a tweet about something\n" * 10_000)  # more than one chunk
     process.stdin.flush()
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.05)
-    assert any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()), "no output was started"
+    wait_until_writing(process, tmp_path)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)  # closes stdin too
     stderr = stderr.decode()
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_kill_9_mid_prediction_leaves_nothing_behind_and_its_workers_end_quietly(trained_run, tmp_path):
+    """Killed outright, the command cannot clean up: its output had no name yet (O_TMPFILE), its
+    workers end with it without tracebacks, and the file they started from goes with the next run."""
+    from conftest import TWEETEVAL
+
+    lines = [line for line in (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    source = tmp_path / "in" / "tweets.txt"
+    source.parent.mkdir()
+    source.write_text("\n".join(lines * 4) + "\n", encoding="utf-8")  # about 49,000 rows, six chunks
+    out_dir, temp = tmp_path / "out", tmp_path / "temp"
+    out_dir.mkdir()
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "hbilstm", "predict", str(trained_run), str(source), "-o", str(out_dir / "o.csv"),
+               "--workers", "2", "--backend", "torch"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until_writing(process, out_dir)
+    deadline = time.time() + 120
+    while time.time() < deadline and not [p for p in temp.iterdir() if p.name.startswith("hbilstm-workers-")]:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    time.sleep(3)  # the workers start and take work
+    process.kill()
+    _, stderr = process.communicate(timeout=60)  # ends once every worker has let go of the pipe
+    assert list(out_dir.iterdir()) == []  # no output and no temporary file
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    left = [p.name for p in temp.iterdir()]
+    assert len(left) == 1 and left[0].startswith("hbilstm-workers-")  # the one thing a kill -9 leaves...
+    done = subprocess.run(command[:-4] + ["-o", str(out_dir / "again.csv"), "--workers", "1", "--backend", "torch"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in temp.iterdir()] == []  # ...is swept by the next run that starts workers
+    assert [p.name for p in out_dir.iterdir()] == ["again.csv"]
 
 
 @pytest.mark.parametrize("content,ids", [

@@ -25,11 +25,14 @@ def tweets(n: int, start: int = 0) -> list[str]:
 
 @contextlib.contextmanager
 def running(app, timeout: float = 20.0) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free local port; yields its base URL, then stops it."""
+    """Serve ``app`` with uvicorn on a free local port, guarded as ``hbilstm serve`` guards it
+    (the settings in ``app.state.settings``); yields its base URL, then stops it."""
     import uvicorn
 
+    from hbilstm.serving.guard import server_config
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+    server = uvicorn.Server(server_config(app, app.state.settings, "127.0.0.1", port, log_config=None,
                                           access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

@@ -131,6 +131,13 @@ BAD_REQUESTS = [
     (b"", 422, "empty_body", "has no body"),
     (b'{"texts": ["\\ud800"]}', 422, "bad_text", "texts[0] holds an unpaired"),
     (b'{"texts": ["caf\xe9"]}', 422, "malformed_json", "not UTF-8"),
+    # small bodies that are costly or fatal to parse (each was a 500 before)
+    (b"[" * 2000 + b"]" * 2000, 422, "too_deep", "more than 20 deep"),
+    (b'{"texts": ["a"], "x": ' + b"[" * 1500 + b"]" * 1500 + b"}", 422, "too_deep", "more than 20 deep"),
+    (b'{"texts": ["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["], "x": 1}', 422, "unknown_field", "unknown field 'x'"),
+    (b'{"texts": ["hi"], "n": ' + b"9" * 5000 + b"}", 422, "number_too_long", "a number of 5,000 characters"),
+    (b'{"texts": [' + b"1" * 4400 + b"]}", 422, "number_too_long", "a number of 4,400 characters"),
+    (b'{"texts": ["hi"], "n": NaN}', 422, "malformed_json", "NaN is not a JSON value"),
 ]
 
 

@@ -37,7 +37,8 @@ def test_hbilstm_serve_answers_then_stops_cleanly_on_sigterm(trained_run):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "hbilstm", "serve", str(trained_run), "--port", str(port), "--device", "cpu",
-               "--max-texts", "8", "--max-chars", "200", "--batch-window-ms", "2"]
+               "--max-texts", "8", "--max-chars", "200", "--batch-window-ms", "2", "--max-connections", "64",
+               "--header-timeout", "3", "--body-timeout", "4", "--max-body-mb-in-flight", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -53,7 +54,9 @@ def test_hbilstm_serve_answers_then_stops_cleanly_on_sigterm(trained_run):
 
         # the options reached the service
         limits = httpx.get(f"{url}/metadata").json()["limits"]
-        assert limits == {"max_texts": 8, "max_chars": 200, "batch_window_ms": 2.0, "max_batch_texts": 1024}
+        assert limits == {"max_texts": 8, "max_chars": 200, "batch_window_ms": 2.0, "max_batch_texts": 1024,
+                          "max_connections": 64, "header_timeout_s": 3.0, "body_timeout_s": 4.0,
+                          "max_body_bytes_in_flight": 2 << 20}
         too_many = httpx.post(f"{url}/predict", json={"texts": texts + ["one more"]})
         assert too_many.status_code == 413 and "at most 8" in too_many.json()["message"]
     finally:

@@ -82,6 +82,22 @@ def test_shards_split_every_batch_into_disjoint_non_empty_shares():
     assert Distributed().shard(order) == order
 
 
+@pytest.mark.parametrize("epoch", range(6))
+def test_a_short_batch_shuffled_anywhere_in_the_epoch_joins_a_neighbour(epoch):
+    """1,025 rows in batches of 32 leave a batch of one row, which the shuffle puts anywhere
+    (it crashed torchrun training with a false --batch-size error unless it came last)."""
+    from hbilstm.data.batching import bucket_order
+
+    lengths = [(7 * i) % 40 + 1 for i in range(1025)]
+    order = bucket_order(lengths, 32, torch.Generator().manual_seed(1_000_003 + epoch))
+    shares = [Distributed(r, 2).shard(order) for r in range(2)]
+    assert len(shares[0]) == len(shares[1]) == len(order) - 1  # the short batch joined another
+    assert all(step for share in shares for step in share)  # no rank ever has an empty share
+    assert sorted(row for share in shares for step in share for row in step) == list(range(1025))
+    first = Distributed(0, 2).shard([[5], list(range(5)), [6, 7]])  # a short batch first joins the next
+    assert len(first) == 2 and first[0] == [5, 1, 3]
+
+
 def test_two_processes_train_one_run_and_rank_zero_alone_writes_and_prints(data_dir, tmp_path):
     code, out, err = finish(torchrun(2, ["--epochs", "2", "-o", "run"], data_dir, tmp_path))
     assert code == 0, workers_said(err)

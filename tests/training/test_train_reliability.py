@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -118,7 +117,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_file_and_leaves_no_tempora
     attempted = []
 
     def failing_save(obj, handle, *args, **kwargs):
-        attempted.append(Path(handle.name).name)  # the temporary file beside the one being replaced
+        attempted.append(handle)  # the temporary file beside the one being replaced (on Linux it has no name)
         handle.write(b"partial")
         raise OSError(28, "No space left on device")
 
@@ -127,7 +126,6 @@ def test_a_failed_checkpoint_write_keeps_the_previous_file_and_leaves_no_tempora
         train(load_run_config(run, {"epochs": 2}), run, resume=True)
     # the write that failed was to one of the two checkpoints (model.pt if epoch 2 improved, else
     # last.pt): that file, and the other one, are byte for byte what they were
-    target = next(name for name in before if attempted[0].startswith(f".{name}."))
-    assert (run / target).read_bytes() == before[target]
+    assert len(attempted) == 1
     assert all((run / name).read_bytes() == data for name, data in before.items())
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
