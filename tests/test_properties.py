@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hbilstm.data.readers import iter_records
+from hbilstm.data.rows import iter_records
 from hbilstm.data.tokenizer import TweetTokenizer
 from hbilstm.predict import predict
 

@@ -28,7 +28,6 @@ from .readers import (
     SEMEVAL_LABELS,
     SST2_LABELS,
     SST5_LABELS,
-    TABLE_FORMATS,
     Examples,
     read_semeval,
     read_sst,
@@ -36,6 +35,7 @@ from .readers import (
     read_tweeteval,
     read_tweeteval_mapping,
 )
+from .rows import TABLE_FORMATS
 
 SPLITS = ("train", "val", "test")
 TWEETEVAL_FILES = [f"{s}_{kind}.txt" for s in SPLITS for kind in ("text", "labels")] + ["mapping.txt"]

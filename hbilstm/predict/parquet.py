@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import IO, Iterator, Sequence
 
-from ..data.readers import Record
+from ..data.rows import Record
 from ..errors import DataError
 
 # Rows per record batch read from a Parquet input.
@@ -45,7 +45,7 @@ def iter_parquet_records(
     batch_rows: int = READ_BATCH_ROWS,
 ) -> Iterator[Record]:
     """The rows of a Parquet file as :class:`Record` objects numbered from 1, like
-    :func:`~hbilstm.data.readers.iter_records` does for CSV: a missing ``required`` column raises
+    :func:`~hbilstm.data.rows.iter_records` does for CSV: a missing ``required`` column raises
     DataError before any row; ``columns`` is filled with the file's column names. Only the
     ``required`` and present ``optional`` columns are read. A null value stays None (a null text
     becomes an error row downstream, as an empty text does)."""

@@ -29,7 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..data.readers import ReplacementCounter
+from ..data.rows import ReplacementCounter
 from ..errors import ConfigError, DataError
 from .io import check_input
 from .stream import INPUT_FORMATS, _input_format, labelled_rows, open_rows, scored_chunks

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..data.limits import MAX_TEXT_CHARS
-from ..data.readers import Record, ReplacementCounter, iter_records, table_format
+from ..data.rows import Record, ReplacementCounter, iter_records, table_format
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format

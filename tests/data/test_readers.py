@@ -8,13 +8,13 @@ from conftest import SEMEVAL, SST, TWEETEVAL
 
 from hbilstm.data.readers import (
     decode_semeval_text,
-    iter_records,
     read_semeval,
     read_sst,
     read_table,
     read_tweeteval,
     read_tweeteval_mapping,
 )
+from hbilstm.data.rows import iter_records
 from hbilstm.errors import DataError
 
 
