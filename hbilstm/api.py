@@ -97,11 +97,15 @@ class Classifier:
 
         return predict_probs(loaded.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
 
-    def predict(self, texts: Iterable[str]) -> list[str]:
-        """The most probable label of each text, in input order (see :meth:`predict_proba`)."""
-        probs = self.predict_proba(texts)
+    def predict(self, texts: Iterable[str], min_confidence: float | None = None) -> list[str]:
+        """The most probable label of each text, in input order (see :meth:`predict_proba`); with
+        ``min_confidence``, ``"uncertain"`` for a text whose top probability is below it
+        (:mod:`hbilstm.confidence`)."""
+        from .confidence import check_min_confidence, label_of
+
+        check_min_confidence(min_confidence, self.labels, "min_confidence")
         labels = self.labels
-        return [labels[i] for i in probs.argmax(axis=1)] if len(probs) else []
+        return [label_of(row, labels, min_confidence) for row in self.predict_proba(texts).tolist()]
 
     def save_pretrained(self, folder: str | os.PathLike, *, onnx: bool = True, overwrite: bool = False) -> Path:
         """Write the model as a portable model folder (``hbilstm export``): config.json,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -26,6 +26,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device {name!r} asked for, but MPS is not available (use --device cpu)")
     return device
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """``threads`` CPU threads for torch inside the block (0: leave torch's setting), restored after:
+    on a machine shared with other work, fewer threads than cores can be many times faster."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:

@@ -23,28 +23,38 @@ def evaluate(
     batch_size: int = options.batch_size(256),
     device: str = options.device(),
     json_out: Optional[Path] = options.output("Also write every number to this JSON file.", "--json", metavar="FILE"),
+    plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE",
+                                        help="Also draw the reliability diagram (confidence against accuracy) as a PNG."),
+    threads: int = options.threads(),
 ) -> None:
     """Score a model on a dataset's test split, or another split.
 
-    Prints accuracy, macro-F1 and macro-recall, per-class scores and the confusion matrix.
+    Prints accuracy, macro-F1 and macro-recall, per-class scores, the confusion matrix, and the
+    expected calibration error (15 bins) with the model's temperatures and without them.
 
     Examples:
 
     \b
       hbilstm evaluate runs/first
-      hbilstm evaluate runs/first --split val -o scores.json
+      hbilstm evaluate runs/first --split val -o scores.json --plot reliability.png
       hbilstm evaluate runs/first --data semeval2017-task4a
     """
     from ..errors import DataError
     from ..evaluation.evaluate import evaluate as run_evaluation
     from ..fileio import write_json_atomic
 
-    if json_out is not None and not json_out.parent.is_dir():
-        raise DataError(f"{json_out}: folder {json_out.parent} does not exist")
-    report = run_evaluation(checkpoint, data, split, data_dir, batch_size, device, text_column, label_column)
+    for path in (json_out, plot):
+        if path is not None and not path.parent.is_dir():
+            raise DataError(f"{path}: folder {path.parent} does not exist")
+    report = run_evaluation(checkpoint, data, split, data_dir, batch_size, device, text_column, label_column,
+                            threads=threads)
     print_report(report)
     if json_out is not None:
         write_json_atomic(json_out, report)
+    if plot is not None:
+        from ..evaluation.reliability import plot_reliability
+
+        plot_reliability(report, plot)
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -75,3 +85,8 @@ def print_report(report: dict[str, Any]) -> None:
     print_table(console, ["true", *report["labels"]],
                 [[name, *(f"{v:,}" for v in row)] for name, row in zip(report["labels"], report["confusion"])],
                 right=tuple(report["labels"]))
+    if "ece" in report:
+        before = report.get("ece_before_temperatures")
+        console.print(f"expected calibration error ({report['calibration']['bins']} bins): {100 * report['ece']:.2f}%"
+                      + (f" (without its temperatures: {100 * before:.2f}%)" if before is not None else
+                         " (the model has no temperatures)"))

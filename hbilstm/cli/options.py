@@ -35,6 +35,12 @@ def output(help_text: str, *aliases: str, required: bool = False, metavar: str =
     return typer.Option(... if required else None, "--output", *aliases, "-o", metavar=metavar, help=help_text)
 
 
+def threads() -> typer.models.OptionInfo:
+    return typer.Option(0, "--threads", min=0, metavar="N",
+                        help="CPU threads for the model (0: torch's default, one per core). On a busy machine "
+                             "fewer can be many times faster.")
+
+
 def sets(example: str) -> typer.models.OptionInfo:
     return typer.Option([], "--set", metavar="KEY=VALUE", help=f"Any other config option, e.g. --set {example} (repeatable).")
 

@@ -31,6 +31,11 @@ def predict(
     int8: bool = typer.Option(False, "--int8", help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): the same label as the full model for about 99% of tweets; measured no faster than it on 2026-11-30 (1.5x on 2026-11-25; docs/benchmarks.md)."),
     engine: str = typer.Option("local", "--engine", metavar="NAME", help="local (this process and its workers) or ray: Ray Data actors, each with one copy of the model, label the inputs into Parquet files in the -o folder; --workers N sets the number of actors (-1: one per CPU, or per GPU with --device cuda). Needs the ray extra."),
     address: Optional[str] = typer.Option(None, "--address", metavar="ADDR", help="With --engine ray: the Ray cluster to use, e.g. ray://head:10001 or auto.  [default: $RAY_ADDRESS, else a local Ray instance]"),
+    min_confidence: Optional[float] = typer.Option(
+        None, "--min-confidence", min=0.0, max=1.0, metavar="P",
+        help="Label a row whose top probability is below P 'uncertain' (its probabilities are kept), to set aside "
+             "the tweets the model is unsure of; `hbilstm evaluate` says how well its probabilities are calibrated."),
+    threads: int = options.threads(),
 ) -> None:
     """Label every tweet in a file, in input order.
 
@@ -52,7 +57,7 @@ def predict(
     if engine == "ray":
         _predict_ray(checkpoint, sources, output, text_column=text_column, id_column=id_column,
                      batch_size=batch_size, device=device, skip_bad_lines=skip_bad_lines, workers=workers,
-                     overwrite=overwrite, address=address,
+                     overwrite=overwrite, address=address, min_confidence=min_confidence, threads=threads or 1,
                      unsupported={"--shard": shard, "--int8": int8, "--backend onnx": backend == "onnx",
                                   "--format": fmt, "--input-format": input_format})
         return
@@ -73,7 +78,7 @@ def predict(
         checkpoint, source, output, text_column=text_column, id_column=id_column,
         input_format=input_format, fmt=fmt, batch_size=batch_size, device=device,
         skip_bad_lines=skip_bad_lines, overwrite=overwrite, workers=workers, backend=backend, int8=int8, shard=shard,
-        warn=warn,
+        min_confidence=min_confidence, threads=threads, warn=warn,
     )
     if output not in (None, "-"):
         typer.echo(f"{stats.rows:,} row{'s' * (stats.rows != 1)} -> {output} ({stats.predicted:,} predicted)", err=True)

@@ -18,8 +18,8 @@ from ..data.pipeline import EncodedSplit, Encoder, training_splits
 from ..data.readers import Examples
 from ..errors import DataError
 from ..fileio import default_cache_dir, sha256_file
-from ..inference import predict_probs, resolve_device
-from .metrics import classification_metrics
+from ..inference import predict_part_logits, predict_probs, resolve_device, torch_threads
+from .metrics import CALIBRATION_BINS, calibration, classification_metrics
 
 SPLITS = ("train", "val", "test")
 
@@ -91,20 +91,27 @@ def evaluate(
     device: str = "auto",
     text_column: str | None = None,
     label_column: str | None = None,
+    threads: int = 0,
 ) -> dict[str, Any]:
-    """Metrics of the model in ``checkpoint`` (a file or run directory) on ``split`` of ``data``.
+    """Metrics of the model in ``checkpoint`` (a file or run directory) on ``split`` of ``data``,
+    with ``threads`` CPU threads for torch (0: torch's default).
 
     ``data`` defaults to the dataset the model was trained on; labels are matched to the
     model's by name. ``split`` defaults to ``test``, or to the whole file for a file that is not
     split and that the model was not trained on (see :func:`choose_split`). Returns the metrics
     of :func:`~hbilstm.evaluation.metrics.classification_metrics` plus ``checkpoint``,
-    ``dataset``, ``split``, ``split_note`` (what the split is, where that needs saying) and
-    ``official_metric``.
+    ``dataset``, ``split``, ``split_note`` (what the split is, where that needs saying),
+    ``official_metric``, the expected calibration error ``ece`` (15 bins) with the model's
+    temperatures and ``ece_before_temperatures`` without them (None where it has none), and the
+    bins of both (``calibration``), which ``--plot`` draws.
     """
     scoring = scoring_data(checkpoint, data, split, data_dir, device, text_column, label_column)
     loaded, encoded = scoring.loaded, scoring.encoded
-    probs = predict_probs(loaded.model, encoded.ids, batch_size, scoring.device, ngrams=encoded.ngrams)
+    with torch_threads(threads):
+        probs, untempered = probabilities(loaded.model, encoded, batch_size, scoring.device)
     metrics = classification_metrics(encoded.labels, probs.argmax(-1).tolist(), loaded.label_names)
+    after = calibration(probs.numpy(), encoded.labels)
+    before = calibration(untempered.numpy(), encoded.labels) if untempered is not None else None
     return {
         "checkpoint": str(loaded.path),
         "dataset": scoring.corpus.name,
@@ -112,7 +119,25 @@ def evaluate(
         "split_note": scoring.note,
         "official_metric": scoring.official,
         **metrics,
+        "ece": after["ece"],
+        "ece_before_temperatures": before["ece"] if before is not None else None,
+        "temperatures": list(loaded.model.config.temperatures),
+        "calibration": {"bins": CALIBRATION_BINS, "after": after["bins"],
+                        "before": before["bins"] if before is not None else None},
     }
+
+
+def probabilities(model, encoded: EncodedSplit, batch_size: int, device) -> tuple[Any, Any]:
+    """The model's class probabilities for ``encoded`` (its temperatures applied, as everywhere),
+    and the same without its temperatures (None for a model that has none, or an ensemble),
+    from one pass over the data."""
+    if not getattr(model.config, "temperatures", ()) or not hasattr(model, "combine"):
+        return predict_probs(model, encoded.ids, batch_size, device, ngrams=encoded.ngrams), None
+    import torch
+
+    parts = predict_part_logits(model, encoded.ids, batch_size=batch_size, device=device, ngrams=encoded.ngrams)
+    return (torch.softmax(model.combine(parts), dim=-1),
+            torch.softmax(model.combine(parts, temperatures=False), dim=-1))
 
 
 def trained_on(corpus: Corpus, payload: dict, data: str) -> bool:

@@ -7,9 +7,10 @@ the gold labels: a 3-class model scored on binary data is averaged over those tw
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "macro_recall": "macro-recall"}
+CALIBRATION_BINS = 15  # as Guo et al. (2017), "On calibration of modern neural networks", bin them
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], label_names: Sequence[str]) -> dict:
@@ -50,3 +51,34 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], label_n
         "labels": list(label_names),
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def calibration(probs: Any, y_true: Sequence[int], bins: int = CALIBRATION_BINS) -> dict:
+    """How far the model's confidence (its top probability) is from its accuracy.
+
+    The predictions are put into ``bins`` equal-width bins by confidence (bin i holds confidences
+    in ``(i / bins, (i + 1) / bins]``; a confidence of 0 goes to the first); the expected
+    calibration error is the mean over bins of ``|accuracy - mean confidence|``, each bin weighted
+    by its share of the predictions (Naeini et al., 2015; Guo et al., 2017). Returns ``ece`` and,
+    per bin, its bounds, count, mean confidence and accuracy (None for an empty bin).
+    """
+    import numpy as np
+
+    probs = np.asarray(probs, dtype=np.float64)
+    y_true = np.asarray(y_true)
+    if probs.ndim != 2 or len(probs) != len(y_true):
+        raise ValueError("probs must be (n, classes), one row per label")
+    confidence = probs.max(axis=1) if len(probs) else np.empty(0)
+    correct = (probs.argmax(axis=1) == y_true) if len(probs) else np.empty(0, dtype=bool)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    ece, rows = 0.0, []
+    for b in range(bins):
+        inside = which == b
+        count = int(inside.sum())
+        mean_confidence = float(confidence[inside].mean()) if count else None
+        accuracy = float(correct[inside].mean()) if count else None
+        if count:
+            ece += count / len(probs) * abs(accuracy - mean_confidence)
+        rows.append({"low": b / bins, "high": (b + 1) / bins, "count": count, "confidence": mean_confidence,
+                     "accuracy": accuracy})
+    return {"ece": float(ece), "bins": rows}

@@ -148,7 +148,14 @@ class HighwayBiLSTMClassifier(nn.Module):
         parts = self._parts(logits, ngrams)
         if self.training:
             return parts if self.config.ngram_buckets else logits
-        parts = self.tempered(parts)
+        return self.combine(parts)
+
+    def combine(self, parts: Tensor, temperatures: bool = True) -> Tensor:
+        """The logits the model gives in eval mode, from the ``parts`` of :meth:`part_logits`: each
+        divided by its temperature (unless ``temperatures`` is False), their mean probability (as
+        log) where there are two."""
+        if temperatures:
+            parts = self.tempered(parts)
         return mean_of_probabilities(parts) if self.config.ngram_buckets else parts[0]
 
     def tempered(self, parts: Tensor) -> Tensor:

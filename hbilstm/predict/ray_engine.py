@@ -61,6 +61,7 @@ class RaySettings:
     threads: int = 1
     skip_bad_lines: bool = False
     chunk_size: int = CHUNK_SIZE
+    min_confidence: float | None = None  # rows below it are labelled uncertain (hbilstm.confidence)
 
 
 @dataclass
@@ -155,7 +156,7 @@ class PartLabeller:
             id_column = s.id_column if rows_in.has_ids else None
             for chunk in scored_chunks(rows, s.chunk_size, s.text_column, self.scorer):
                 columns: dict[str, list] = {name: [] for name in self.schema.names}
-                for record, _, text, label, probs, error in labelled_rows(chunk, self.loaded, id_column, self.stats):
+                for record, _, text, label, probs, error in labelled_rows(chunk, self.loaded, id_column, self.stats, s.min_confidence):
                     own_id = record.fields.get(id_column) if id_column else None
                     columns["source"].append(part.path)
                     columns["line"].append(record.line)

@@ -27,6 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..confidence import UNCERTAIN, check_min_confidence, label_of
 from ..data.limits import MAX_TEXT_CHARS
 from ..data.rows import Record, ReplacementCounter, iter_records, table_format
 from ..errors import ConfigError, DataError
@@ -50,6 +51,7 @@ class PredictStats:
     errors: int = 0
     truncated: int = 0
     truncated_chars: int = 0  # of them, cut at MAX_TEXT_CHARS characters
+    uncertain: int = 0  # predicted rows labelled uncertain (below min_confidence)
     replaced_bytes: int = 0
     output: str = "-"
 
@@ -72,6 +74,8 @@ def predict(
     backend: str = "auto",
     int8: bool = False,
     shard: tuple[int, int] | str | None = None,
+    min_confidence: float | None = None,
+    threads: int = 0,
     warn: Callable[[str], None] = lambda message: None,
 ) -> PredictStats:
     """Predict every row of ``source`` (a path or ``-``) into ``output`` (a path, or None/``-``
@@ -100,9 +104,14 @@ def predict(
     ``shard``: ``(k, n)`` or ``"k/n"`` (1 <= k <= n) predicts only shard k of n of the rows, by
     row position round-robin (see the module's docstring); None predicts them all.
 
+    ``min_confidence``: label a row whose top probability is below it ``uncertain``, keeping its
+    probabilities (see :mod:`hbilstm.confidence`). ``threads``: CPU threads for the model in this
+    process (torch's, or ONNX Runtime's; 0: their default); workers use one each.
+
     Parquet input is read in record batches of the text and id columns; Parquet output (needs a
     file, not standard output) is written one row group per chunk."""
     shard_k, shard_n = parse_shard(shard) if shard is not None else (1, 1)
+    check_min_confidence(min_confidence, ())
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if int8 and (backend == "onnx" or device not in ("auto", "cpu")):
@@ -125,11 +134,12 @@ def predict(
     if folder is not None:
         from ..export.onnx_runtime import load_onnx_folder
 
-        loaded = load_onnx_folder(folder)
+        loaded = load_onnx_folder(folder, threads=threads or None)
         scorer = ChunkScorer(loaded, None, batch_size or default_batch_size("cpu"), auto_workers("cpu") if auto else workers)
     else:
-        scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers)
+        scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers, threads)
         loaded = scorer.loaded
+    check_min_confidence(min_confidence, loaded.label_names)
     stats = PredictStats(output=output or "-")
 
     try:
@@ -148,7 +158,7 @@ def predict(
                     for i, chunk in enumerate(scored_chunks(rows, chunk_size, text_column, scorer)):
                         if i:
                             writer.end_chunk()
-                        for row in labelled_rows(chunk, loaded, id_column if has_ids else None, stats):
+                        for row in labelled_rows(chunk, loaded, id_column if has_ids else None, stats, min_confidence):
                             writer.write(*row[1:])
                 except BaseException:
                     writer.abort()
@@ -177,6 +187,9 @@ def predict(
              + (f" (or to their first {MAX_TEXT_CHARS:,} characters)" if stats.truncated_chars else ""))
     if stats.errors:
         warn(f"{stats.errors:,} row(s) got no prediction (empty or unreadable); see their 'error' column")
+    if min_confidence is not None:
+        warn(f"{stats.uncertain:,} of {stats.predicted:,} row(s) had a top probability below {min_confidence:g} and "
+             f"are labelled {UNCERTAIN!r}")
     return stats
 
 
@@ -219,7 +232,7 @@ def _is_exported_folder(path: str | Path) -> bool:
 
 
 def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool, batch_size: int | None,
-                  workers: int) -> ChunkScorer:
+                  workers: int, threads: int = 0) -> ChunkScorer:
     """A ChunkScorer over the checkpoint's model, loaded with torch (scored by it, or by ONNX Runtime
     from the model.onnx beside it with ``backend`` onnx)."""
     from ..checkpoint import load_model
@@ -233,7 +246,7 @@ def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool,
         from ..export.onnx_runtime import OnnxScorer, find_onnx_model
 
         graph = find_onnx_model(checkpoint)
-        onnx_scorer = OnnxScorer(graph, threads=torch.get_num_threads())  # as many threads as torch would use
+        onnx_scorer = OnnxScorer(graph, threads=threads or torch.get_num_threads())  # as many as torch would use
     torch_device = resolve_device("cpu" if int8 or onnx_scorer is not None else device)
     loaded = load_model(checkpoint, torch_device)
     if onnx_scorer is not None:
@@ -241,7 +254,7 @@ def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool,
     if workers < 0:
         workers = auto_workers(torch_device)
     return ChunkScorer(loaded, torch_device, batch_size or default_batch_size(torch_device), workers, onnx_scorer,
-                       int8=int8)
+                       int8=int8, threads=threads)
 
 
 @dataclass
@@ -377,8 +390,8 @@ def _prepare(records: list[Record], text_column: str, scorer: ChunkScorer) -> _C
     return _Chunk(records, texts, todo, long, scorer.submit([texts[i][:MAX_TEXT_CHARS + 1] for i in todo]))
 
 
-def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictStats
-                  ) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
+def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictStats,
+                  min_confidence: float | None = None) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
     """``(record, row_id, text, label, probabilities, error)`` for every row of a scored chunk;
     a row without a prediction has an empty label, None and its error. The text is the row's own,
     up to the MAX_TEXT_CHARS characters the tokenizer reads."""
@@ -393,7 +406,8 @@ def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictSt
         stats.rows += 1
         if i in by_row:
             p = by_row[i]
-            label = loaded.label_names[max(range(len(p)), key=p.__getitem__)]
+            label = label_of(p, loaded.label_names, min_confidence)
+            stats.uncertain += label == UNCERTAIN and min_confidence is not None
             stats.predicted += 1
             yield record, row_id, chunk.texts[i][:MAX_TEXT_CHARS], label, p, ""
         else:

@@ -232,13 +232,16 @@ class ChunkScorer:
     PIECE = 1024  # texts per task sent to a worker
     LOCAL_CHUNKS = 1
 
-    def __init__(self, loaded, device, batch_size: int, workers: int, onnx=None, int8: bool = False):
+    def __init__(self, loaded, device, batch_size: int, workers: int, onnx=None, int8: bool = False,
+                 threads: int = 0):
         """``loaded``: a :class:`~hbilstm.checkpoint.LoadedModel` on ``device`` (a ``torch.device``),
         or an :class:`~hbilstm.export.onnx_runtime.OnnxModel` (``device`` None: the CPU, without
         torch); ``onnx``: an :class:`~hbilstm.export.onnx_runtime.OnnxScorer` to score a
         LoadedModel's tweets with instead of its model; ``int8``: score with the model quantized by
-        :func:`~hbilstm.inference.quantize_int8`."""
+        :func:`~hbilstm.inference.quantize_int8`; ``threads``: torch's CPU threads while this process
+        scores (0: torch's default; each worker uses one)."""
         self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
+        self.threads = threads
         self.folder = isinstance(loaded, OnnxModel)  # workers load the exported folder themselves
         if self.folder:
             onnx = loaded.scorer
@@ -273,9 +276,10 @@ class ChunkScorer:
             return np.empty(0, dtype=np.float32)
         if self.onnx is not None:
             return self.onnx.predict_probs(encoded.ids, self.batch_size, encoded.ngrams)
-        from ..inference import predict_probs
+        from ..inference import predict_probs, torch_threads
 
-        return predict_probs(self.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
+        with torch_threads(self.threads):
+            return predict_probs(self.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
 
     def submit(self, texts: list[str]):
         self.chunks += 1

@@ -26,10 +26,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..confidence import UNCERTAIN, label_of
 from .batcher import BatcherStopped, MicroBatcher
 from .guard import BodyBudget
 from .metadata import describe
-from .requests import EXAMPLE, ApiError, parse_texts, request_body
+from .requests import EXAMPLE, ApiError, parse_request, request_body
 from .settings import ServeSettings
 
 log = logging.getLogger("hbilstm.serving")
@@ -41,7 +42,10 @@ _PREDICT_BODY = {
     "content": {"application/json": {
         "schema": {
             "type": "object", "required": ["texts"], "additionalProperties": False,
-            "properties": {"texts": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}},
+            "properties": {"texts": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                           "min_confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                                              "description": f"label texts whose top probability is below it "
+                                                             f"{UNCERTAIN!r}, keeping their probabilities"}},
         },
         "example": {"texts": ["what a great game!", "I hate mondays"]},
     }},
@@ -91,12 +95,15 @@ def create_app(classifier: Any, settings: ServeSettings | None = None) -> FastAP
         """Label each text: its label, the label's probability and every label's probability."""
         async with budget.answering():
             async with request_body(request, settings.max_body_bytes, budget, settings.body_timeout_s) as body:
-                texts = parse_texts(body, settings)
+                texts, min_confidence = parse_request(body, settings)
+            if min_confidence is not None and UNCERTAIN in labels:
+                raise ApiError(422, "unsupported", f'"min_confidence" labels unsure texts {UNCERTAIN!r}, which is '
+                                                   "one of this model's classes")
             try:
                 probs = await batcher.score(texts)
             except BatcherStopped as exc:
                 return JSONResponse({"error": "shutting_down", "message": str(exc)}, status_code=503)
-            return JSONResponse({"predictions": predictions(probs, labels)})
+            return JSONResponse({"predictions": predictions(probs, labels, min_confidence)})
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -111,12 +118,11 @@ def create_app(classifier: Any, settings: ServeSettings | None = None) -> FastAP
     return app
 
 
-def predictions(probs: np.ndarray, labels: list[str]) -> list[dict[str, Any]]:
-    """One ``{"label", "confidence", "probabilities"}`` per row of ``probs``."""
-    rows = np.asarray(probs).tolist()
-    best = np.asarray(probs).argmax(axis=1).tolist() if len(rows) else []
-    return [{"label": labels[b], "confidence": row[b], "probabilities": dict(zip(labels, row))}
-            for row, b in zip(rows, best)]
+def predictions(probs: np.ndarray, labels: list[str], min_confidence: float | None = None) -> list[dict[str, Any]]:
+    """One ``{"label", "confidence", "probabilities"}`` per row of ``probs``; the label is
+    ``uncertain`` where the confidence is below ``min_confidence`` (:mod:`hbilstm.confidence`)."""
+    return [{"label": label_of(row, labels, min_confidence), "confidence": max(row),
+             "probabilities": dict(zip(labels, row))} for row in np.asarray(probs).tolist()]
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -155,8 +155,9 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
-def parse_texts(body: bytes, settings: ServeSettings) -> list[str]:
-    """The texts of a ``/predict`` body, or the :class:`ApiError` of its first problem."""
+def parse_request(body: bytes, settings: ServeSettings) -> tuple[list[str], float | None]:
+    """The texts of a ``/predict`` body and its ``min_confidence`` (None when absent), or the
+    :class:`ApiError` of its first problem."""
     if not body.strip():
         raise ApiError(422, "empty_body", f"the request has no body; send a JSON object such as {EXAMPLE}")
     data = parse_json(body)
@@ -165,9 +166,15 @@ def parse_texts(body: bytes, settings: ServeSettings) -> list[str]:
                                           f"not a JSON {json_type(data)}")
     if "texts" not in data:
         raise ApiError(422, "missing_field", f'the body has no "texts" field; send {EXAMPLE}')
-    unknown = sorted(key for key in data if key != "texts")
+    unknown = sorted(key for key in data if key not in ("texts", "min_confidence"))
     if unknown:
-        raise ApiError(422, "unknown_field", f'unknown field {unknown[0]!r}: the body takes only "texts"')
+        raise ApiError(422, "unknown_field", f'unknown field {unknown[0]!r}: the body takes "texts" and, '
+                                             'optionally, "min_confidence"')
+    min_confidence = data.get("min_confidence")
+    if min_confidence is not None and (isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float))
+                                       or not 0 <= min_confidence <= 1):
+        raise ApiError(422, "wrong_type", f'"min_confidence" must be a probability between 0 and 1, not '
+                                          f"{json.dumps(min_confidence)}")
     texts = data["texts"]
     if isinstance(texts, str):
         raise ApiError(422, "wrong_type", '"texts" must be an array of strings, not one string: '
@@ -191,7 +198,7 @@ def parse_texts(body: bytes, settings: ServeSettings) -> list[str]:
         if _has_lone_surrogate(text):
             raise ApiError(422, "bad_text", f"texts[{i}] holds an unpaired UTF-16 surrogate escape, which is "
                                             "not a character")
-    return texts
+    return texts, min_confidence
 
 
 def _has_lone_surrogate(text: str) -> bool:

@@ -38,9 +38,10 @@ class Run:
         return int(self.config["seed"])
 
     def score(self, metric: str, split: str = "test") -> float | None:
-        """The best model's ``metric`` on ``split`` (None where the run has no such scores)."""
+        """The best model's ``metric`` on ``split`` (None where the run has no such scores, such as
+        the ``ece`` of a run trained before it was reported)."""
         scores = (self.results or {}).get(split)
-        return scores[metric] if scores else None
+        return scores.get(metric) if scores else None
 
     @property
     def final_train_loss(self) -> float | None:

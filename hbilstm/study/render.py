@@ -42,12 +42,12 @@ def _table(summary: dict) -> tuple[list[str], list[list[str]]]:
     extra = summary["swept"]
     split = summary["split"]
     header = ["carry", "depth", *extra, "n", f"{split} accuracy", f"{split} macro-F1", f"{split} macro-recall",
-              "last-epoch train loss", "parameters", "train time (s)", "runs"]
+              f"{split} ECE (%)", "last-epoch train loss", "parameters", "train time (s)", "runs"]
     body = []
     for row in summary["rows"]:
         body.append([
             row["carry"], str(row["depth"]), *(str(row[k]) for k in extra), str(row["finished"]),
-            _cell(row, "accuracy"), _cell(row, "macro_f1"), _cell(row, "macro_recall"),
+            _cell(row, "accuracy"), _cell(row, "macro_f1"), _cell(row, "macro_recall"), _cell(row, "ece", digits=2),
             _cell(row, "final_train_loss", 1.0, 3),
             f"{row['parameters']:,}" if row["parameters"] else "–",
             f"{row['seconds_mean']:.0f}" if row["seconds_mean"] is not None else "–",
@@ -78,7 +78,7 @@ def provenance_of(runs: list[Run], sweep: dict) -> dict:
 def write_results_csv(runs: list[Run], path: Path) -> None:
     extra = swept_keys(runs)
     header = ["run", "carry", "depth", "seed", *extra, "status", "test_accuracy", "test_macro_f1",
-              "test_macro_recall", "val_metric", "best_epoch", "epochs_run", "final_train_loss",
+              "test_macro_recall", "test_ece", "val_metric", "best_epoch", "epochs_run", "final_train_loss",
               "parameters", "seconds", "message"]
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -88,7 +88,7 @@ def write_results_csv(runs: list[Run], path: Path) -> None:
             val_metric = (res.get("val") or {}).get(res.get("metric", ""), "")
             writer.writerow([
                 r.name, r.carry, r.depth, r.seed, *(r.config.get(k) for k in extra), r.status,
-                *(("" if r.score(m) is None else f"{r.score(m):.6f}") for m in METRICS),
+                *(("" if r.score(m) is None else f"{r.score(m):.6f}") for m in (*METRICS, "ece")),
                 f"{val_metric:.6f}" if val_metric != "" else "", res.get("best_epoch", ""), len(r.history),
                 "" if r.final_train_loss is None else f"{r.final_train_loss:.6f}",
                 res.get("parameters", ""), "" if r.seconds is None else f"{r.seconds:.1f}", r.message,

@@ -55,9 +55,9 @@ def chance_level(runs: list[Run], metric: str, split: str = "test") -> float | N
 
 
 def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
-    """One row per (carry, depth, values of any other swept option): for each metric and the
-    last-epoch training loss ``<name>_mean``, ``<name>_std`` (None with fewer than two values)
-    and ``<name>_n`` (the finished runs that have the value)."""
+    """One row per (carry, depth, values of any other swept option): for each metric, the expected
+    calibration error (``ece``) and the last-epoch training loss ``<name>_mean``, ``<name>_std``
+    (None with fewer than two values) and ``<name>_n`` (the finished runs that have the value)."""
     extra = swept_keys(runs)
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
@@ -68,7 +68,7 @@ def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
         row = {"carry": carry, "depth": depth, **dict(zip(extra, others)),
                "runs": len(members), "finished": len(done),
                "failed": [f"{r.name}: {r.status}" for r in members if r.status != "finished"]}
-        for name in METRICS:
+        for name in (*METRICS, "ece"):
             row[f"{name}_mean"], row[f"{name}_std"], row[f"{name}_n"] = _mean_std([r.score(name, split) for r in done])
         (row["final_train_loss_mean"], row["final_train_loss_std"],
          row["final_train_loss_n"]) = _mean_std([r.final_train_loss for r in done])

@@ -15,7 +15,7 @@ from ..data.batching import ResidentSplit, bucket_order
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit
 from ..errors import TrainingDiverged, TrainingInterrupted
-from ..evaluation.metrics import METRIC_NAMES, classification_metrics
+from ..evaluation.metrics import METRIC_NAMES, calibration, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
 from ..model.ngram_head import mean_of_probabilities
@@ -201,6 +201,7 @@ class Trainer:
                               device=self.device, amp=self.config.amp, ngrams=split.ngrams)
         labels = torch.tensor(split.labels)
         metrics = classification_metrics(split.labels, probs.argmax(-1).tolist(), self.corpus.label_names)
+        metrics["ece"] = calibration(probs.numpy(), split.labels)["ece"]  # 15 bins; hbilstm evaluate draws them
         weight = self.parts.criterion.weight
         # log-probabilities are their own log-softmax, so cross_entropy takes them as logits
         metrics["loss"] = float(nn.functional.cross_entropy(

@@ -34,7 +34,7 @@ from ..data.corpora import load_corpus
 from ..data.spacy_vectors import is_spacy_source
 from ..errors import ConfigError, TrainingDiverged
 from ..fileio import refuse_file_as_folder, write_json_atomic, write_text_atomic
-from ..inference import layer_statistics, predict_part_logits, resolve_device
+from ..inference import layer_statistics, predict_part_logits, resolve_device, torch_threads
 from ..tracking import open_tracker
 from .calibration import fit_temperatures
 from .callbacks import TrainCallback
@@ -197,21 +197,9 @@ def train(
     if not dist.is_main:  # rank 0 alone reports and logs (see hbilstm.training.distributed)
         open_tracker(config.log_to).close()  # the same check of the option on every rank
         callback = None
-    with _torch_threads(config.threads), open_tracker(config.log_to if dist.is_main else "none") as tracker:
+    with torch_threads(config.threads), open_tracker(config.log_to if dist.is_main else "none") as tracker:
         return _train(config, Path(out) if out is not None else default_run_dir(config), resume, overwrite,
                       callback or TrainCallback(), tracker, dist)
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """``threads`` CPU threads for torch while training (0: leave torch's setting), restored after."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback,

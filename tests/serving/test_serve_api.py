@@ -194,3 +194,19 @@ def test_an_unexpected_failure_is_a_generic_500_logged_with_its_traceback(caplog
     assert health.status_code == 200  # and it keeps serving
     logged = [r for r in caplog.records if r.name == "hbilstm.serving" and r.exc_info]
     assert logged and "secret internal detail" in str(logged[0].exc_info[1])
+
+
+def test_serve_takes_min_confidence_per_request(trained_run):
+    clf = hbilstm.load(trained_run, device="cpu")
+    texts = tweets(40)
+    p = float(np.median(clf.predict_proba(texts).max(axis=1)))  # about half below
+    with running(create_app(clf)) as url:
+        answer = httpx.post(f"{url}/predict", json={"texts": texts, "min_confidence": p}, timeout=30)
+        bad = httpx.post(f"{url}/predict", json={"texts": texts, "min_confidence": "high"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["predictions"]
+    probs = clf.predict_proba(texts)
+    assert [r["label"] for r in rows] == clf.predict(texts, min_confidence=p)
+    assert "uncertain" in {r["label"] for r in rows}
+    np.testing.assert_allclose([[r["probabilities"][k] for k in clf.labels] for r in rows], probs, atol=1e-6)
+    assert bad.status_code == 422 and "min_confidence" in bad.json()["message"]

@@ -44,7 +44,9 @@ def test_every_configuration_appears_in_the_tables(sweep):
     for row in rows:  # the table holds each run's own numbers
         saved = json.loads((out / "runs" / row["run"] / "results.json").read_text())["test"]
         assert float(row["test_macro_recall"]) == pytest.approx(saved["macro_recall"], abs=1e-6)
+        assert 0 < float(row["test_ece"]) == pytest.approx(saved["ece"], abs=1e-6)  # each run's calibration error
     summary = json.loads((out / "summary.json").read_text())
+    assert all(r["ece_mean"] is not None for r in summary["rows"])
     assert sorted((r["carry"], r["depth"]) for r in summary["rows"]) == [("highway", 1), ("highway", 3), ("plain", 1), ("plain", 3)]
     assert [t["depth"] for t in summary["paired_tests"]] == [1, 3]
     assert summary["findings"] and summary["provenance"]["data"]["dataset"] == "tweeteval-sentiment"
