@@ -1,8 +1,12 @@
 """Training options: one flat dataclass, read from YAML, overridden from the command line.
 
-``configs/default.yaml`` lists every option with its default (a test keeps the two equal).
-Unknown keys, wrong types and invalid values raise :class:`~hbilstm.errors.ConfigError`
-naming the key, before any work starts.
+``configs/default.yaml`` lists every option with its default and what it does (a test keeps the
+two equal, and ``docs/options.md`` is generated from its comments). Unknown keys, wrong types and
+invalid values raise :class:`~hbilstm.errors.ConfigError` naming the key, before any work starts.
+
+The model's options are :class:`~hbilstm.model.config.ModelConfig`'s own: a field of both (same
+name) is checked by ``ModelConfig`` alone and handed over by :meth:`TrainConfig.model_config`, so
+a new model option is a field of ``ModelConfig``, a field here and a line in default.yaml.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from typing import Any, Optional
 
 import yaml
 
+from .data.lexicon import FEATURES as LEXICON_FEATURES
 from .data.lexicon import LEXICONS
 from .data.ngrams import NGRAM_BUCKETS
 from .errors import ConfigError
-from .model.config import CARRIES, POOLINGS, ModelConfig
+from .model.config import ModelConfig
 
 CLASS_WEIGHTS = ("balanced", "none")
 METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
@@ -93,19 +98,17 @@ class TrainConfig:
         self._check()
 
     def _check(self) -> None:
-        at_least = {"layers": 1, "hidden": 1, "embedding_dim": 1, "epochs": 1, "batch_size": 1,
-                    "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0, "threads": 0,
-                    "max_train": 0, "ngram_buckets": 0, "swa_start": 0}
+        try:  # the model's options, by the model's own checks
+            self.model_config(vocab_size=1, num_classes=1, embedding_dim=self.embedding_dim)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        at_least = {"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0,
+                    "threads": 0, "max_train": 0, "swa_start": 0}
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
-        for name in ("dropout", "layer_dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         if self.vector_fallback and not self.embeddings:
             raise ConfigError("vector_fallback reads unknown words through pretrained vectors: set embeddings too")
-        if self.embedding_noise < 0:
-            raise ConfigError(f"embedding_noise must be zero or positive, not {self.embedding_noise}")
         if self.char_features and self.char_features < 5:
             raise ConfigError(f"char_features must be 0 (none) or at least 5 (one filter per width), "
                               f"not {self.char_features}")
@@ -124,14 +127,21 @@ class TrainConfig:
         for name in ("weight_decay", "clip"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be zero or positive, not {getattr(self, name)}")
-        for name, choices in (("carry", CARRIES), ("pooling", POOLINGS),
-                              ("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES), ("lexicon", LEXICONS),
+        for name, choices in (("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES), ("lexicon", LEXICONS),
                               ("log_to", LOG_TO_CHOICES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(
                     f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}"
                 )
         check_device(self.device)
+
+    def model_config(self, vocab_size: int, num_classes: int, embedding_dim: int) -> ModelConfig:
+        """The model these options train: every field the two dataclasses share, taken from here,
+        with the sizes the data decides (``embedding_dim``: the pretrained vectors' width, where
+        there are vectors) and the lexicon's feature count."""
+        shared = {name: getattr(self, name) for name in _MODEL if hasattr(self, name)}
+        return ModelConfig(**{**shared, "vocab_size": vocab_size, "num_classes": num_classes,
+                              "embedding_dim": embedding_dim, "lexicon_features": LEXICON_FEATURES.get(self.lexicon, 0)})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,6 @@
 
+import re
+
 import pytest
 import yaml
 from conftest import REPO
@@ -60,3 +62,69 @@ def test_a_runs_config_written_before_an_option_existed_reads_back_as_the_run_wa
     assert load_config(path).label_smoothing == 0.1  # a user's file takes today's defaults
     path.write_text(yaml.safe_dump({**old, "label_smoothing": 0.3}))
     assert load_config(path, written_by_a_run=True).label_smoothing == 0.3  # a key it has wins
+
+
+def test_docs_options_md_is_written_from_default_yaml_and_explains_every_option():
+    from dataclasses import fields
+
+    from hbilstm.config import TrainConfig
+    from hbilstm.options_doc import options_markdown
+
+    text = (REPO / "configs" / "default.yaml").read_text(encoding="utf-8")
+    page = options_markdown(text)
+    assert (REPO / "docs" / "options.md").read_text(encoding="utf-8") == page, \
+        "docs/options.md is stale: python -m hbilstm.options_doc configs/default.yaml > docs/options.md"
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert sorted(row.split("`")[1] for row in rows) == sorted(f.name for f in fields(TrainConfig))
+    assert all(not row.endswith("|  |") for row in rows)  # every option says what it does
+
+
+def test_the_model_config_is_derived_from_the_training_options_and_checked_once():
+    from dataclasses import fields
+
+    from hbilstm.config import TrainConfig
+    from hbilstm.model.config import ModelConfig
+
+    config = TrainConfig(layers=7, hidden=12, carry="residual", dropout=0.2, word_dropout=0.05, lexicon="vader",
+                         ngram_buckets=99, pooling="mean")
+    model = config.model_config(vocab_size=50, num_classes=3, embedding_dim=33)
+    shared = [f.name for f in fields(ModelConfig) if f.name in TrainConfig.__dataclass_fields__]
+    assert len(shared) >= 12 and all(getattr(model, n) == getattr(config, n) for n in shared if n != "embedding_dim")
+    assert (model.vocab_size, model.num_classes, model.embedding_dim, model.lexicon_features) == (50, 3, 33, 2)
+    # a model option's check is the model's own, worded alike
+    for key, value, message in (("dropout", 1.5, "dropout must be in [0, 1), not 1.5"),
+                                ("layers", 0, "layers must be at least 1, not 0"),
+                                ("carry", "skip", "carry must be one of highway, plain, residual, gated-residual")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            TrainConfig(**{key: value})
+
+
+def test_help_defaults_are_read_from_the_config_dataclass():
+    """Every `[default: X]` that a command's --help gives for a training option is TrainConfig's."""
+    import typer.main
+
+    from hbilstm.cli import app
+    from hbilstm.cli.options import shown
+    from hbilstm.config import TrainConfig
+
+    command = typer.main.get_command(app)
+    checked = 0
+    for name in ("train",):
+        for param in command.commands[name].params:
+            field = TrainConfig.__dataclass_fields__.get(param.name)
+            match = re.search(r"\[default: ([^\]]*)\]", getattr(param, "help", "") or "")
+            if field is None or match is None or field.default is None:  # None's help says what it means
+                continue
+            assert match.group(1) == shown(field.default), param.name
+            checked += 1
+    assert checked >= 10
+
+
+def test_compare_help_lists_every_training_option_it_takes():
+    from typer.testing import CliRunner
+
+    from hbilstm.cli import app
+
+    text = " ".join(CliRunner().invoke(app, ["compare", "--help"], terminal_width=400).output.split())
+    for name in ("log_to", "epochs", "hidden", "gate_bias", "ngram_buckets", "swa_start"):
+        assert "--" + name.replace("_", "-") in text, name

@@ -91,8 +91,11 @@ class SweepProgress:
         if event == "skip":
             self.skipped += 1
             self.progress.advance(self.task, run.cost)
-            if info and info.get("state") == "failed":
+            state = (info or {}).get("state", "finished")
+            if state == "failed":
                 self.failed += 1
+            why = "failed before; --retry-failed runs it again" if state == "failed" else "finished already"
+            self.console.print(f"{run.name}: skipped ({why})", highlight=False)
         elif event == "start":
             self.running[run.name] = 0
         elif event == "epoch":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -34,22 +35,7 @@ def parse_extra_options(args: list[str]) -> dict[str, list]:
     return parsed
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@user_errors
-def compare(
-    ctx: typer.Context,
-    out: Path = options.output("Folder for the runs and the report, e.g. reports/depth.", "--out", required=True, metavar="DIR"),
-    depths: str = typer.Option("1,2,4,8,16", "--depths", metavar="N,N,...", help="Comma-separated stack depths (--layers values)."),
-    carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", metavar="NAME,NAME,...", help="Comma-separated carries."),
-    seeds: int = typer.Option(2, "--seeds", min=1, metavar="N", help="Seeds per configuration (1..N)."),
-    config: Optional[Path] = options.config(),
-    data: Optional[str] = options.data("Dataset name or path."),
-    data_dir: Optional[str] = options.data_dir(),
-    sets: List[str] = options.sets("hidden=32 (one value fixes it, a comma list sweeps it)"),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, metavar="N", help="Trainings run at once (processes sharing the CPUs or the GPU)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
-) -> None:
-    """Train a depth sweep (carry x depth x seed) and write its report.
+_COMPARE = """Train a depth sweep (carry x depth x seed) and write its report.
 
     Every (carry, depth, seed) is trained with otherwise equal settings. Any training option can
     be swept or fixed the same way: --gate-bias -1,-2,-3 (or --set gate_bias=-1,-2,-3) sweeps it,
@@ -64,6 +50,34 @@ def compare(
       hbilstm compare -o reports/small --depths 1,4 --carry plain,highway --seeds 3
       hbilstm compare -o reports/bias --depths 8 --carry highway --gate-bias -1,-2,-3
     """
+
+
+def _compare_help() -> str:
+    """compare's --help: the text above, and the training options it takes (all of TrainConfig's,
+    read from it, so none is left out)."""
+    from ..config import TrainConfig
+
+    flags = ", ".join("--" + name.replace("_", "-") for name in TrainConfig.__dataclass_fields__
+                      if name not in ("carry", "layers", "seed", "data", "data_dir"))
+    return (inspect.cleandoc(_COMPARE) + "\n\nEvery other training option, as --name VALUE (fixed) or --name V1,V2,... "
+            f"(swept), or --set name=VALUE: {flags}. What each does: docs/options.md.")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, help=_compare_help())
+@user_errors
+def compare(
+    ctx: typer.Context,
+    out: Path = options.output("Folder for the runs and the report, e.g. reports/depth.", "--out", required=True, metavar="DIR"),
+    depths: str = typer.Option("1,2,4,8,16", "--depths", metavar="N,N,...", help="Comma-separated stack depths (--layers values)."),
+    carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", metavar="NAME,NAME,...", help="Comma-separated carries."),
+    seeds: int = typer.Option(2, "--seeds", min=1, metavar="N", help="Seeds per configuration (1..N)."),
+    config: Optional[Path] = options.config(),
+    data: Optional[str] = options.data("Dataset name or path."),
+    data_dir: Optional[str] = options.data_dir(),
+    sets: List[str] = options.sets("hidden=32 (one value fixes it, a comma list sweeps it)"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, metavar="N", help="Trainings run at once (processes sharing the CPUs or the GPU)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
+) -> None:
     from ..config import load_config
     from ..study.report import build_report
     from ..study.sweep import check_reusable, locate_base, parse_values, plan, run_sweep, save_sweep

@@ -55,5 +55,26 @@ def split_set(pair: str) -> tuple[str, str]:
     return key.strip().replace("-", "_"), raw
 
 
+def shown(value) -> str:
+    """A default as ``--help`` shows it: ``none`` for None, ``true``/``false``, numbers as Python writes them."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def train_option(name: str, metavar: str, text: str, flag: str | None = None) -> typer.models.OptionInfo:
+    """The flag of the training option ``name`` (``--name``), its ``--help`` default read from
+    :class:`~hbilstm.config.TrainConfig` itself, so the two cannot drift apart (a test checks
+    every such default). The value stays None when the flag is not given, so that the config file
+    and ``--set`` decide."""
+    from ..config import TrainConfig
+
+    default = TrainConfig.__dataclass_fields__[name].default
+    return typer.Option(None, flag or "--" + name.replace("_", "-"), metavar=metavar,
+                        help=f"{text}  [default: {shown(default)}]")
+
+
 def config() -> typer.models.OptionInfo:
     return typer.Option(None, "--config", "-c", metavar="FILE", help="YAML config (see configs/default.yaml); options given here override it.")

@@ -28,19 +28,23 @@ def train(
     config: Optional[Path] = options.config(),
     data: Optional[str] = options.data("Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
     data_dir: Optional[str] = options.data_dir(),
-    layers: Optional[int] = typer.Option(None, "--layers", metavar="N", help="Number of stacked Highway BiLSTM layers.  [default: 2]"),
-    hidden: Optional[int] = typer.Option(None, "--hidden", metavar="N", help="LSTM units per direction.  [default: 64]"),
-    carry: Optional[str] = typer.Option(None, "--carry", metavar="NAME", help="highway, plain, residual or gated-residual.  [default: highway]"),
-    gate_bias: Optional[float] = typer.Option(None, "--gate-bias", metavar="X", help="Initial transform-gate bias.  [default: -2]"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Most epochs to train.  [default: 10]"),
-    batch_size: Optional[int] = options.batch_size(None),
-    lr: Optional[float] = typer.Option(None, "--lr", metavar="X", help="AdamW learning rate.  [default: 0.002]"),
-    dropout: Optional[float] = typer.Option(None, "--dropout", metavar="P", help="Dropout on embeddings and pooled features.  [default: 0.3]"),
+    layers: Optional[int] = options.train_option("layers", "N", "Number of stacked Highway BiLSTM layers."),
+    hidden: Optional[int] = options.train_option("hidden", "N", "LSTM units per direction."),
+    carry: Optional[str] = options.train_option("carry", "NAME", "highway, plain, residual or gated-residual."),
+    gate_bias: Optional[float] = options.train_option("gate_bias", "X", "Initial transform-gate bias."),
+    epochs: Optional[int] = options.train_option("epochs", "N", "Most epochs to train."),
+    batch_size: Optional[int] = options.train_option("batch_size", "N", "Tweets per batch."),
+    lr: Optional[float] = options.train_option("lr", "X", "AdamW learning rate."),
+    dropout: Optional[float] = options.train_option("dropout", "P", "Dropout on embeddings and pooled features."),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", metavar="SOURCE", help="Pretrained vectors: a GloVe/word2vec text file (plain or .gz), an installed spaCy package with vectors (en_core_web_md), or a spaCy vectors folder."),
     freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed, or fine-tune them."),
     device: Optional[str] = options.device(None),
-    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed.  [default: 13]"),
-    log_to: Optional[str] = typer.Option(None, "--log-to", metavar="NAME", help="none, or tensorboard: write hyperparameters, per-epoch scores, gate means and test scores to RUN_DIR/tensorboard; view with: tensorboard --logdir RUN_DIR/tensorboard (needs pip install \"hbilstm[tensorboard]\").  [default: none]"),
+    seed: Optional[int] = options.train_option("seed", "N", "Random seed."),
+    log_to: Optional[str] = options.train_option(
+        "log_to", "NAME", "none, or tensorboard: write hyperparameters, per-epoch scores, gate means and test scores "
+        "to RUN_DIR/tensorboard; view with: tensorboard --logdir RUN_DIR/tensorboard (needs pip install "
+        "\"hbilstm[tensorboard]\")."),
+    threads: Optional[int] = options.train_option("threads", "N", "CPU threads for torch (0: torch's default)."),
     sets: List[str] = options.sets("pooling=mean"),
     out: Optional[Path] = options.output("Run directory.  [default: runs/<data>-<carry>-L<layers>-<time>]", "--out", metavar="DIR"),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output."),
@@ -73,7 +77,7 @@ def train(
         "data": data, "data_dir": data_dir, "layers": layers, "hidden": hidden, "carry": carry,
         "gate_bias": gate_bias, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "dropout": dropout, "embeddings": embeddings, "freeze_embeddings": freeze_embeddings,
-        "device": device, "seed": seed, "log_to": log_to,
+        "device": device, "seed": seed, "log_to": log_to, "threads": threads,
     }
     # A flag left out must not hide the same option given with --set; a flag given wins.
     overrides = {**parse_sets(sets), **{k: v for k, v in named.items() if v is not None}}

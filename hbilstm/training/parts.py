@@ -12,7 +12,7 @@ from ..checkpoint import RESUME_FILE, vocabulary_from_payload
 from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.embeddings import load_vectors, with_vector_fallback
-from ..data.lexicon import FEATURES, lexicon_features
+from ..data.lexicon import lexicon_features
 from ..data.pipeline import Encoder, TrainingData, prepare_training_data
 from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import PAD_ID
@@ -37,17 +37,6 @@ class Parts:
     average: WeightAverage | EpochAverage | None = None  # the weight average (ema, swa_start), when the run keeps one
     frozen_rows: list[int] | None = None  # embedding rows kept fixed (freeze_embeddings), when not all are
     head_criterion: nn.Module | None = None  # the n-gram classifier's loss, when the model has one
-
-
-def model_config_for(config: TrainConfig, vocab_size: int, num_classes: int, embedding_dim: int) -> ModelConfig:
-    return ModelConfig(
-        vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim,
-        hidden=config.hidden, layers=config.layers, carry=config.carry, gate_bias=config.gate_bias,
-        pooling=config.pooling, dropout=config.dropout, layer_dropout=config.layer_dropout,
-        embedding_noise=config.embedding_noise, word_dropout=config.word_dropout,
-        lexicon_features=FEATURES.get(config.lexicon, 0), char_features=config.char_features,
-        ngram_buckets=config.ngram_buckets,
-    )
 
 
 def tokenizer_config_for(config: TrainConfig) -> TokenizerConfig:
@@ -129,7 +118,7 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     )
 
     torch.manual_seed(config.seed)
-    model_config = model_config_for(config, len(data.vocab), len(corpus.label_names), embedding_dim)
+    model_config = config.model_config(len(data.vocab), len(corpus.label_names), embedding_dim)
     model = HighwayBiLSTMClassifier(model_config)
     if vectors is not None:
         with torch.no_grad():
