@@ -54,7 +54,8 @@ def main() -> None:
                          "test_f1": results["test"]["macro_f1"], "val_mr": results["val"]["macro_recall"],
                          "seconds": results["train_seconds"], **ood})
         columns = {key: [r[key] for r in rows] for key in rows[0]}
-        print(f"| {name} | {len(rows)} | " + " | ".join(cell(columns[k]) for k in ("test_mr", "test_acc", "test_f1", "val_mr"))
+        print(f"| {name} | {len(rows)} | "
+              "" + " | ".join(cell(columns[k]) for k in ("test_mr", "test_acc", "test_f1", "val_mr"))
               + " | " + " | ".join(cell(columns[s]) for s in OUT_OF_DOMAIN)
               + f" | {cell(columns['seconds'], 1.0, 0)} |")
 

@@ -129,8 +129,14 @@ def main() -> None:
         table[name] = {"train_seconds": train_seconds}
         for set_name, (texts, truth) in sets.items():
             table[name][set_name] = scores(truth, predict(texts))
-    header = ["system", "test macro-recall", "test accuracy", "test macro-F1", *(f"{s} macro-recall" for s in OUT_OF_DOMAIN),
-              "train (s)"]
+    header = [
+        "system",
+        "test macro-recall",
+        "test accuracy",
+        "test macro-F1",
+        *(f"{s} macro-recall" for s in OUT_OF_DOMAIN),
+        "train (s)",
+    ]
     print("| " + " | ".join(header) + " |")
     print("| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |")
     for name, row in table.items():

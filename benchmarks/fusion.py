@@ -47,7 +47,9 @@ def main() -> None:
     print("| linear model | alone | " + " | ".join(f"averaged, w = {w}" for w in args.weights) + " |")
     print("| --- | ---: | " + " | ".join("---:" for _ in args.weights) + " |")
     for kinds in (("word",), ("char_wb",), ("word", "char_wb")):
-        linear = tfidf_pipeline(list(train.texts), [LABELS.index(label) for label in train.labels], kinds).predict_proba(texts)
+        linear = tfidf_pipeline(
+            list(train.texts), [LABELS.index(label) for label in train.labels], kinds
+        ).predict_proba(texts)
         cells = []
         for w in args.weights:
             fused = [recall((1 - w) * p + w * linear) for p in models]

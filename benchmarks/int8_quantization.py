@@ -56,7 +56,8 @@ def main() -> None:
             print(f"  {name}: tweets/s {', '.join(f'{s:,.0f}' for s in speeds[name])}; "
                   f"macro-recall {100 * scores['macro_recall']:.2f}, accuracy {100 * scores['accuracy']:.2f}")
         same = [a == b for a, b in zip(predictions["fp32"], predictions["int8"])]
-        print(f"  same label: {100 * sum(same) / len(same):.2f}% of all, {100 * sum(same[:2000]) / 2000:.2f}% of the first 2,000")
+        print(f"  same label: {100 * sum(same) / len(same):.2f}% of all, {100 * sum(same[:2000]) / 2000:.2f}% of the "
+              "first 2,000")
 
 
 if __name__ == "__main__":

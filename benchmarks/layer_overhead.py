@@ -88,7 +88,11 @@ def make_batches(count: int, size: int, width: int, bucketed: bool, device: torc
 
 def make_step(model: nn.Module, device: torch.device, amp: bool):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if amp and device.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
 
     def step(batch):
         with autocast:
@@ -165,7 +169,8 @@ def main() -> None:
     device = torch.device(args.device)
     batches = make_batches(args.batches, args.batch_size, args.embedding_dim, args.bucketed, device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
-          f"embedding {args.embedding_dim}, hidden {args.hidden} per direction, amp {not args.no_amp and device.type == 'cuda'}, "
+          f"embedding {args.embedding_dim}, hidden {args.hidden} per direction, amp "
+          f"{not args.no_amp and device.type == 'cuda'}, "
           f"lengths {'bucketed' if args.bucketed else 'random'}")
     if args.profile:
         for depth in (int(d) for d in args.depths.split(",")):

@@ -9,7 +9,8 @@ written beside it), then, in this one process and with the same number of thread
   (model loading, reading, tokenizing, scoring and writing the CSV).
 
 After one untimed run of each, each is timed ``--repeats`` times, interleaved (torch, onnx,
-onnx, torch, ...); the median is reported as tweets/s. Also prints how far the two backends' probabilities and labels differ.
+onnx, torch, ...); the median is reported as tweets/s. Also prints how far the two backends'
+probabilities and labels differ.
 
     python benchmarks/onnx_vs_torch.py /tmp/readme/runs/first --threads 2
 """
@@ -69,7 +70,9 @@ def main() -> None:
         onnx_mib = (folder / "model.onnx").stat().st_size / 2**20
         scorer = OnnxScorer(folder / "model.onnx", threads=args.threads)
 
-        encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+        encoded = encode_texts(
+            TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets
+        )
         sequences = encoded.ids
         tokens = sum(map(len, sequences))
         device = torch.device("cpu")
@@ -79,7 +82,9 @@ def main() -> None:
 
         def score(backend: str) -> None:
             if backend == "torch":
-                probs[backend] = predict_probs(loaded.model, sequences, args.batch_size, device, ngrams=encoded.ngrams).numpy()
+                probs[backend] = predict_probs(
+                    loaded.model, sequences, args.batch_size, device, ngrams=encoded.ngrams
+                ).numpy()
             else:
                 probs[backend] = scorer.predict_probs(sequences, args.batch_size, encoded.ngrams)
 

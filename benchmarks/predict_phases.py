@@ -59,7 +59,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, open(os.path.join(tmp, "out.csv"), "w", newline="") as out:
         writer = csv.writer(out)
         for i, (text, p) in enumerate(zip(texts, probs.tolist()), 1):
-            writer.writerow([i, text, model.label_names[max(range(len(p)), key=p.__getitem__)], *(f"{x:.6f}" for x in p)])
+            writer.writerow(
+                [i, text, model.label_names[max(range(len(p)), key=p.__getitem__)], *(f"{x:.6f}" for x in p)]
+            )
     phase("write CSV", t)
     total = sum(phases.values())
     print(f"{len(texts):,} tweets from {args.tweets}, model {args.folder}")

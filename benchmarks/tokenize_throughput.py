@@ -41,8 +41,10 @@ def main() -> None:
     print(f"{len(tweets):,} tweets (TweetEval test x {args.repeat}), spaCy {spacy.__version__}")
     print("| tokenizer | tweets/s | tokens/s | tokens |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| spaCy blank('en') | {len(tweets) / plain_seconds:,.0f} | {plain_tokens / plain_seconds:,.0f} | {plain_tokens:,} |")
-    print(f"| hbilstm TweetTokenizer | {len(tweets) / our_seconds:,.0f} | {our_tokens / our_seconds:,.0f} | {our_tokens:,} |")
+    print(f"| spaCy blank('en') | {len(tweets) / plain_seconds:,.0f} | {plain_tokens / plain_seconds:,.0f} | "
+          f"{plain_tokens:,} |")
+    print(f"| hbilstm TweetTokenizer | {len(tweets) / our_seconds:,.0f} | {our_tokens / our_seconds:,.0f} | "
+          f"{our_tokens:,} |")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ try:
     rss = next(int(line.split()[1]) for line in Path(f"/proc/{child.pid}/status").read_text().splitlines()
                if line.startswith("VmRSS:"))
     torch_loaded = "libtorch" in Path(f"/proc/{child.pid}/maps").read_text()
-    print(f"an encode-only worker after {len(texts):,} tweets: {rss / 1024:,.0f} MiB resident; torch loaded: {torch_loaded}")
+    print(f"an encode-only worker after {len(texts):,} tweets: {rss / 1024:,.0f} MiB resident; "
+          f"torch loaded: {torch_loaded}")
 finally:
     scorer.close()
 """

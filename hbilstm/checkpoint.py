@@ -31,7 +31,17 @@ FORMAT = "hbilstm-checkpoint"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
 RESUME_FILE = "last.pt"
-_REQUIRED = ("format", "format_version", "kind", "model_config", "state_dict", "vocab", "labels", "tokenizer", "max_tokens")
+_REQUIRED = (
+    "format",
+    "format_version",
+    "kind",
+    "model_config",
+    "state_dict",
+    "vocab",
+    "labels",
+    "tokenizer",
+    "max_tokens",
+)
 MAX_BYTES = 16 << 30  # the largest checkpoint read (the default model's is about 10 MB)
 
 

@@ -140,8 +140,15 @@ class TrainConfig:
         with the sizes the data decides (``embedding_dim``: the pretrained vectors' width, where
         there are vectors) and the lexicon's feature count."""
         shared = {name: getattr(self, name) for name in _MODEL if hasattr(self, name)}
-        return ModelConfig(**{**shared, "vocab_size": vocab_size, "num_classes": num_classes,
-                              "embedding_dim": embedding_dim, "lexicon_features": LEXICON_FEATURES.get(self.lexicon, 0)})
+        return ModelConfig(
+            **{
+                **shared,
+                "vocab_size": vocab_size,
+                "num_classes": num_classes,
+                "embedding_dim": embedding_dim,
+                "lexicon_features": LEXICON_FEATURES.get(self.lexicon, 0),
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

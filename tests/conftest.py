@@ -1,7 +1,8 @@
 """Shared fixtures: real data slices from ../shared/data and one tiny trained model.
 
 The real corpora live beside the checkout in ``../shared/data`` (CI has them there too);
-``HBILSTM_DATA_DIR``, the same variable the tool reads, points elsewhere. Tests take small slices so the suite stays fast.
+``HBILSTM_DATA_DIR``, the same variable the tool reads, points elsewhere. Tests take small
+slices so the suite stays fast.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ TWEETS = ["I love this so much :)", "worst day ever #fail", "the meeting is at 5
 
 
 def scores(loaded):
-    encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, TWEETS, loaded.ngram_buckets)
+    encoded = encode_texts(
+        TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, TWEETS, loaded.ngram_buckets
+    )
     return predict_probs(loaded.model, encoded.ids, ngrams=encoded.ngrams)
 
 

@@ -59,7 +59,9 @@ def test_every_command_takes_an_ensemble(seeds, tmp_path, data_dir):
     assert "ensemble of 2" in (tmp_path / "folder" / "README.md").read_text()
     refused = runner.invoke(app, ["export", str(tmp_path / "ens"), str(tmp_path / "folder2")])
     assert refused.exit_code == 2 and "--no-onnx" in refused.stderr
-    analysed = runner.invoke(app, ["analyze", str(tmp_path / "ens"), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir)])
+    analysed = runner.invoke(
+        app, ["analyze", str(tmp_path / "ens"), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir)]
+    )
     assert analysed.exit_code == 2 and "analyze one of its members" in analysed.stderr
 
 
@@ -72,7 +74,9 @@ def test_members_that_read_text_differently_are_refused(seeds, tmp_path, data_di
     assert result.exit_code == 2 and "at least two models" in result.stderr
 
 
-def test_members_hashing_ngrams_into_other_bucket_counts_are_refused_but_one_without_is_welcome(seeds, tmp_path, data_dir):
+def test_members_hashing_ngrams_into_other_bucket_counts_are_refused_but_one_without_is_welcome(
+    seeds, tmp_path, data_dir
+):
     settings = dict(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, min_freq=1, seed=1)
     fewer, without = tmp_path / "fewer", tmp_path / "without"
     train(TrainConfig(**settings, ngram_buckets=1024), fewer)

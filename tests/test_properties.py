@@ -47,7 +47,9 @@ def test_predict_keeps_row_count_order_and_text_for_generated_tables(trained_run
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / f"in.{fmt}"
         if fmt == "jsonl":
-            source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+            source.write_text(
+                "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8"
+            )
         else:
             with open(source, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle, delimiter="," if fmt == "csv" else "\t")

@@ -109,7 +109,8 @@ class SweepProgress:
             remaining = (run.config.epochs - self.epochs_seen.get(run.name, 0)) * run.config.layers
             self.progress.advance(self.task, max(0, remaining))
             if info["status"] == "finished":
-                line = f"{run.name}: {info['split']} {info['metric'].replace('_', '-')} {100 * info['score']:.2f} ({info['seconds']:.0f}s)"
+                metric = info["metric"].replace("_", "-")
+                line = f"{run.name}: {info['split']} {metric} {100 * info['score']:.2f} ({info['seconds']:.0f}s)"
             else:
                 self.failed += 1
                 line = f"{run.name}: {info['status']}: {info['message']}"

@@ -14,16 +14,24 @@ from ._app import app, stderr, user_errors
 @app.command()
 @user_errors
 def analyze(
-    model: Path = typer.Argument(..., metavar="MODEL", help="A run directory, a model.pt checkpoint or a model folder."),
-    out: Optional[Path] = options.output("Folder for analysis.md, analysis.json, lesions.csv, tokens.csv and lesions.png.  [default: for a run of a compare folder OUT, OUT/analysis/<run>, which hbilstm report OUT then links]",
+    model: Path = typer.Argument(
+        ..., metavar="MODEL",
+        help="A run directory, a model.pt checkpoint or a model folder."),
+    out: Optional[Path] = options.output(
+        "Folder for analysis.md, analysis.json, lesions.csv, tokens.csv and lesions.png.  [default: for a run of a "
+        "compare folder OUT, OUT/analysis/<run>, which hbilstm report OUT then links]",
                                          metavar="DIR"),
     data: Optional[str] = options.data("Dataset name or path.  [default: the one the model was trained on]"),
     split: Optional[str] = typer.Option(None, "--split", metavar="NAME", help="train, val or test.  [default: test]"),
     data_dir: Optional[str] = options.data_dir(),
     threshold: float = typer.Option(0.5, "--threshold", metavar="POINTS", min=0.0,
                                     help="Pruning keeps a removal while the score stays within this many points."),
-    top: int = typer.Option(10, "--top", metavar="N", min=1, help="Tokens listed at each end of a layer's gate ranking."),
-    min_count: int = typer.Option(20, "--min-count", metavar="N", min=1, help="Least occurrences of a token type to be ranked."),
+    top: int = typer.Option(
+        10, "--top", metavar="N", min=1,
+        help="Tokens listed at each end of a layer's gate ranking."),
+    min_count: int = typer.Option(
+        20, "--min-count", metavar="N", min=1,
+        help="Least occurrences of a token type to be ranked."),
     batch_size: int = options.batch_size(256),
     device: str = options.device(),
 ) -> None:

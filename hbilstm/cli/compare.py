@@ -67,15 +67,22 @@ def _compare_help() -> str:
 @user_errors
 def compare(
     ctx: typer.Context,
-    out: Path = options.output("Folder for the runs and the report, e.g. reports/depth.", "--out", required=True, metavar="DIR"),
-    depths: str = typer.Option("1,2,4,8,16", "--depths", metavar="N,N,...", help="Comma-separated stack depths (--layers values)."),
-    carry: str = typer.Option("plain,highway,residual,gated-residual", "--carry", metavar="NAME,NAME,...", help="Comma-separated carries."),
+    out: Path = options.output("Folder for the runs and the report, e.g. "
+                               "reports/depth.", "--out", required=True, metavar="DIR"),
+    depths: str = typer.Option(
+        "1,2,4,8,16", "--depths", metavar="N,N,...",
+        help="Comma-separated stack depths (--layers values)."),
+    carry: str = typer.Option(
+        "plain,highway,residual,gated-residual", "--carry", metavar="NAME,NAME,...",
+        help="Comma-separated carries."),
     seeds: int = typer.Option(2, "--seeds", min=1, metavar="N", help="Seeds per configuration (1..N)."),
     config: Optional[Path] = options.config(),
     data: Optional[str] = options.data("Dataset name or path."),
     data_dir: Optional[str] = options.data_dir(),
     sets: List[str] = options.sets("hidden=32 (one value fixes it, a comma list sweeps it)"),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, metavar="N", help="Trainings run at once (processes sharing the CPUs or the GPU)."),
+    jobs: int = typer.Option(
+        1, "--jobs", "-j", min=1, metavar="N",
+        help="Trainings run at once (processes sharing the CPUs or the GPU)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
 ) -> None:
     from ..config import load_config
@@ -93,7 +100,8 @@ def compare(
         if key in extra:
             from ..errors import ConfigError
 
-            raise ConfigError(f"use --{'depths' if key == 'layers' else key + ('s' if key == 'seed' else '')} to set {key}")
+            raise ConfigError(f"use --{'depths' if key == 'layers' else key + ('s' if key == 'seed' else '')} to set "
+                              f"{key}")
     base = locate_base(out, load_config(config, {"data": data, "data_dir": data_dir, **fixed}))
     axes = {"carry": parse_values(carry), "layers": parse_values(depths), "seed": list(range(1, seeds + 1)), **swept}
     runs = plan(base, axes, out)
@@ -110,7 +118,9 @@ def compare(
 @user_errors
 def report(
     out: Path = typer.Argument(..., metavar="DIR", help="A folder written by hbilstm compare."),
-    metric: Optional[str] = typer.Option(None, "--metric", metavar="NAME", help="accuracy, macro_f1 or macro_recall.  [default: the dataset's official one]"),
+    metric: Optional[str] = typer.Option(
+        None, "--metric", metavar="NAME",
+        help="accuracy, macro_f1 or macro_recall.  [default: the dataset's official one]"),
 ) -> None:
     """Rebuild a sweep's report from its finished runs.
 

@@ -14,7 +14,10 @@ from ._app import app, stderr, user_errors
 @app.command()
 @user_errors
 def ensemble(
-    models: List[Path] = typer.Argument(..., metavar="MODEL...", help="Two or more run directories, model.pt checkpoints or model folders, trained on the same data with the same text settings."),
+    models: List[Path] = typer.Argument(
+        ..., metavar="MODEL...",
+        help="Two or more run directories, model.pt checkpoints or model folders, trained on the same data with the "
+             "same text settings."),
     out: Path = options.output("Folder for the ensemble's model.pt and ensemble.json.", required=True, metavar="DIR"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing DIR/model.pt."),
 ) -> None:

@@ -14,17 +14,26 @@ from ._app import app, stdout, user_errors
 @app.command()
 @user_errors
 def evaluate(
-    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
+    checkpoint: Path = typer.Argument(
+        ..., metavar="MODEL",
+        help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
     data: Optional[str] = options.data("Dataset name or path.  [default: the one the model was trained on]"),
-    split: Optional[str] = typer.Option(None, "--split", metavar="NAME", help="train, val or test.  [default: test; another dataset's single file is scored whole]"),
+    split: Optional[str] = typer.Option(
+        None, "--split", metavar="NAME",
+        help="train, val or test.  [default: test; another dataset's single file is scored whole]"),
     data_dir: Optional[str] = options.data_dir(),
-    text_column: Optional[str] = typer.Option(None, "--text-column", metavar="NAME", help="Text column of a CSV/TSV/JSONL dataset."),
-    label_column: Optional[str] = typer.Option(None, "--label-column", metavar="NAME", help="Label column of a CSV/TSV/JSONL dataset."),
+    text_column: Optional[str] = typer.Option(
+        None, "--text-column", metavar="NAME",
+        help="Text column of a CSV/TSV/JSONL dataset."),
+    label_column: Optional[str] = typer.Option(
+        None, "--label-column", metavar="NAME",
+        help="Label column of a CSV/TSV/JSONL dataset."),
     batch_size: int = options.batch_size(256),
     device: str = options.device(),
     json_out: Optional[Path] = options.output("Also write every number to this JSON file.", "--json", metavar="FILE"),
     plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE",
-                                        help="Also draw the reliability diagram (confidence against accuracy) as a PNG."),
+                                        help="Also draw the reliability diagram (confidence against accuracy) as a "
+                                             "PNG."),
     threads: int = options.threads(),
 ) -> None:
     """Score a model on a dataset's test split, or another split.

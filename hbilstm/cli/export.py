@@ -12,7 +12,9 @@ from ._app import app, stderr, user_errors
 @app.command()
 @user_errors
 def export(
-    model: Path = typer.Argument(..., metavar="MODEL", help="A run directory, a model.pt checkpoint or a model folder."),
+    model: Path = typer.Argument(
+        ..., metavar="MODEL",
+        help="A run directory, a model.pt checkpoint or a model folder."),
     out: Path = typer.Argument(..., metavar="OUT_DIR", help="The model folder to write (must not exist, or be empty)."),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also write model.onnx (needs the onnx extra)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT_DIR."),

@@ -14,7 +14,9 @@ import typer
 
 def device(default: Optional[str] = "auto") -> typer.models.OptionInfo:
     shown = "" if default is not None else "  [default: auto]"
-    return typer.Option(default, "--device", metavar="NAME", help=f"auto (CUDA when present), cpu, cuda, cuda:N or mps.{shown}")
+    return typer.Option(
+        default, "--device", metavar="NAME", help=f"auto (CUDA when present), cpu, cuda, cuda:N or mps.{shown}"
+    )
 
 
 def data(help_text: str) -> typer.models.OptionInfo:
@@ -22,7 +24,8 @@ def data(help_text: str) -> typer.models.OptionInfo:
 
 
 def data_dir() -> typer.models.OptionInfo:
-    return typer.Option(None, "--data-dir", metavar="DIR", help="Where named datasets live.  [default: $HBILSTM_DATA_DIR or ./data]")
+    return typer.Option(None, "--data-dir", metavar="DIR", help="Where named datasets live.  [default: "
+                                                                "$HBILSTM_DATA_DIR or ./data]")
 
 
 def batch_size(default: Optional[int], shown: str = "64") -> typer.models.OptionInfo:
@@ -42,7 +45,8 @@ def threads() -> typer.models.OptionInfo:
 
 
 def sets(example: str) -> typer.models.OptionInfo:
-    return typer.Option([], "--set", metavar="KEY=VALUE", help=f"Any other config option, e.g. --set {example} (repeatable).")
+    return typer.Option([], "--set", metavar="KEY=VALUE", help=f"Any other config option, e.g. --set {example} "
+                                                               "(repeatable).")
 
 
 def split_set(pair: str) -> tuple[str, str]:
@@ -77,4 +81,10 @@ def train_option(name: str, metavar: str, text: str, flag: str | None = None) ->
 
 
 def config() -> typer.models.OptionInfo:
-    return typer.Option(None, "--config", "-c", metavar="FILE", help="YAML config (see configs/default.yaml); options given here override it.")
+    return typer.Option(
+        None,
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="YAML config (see configs/default.yaml); options given here override it.",
+    )

@@ -14,23 +14,67 @@ from ._app import app, user_errors
 @app.command()
 @user_errors
 def predict(
-    checkpoint: Path = typer.Argument(..., metavar="MODEL", help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
-    sources: List[str] = typer.Argument(..., metavar="INPUT...", help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), .parquet, or - for stdin. With --engine ray: any number of files, folders or globs."),
-    output: Optional[str] = options.output("Write here (.csv, .jsonl / .ndjson for JSON lines, or .parquet) instead of stdout; with --engine ray, a folder (or URI) for the Parquet files.", metavar="FILE"),
-    text_column: str = typer.Option("text", "--text-column", metavar="NAME", help="Column (CSV/TSV/Parquet) or field (JSONL) holding the tweet."),
-    id_column: str = typer.Option("id", "--id-column", metavar="NAME", help="Column or field copied to the output as the row id when the input has it (a row without one gets its line number); else the output has line numbers."),
-    input_format: Optional[str] = typer.Option(None, "--input-format", metavar="FORMAT", help="txt, csv, tsv, jsonl or parquet (.ndjson is jsonl).  [default: from the extension; txt for stdin]"),
-    fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="Output format: csv, jsonl or parquet (parquet needs -o FILE).  [default: from the output's extension; csv on stdout]"),
+    checkpoint: Path = typer.Argument(
+        ..., metavar="MODEL",
+        help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
+    sources: List[str] = typer.Argument(
+        ..., metavar="INPUT...",
+        help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), .parquet, or - for stdin. "
+             "With --engine ray: any number of files, folders or globs."),
+    output: Optional[str] = options.output("Write here (.csv, .jsonl / .ndjson for JSON lines, or .parquet) instead of "
+                                           "stdout; with --engine ray, a folder (or URI) for the Parquet "
+                                           "files.", metavar="FILE"),
+    text_column: str = typer.Option(
+        "text", "--text-column", metavar="NAME",
+        help="Column (CSV/TSV/Parquet) or field (JSONL) holding the tweet."),
+    id_column: str = typer.Option(
+        "id", "--id-column", metavar="NAME",
+        help="Column or field copied to the output as the row id when the input has it (a row without one gets its "
+             "line number); else the output has line numbers."),
+    input_format: Optional[str] = typer.Option(
+        None, "--input-format", metavar="FORMAT",
+        help="txt, csv, tsv, jsonl or parquet (.ndjson is jsonl).  [default: from the extension; txt for stdin]"),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", metavar="FORMAT",
+        help="Output format: csv, jsonl or parquet (parquet needs -o FILE).  [default: from the output's extension; "
+             "csv on stdout]"),
     batch_size: Optional[int] = options.batch_size(None, "512 on a CPU, 2048 on a GPU"),
     device: str = options.device(),
-    skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Keep going past malformed rows, marking them in the 'error' column."),
-    workers: int = typer.Option(-1, "--workers", min=-1, metavar="N", help="Worker processes: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: chosen from the input's size: none below 150,000 rows, where starting them costs more than they save; from there one per core on a CPU, one per core but one on a GPU, at most 8)."),
+    skip_bad_lines: bool = typer.Option(
+        False, "--skip-bad-lines",
+        help="Keep going past malformed rows, marking them in the 'error' column."),
+    workers: int = typer.Option(
+        -1, "--workers", min=-1, metavar="N",
+        help="Worker processes: on a CPU they tokenize and score, on a GPU they tokenize (0: none; -1: chosen from "
+             "the input's size: none below 150,000 rows, where starting them costs more than they save; from there "
+             "one per core on a CPU, one per core but one on a GPU, at most 8)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
-    backend: str = typer.Option("auto", "--backend", metavar="NAME", help="What scores the tweets: torch (the model itself), onnx (ONNX Runtime on the CPU, with the model.onnx of MODEL: an exported folder's, the export/ folder's that `hbilstm train` leaves in a run directory, or one beside a model.pt; needs the onnx extra), or auto: onnx when MODEL has a current model.onnx, onnxruntime is installed and no GPU or --int8 asks for torch, else torch. Without torch to load, a 12,000-line file takes half the time."),
-    shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Predict only shard K of N (K from 1): rows 1, 1+N, 1+2N, ... for shard 1, and so on. Each row keeps its id or its line number in the whole input; the N outputs together hold every row once. In a Slurm array (--array=1-8): --shard $SLURM_ARRAY_TASK_ID/8."),
-    int8: bool = typer.Option(False, "--int8", help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): the same label as the full model for about 99% of tweets; measured no faster than it on 2026-11-30 (1.5x on 2026-11-25; docs/benchmarks.md)."),
-    engine: str = typer.Option("local", "--engine", metavar="NAME", help="local (this process and its workers) or ray: Ray Data actors, each with one copy of the model, label the inputs into Parquet files in the -o folder; --workers N sets the number of actors (-1: one per CPU, or per GPU with --device cuda). Needs the ray extra."),
-    address: Optional[str] = typer.Option(None, "--address", metavar="ADDR", help="With --engine ray: the Ray cluster to use, e.g. ray://head:10001 or auto.  [default: $RAY_ADDRESS, else a local Ray instance]"),
+    backend: str = typer.Option(
+        "auto", "--backend", metavar="NAME",
+        help="What scores the tweets: torch (the model itself), onnx (ONNX Runtime on the CPU, with the model.onnx "
+             "of MODEL: an exported folder's, the export/ folder's that `hbilstm train` leaves in a run directory, "
+             "or one beside a model.pt; needs the onnx extra), or auto: onnx when MODEL has a current model.onnx, "
+             "onnxruntime is installed and no GPU or --int8 asks for torch, else torch. Without torch to load, a "
+             "12,000-line file takes half the time."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", metavar="K/N",
+        help="Predict only shard K of N (K from 1): rows 1, 1+N, 1+2N, ... for shard 1, and so on. Each row keeps "
+             "its id or its line number in the whole input; the N outputs together hold every row once. In a Slurm "
+             "array (--array=1-8): --shard $SLURM_ARRAY_TASK_ID/8."),
+    int8: bool = typer.Option(
+        False, "--int8",
+        help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): the same label as the "
+             "full model for about 99% of tweets; measured no faster than it on 2026-11-30 (1.5x on 2026-11-25; "
+             "docs/benchmarks.md)."),
+    engine: str = typer.Option(
+        "local", "--engine", metavar="NAME",
+        help="local (this process and its workers) or ray: Ray Data actors, each with one copy of the model, label "
+             "the inputs into Parquet files in the -o folder; --workers N sets the number of actors (-1: one per "
+             "CPU, or per GPU with --device cuda). Needs the ray extra."),
+    address: Optional[str] = typer.Option(
+        None, "--address", metavar="ADDR",
+        help="With --engine ray: the Ray cluster to use, e.g. ray://head:10001 or auto.  [default: $RAY_ADDRESS, "
+             "else a local Ray instance]"),
     min_confidence: Optional[float] = typer.Option(
         None, "--min-confidence", min=0.0, max=1.0, metavar="P",
         help="Label a row whose top probability is below P 'uncertain' (its probabilities are kept), to set aside "
@@ -39,8 +83,8 @@ def predict(
 ) -> None:
     """Label every tweet in a file, in input order.
 
-    There is one output row per input row. Each keeps its id (or line number) and text and gets the label, its confidence and
-    one probability per class (prob_negative, ...).
+    There is one output row per input row. Each keeps its id (or line number) and text and gets
+    the label, its confidence and one probability per class (prob_negative, ...).
 
     Examples:
 

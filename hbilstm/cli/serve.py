@@ -16,15 +16,27 @@ DEFAULTS = ServeSettings()  # one source for the service's defaults
 @app.command()
 @user_errors
 def serve(
-    model: str = typer.Argument(..., metavar="MODEL", help="A run directory, a model.pt checkpoint, a model folder or a Hub repo id."),
-    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to listen on (0.0.0.0: every interface)."),
+    model: str = typer.Argument(
+        ..., metavar="MODEL",
+        help="A run directory, a model.pt checkpoint, a model folder or a Hub repo id."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", metavar="ADDRESS",
+        help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port to listen on."),
     device: str = options.device(),
     batch_size: int = options.batch_size(256),
-    max_texts: int = typer.Option(DEFAULTS.max_texts, "--max-texts", min=1, metavar="N", help="Most texts in one request; more is refused with 413."),
-    max_chars: int = typer.Option(DEFAULTS.max_chars, "--max-chars", min=1, metavar="N", help="Most characters in one text; a longer one is refused with 413."),
-    batch_window_ms: float = typer.Option(DEFAULTS.batch_window_ms, "--batch-window-ms", min=0, max=1000, metavar="MS", help="How long a request waits for others to share its model call (0: no waiting)."),
-    max_batch_texts: int = typer.Option(DEFAULTS.max_batch_texts, "--max-batch-texts", min=1, metavar="N", help="Most texts gathered into one model call (a larger request still runs, alone)."),
+    max_texts: int = typer.Option(
+        DEFAULTS.max_texts, "--max-texts", min=1, metavar="N",
+        help="Most texts in one request; more is refused with 413."),
+    max_chars: int = typer.Option(
+        DEFAULTS.max_chars, "--max-chars", min=1, metavar="N",
+        help="Most characters in one text; a longer one is refused with 413."),
+    batch_window_ms: float = typer.Option(
+        DEFAULTS.batch_window_ms, "--batch-window-ms", min=0, max=1000, metavar="MS",
+        help="How long a request waits for others to share its model call (0: no waiting)."),
+    max_batch_texts: int = typer.Option(
+        DEFAULTS.max_batch_texts, "--max-batch-texts", min=1, metavar="N",
+        help="Most texts gathered into one model call (a larger request still runs, alone)."),
     max_connections: int = typer.Option(
         DEFAULTS.max_connections, "--max-connections", min=1, metavar="N",
         help="Most connections open at once; more are answered 503 with Retry-After."),

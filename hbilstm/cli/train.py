@@ -26,7 +26,8 @@ def parse_sets(pairs: list[str]) -> dict:
 @user_errors
 def train(
     config: Optional[Path] = options.config(),
-    data: Optional[str] = options.data("Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
+    data: Optional[str] = options.data(
+        "Dataset name (tweeteval-sentiment, tweeteval-sentiment-binary, sst2, sst5) or a path to a folder or file."),
     data_dir: Optional[str] = options.data_dir(),
     layers: Optional[int] = options.train_option("layers", "N", "Number of stacked Highway BiLSTM layers."),
     hidden: Optional[int] = options.train_option("hidden", "N", "LSTM units per direction."),
@@ -36,8 +37,13 @@ def train(
     batch_size: Optional[int] = options.train_option("batch_size", "N", "Tweets per batch."),
     lr: Optional[float] = options.train_option("lr", "X", "AdamW learning rate."),
     dropout: Optional[float] = options.train_option("dropout", "P", "Dropout on embeddings and pooled features."),
-    embeddings: Optional[str] = typer.Option(None, "--embeddings", metavar="SOURCE", help="Pretrained vectors: a GloVe/word2vec text file (plain or .gz), an installed spaCy package with vectors (en_core_web_md), or a spaCy vectors folder."),
-    freeze_embeddings: Optional[bool] = typer.Option(None, "--freeze-embeddings/--train-embeddings", help="Keep pretrained vectors fixed, or fine-tune them."),
+    embeddings: Optional[str] = typer.Option(
+        None, "--embeddings", metavar="SOURCE",
+        help="Pretrained vectors: a GloVe/word2vec text file (plain or .gz), an installed spaCy package with vectors "
+             "(en_core_web_md), or a spaCy vectors folder."),
+    freeze_embeddings: Optional[bool] = typer.Option(
+        None, "--freeze-embeddings/--train-embeddings",
+        help="Keep pretrained vectors fixed, or fine-tune them."),
     device: Optional[str] = options.device(None),
     seed: Optional[int] = options.train_option("seed", "N", "Random seed."),
     log_to: Optional[str] = options.train_option(
@@ -46,13 +52,20 @@ def train(
         "\"hbilstm[tensorboard]\")."),
     threads: Optional[int] = options.train_option("threads", "N", "CPU threads for torch (0: torch's default)."),
     sets: List[str] = options.sets("pooling=mean"),
-    out: Optional[Path] = options.output("Run directory.  [default: runs/<data>-<carry>-L<layers>-<time>]", "--out", metavar="DIR"),
+    out: Optional[Path] = options.output("Run directory.  [default: "
+                                         "runs/<data>-<carry>-L<layers>-<time>]", "--out", metavar="DIR"),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished run in --output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or epoch lines."),
-    export: Optional[bool] = typer.Option(None, "--export/--no-export", help="At the end, also write the model as RUN_DIR/export, a model folder with model.onnx (as `hbilstm export` writes), which `hbilstm predict RUN_DIR` then scores with ONNX Runtime without loading PyTorch: about half the time on a 12,000-line file. Needs the hub and onnx extras.  [default: when they are installed]"),
+    export: Optional[bool] = typer.Option(
+        None, "--export/--no-export",
+        help="At the end, also write the model as RUN_DIR/export, a model folder with model.onnx (as `hbilstm "
+             "export` writes), which `hbilstm predict RUN_DIR` then scores with ONNX Runtime without loading "
+             "PyTorch: about half the time on a 12,000-line file. Needs the hub and onnx extras.  [default: when "
+             "they are installed]"),
 ) -> None:
-    """Train a model and keep its best epoch as RUN_DIR/model.pt (and, with the hub and onnx extras, as RUN_DIR/export for quick prediction).
+    """Train a model and keep its best epoch as RUN_DIR/model.pt (and, with the hub and onnx
+    extras, as RUN_DIR/export for quick prediction).
 
     Prints one line per epoch and, at the end, the best model's validation and test scores.
     Ctrl-C stops at the next batch with a resumable state: rerun with --output RUN_DIR --resume.
@@ -91,7 +104,8 @@ def train(
         settings = load_config(config, overrides)
     missing = missing_packages() if export is not False else []
     if export and missing:
-        raise ConfigError(f"--export needs {', '.join(missing)}: pip install \"hbilstm[hub,onnx]\" (or train with --no-export)")
+        raise ConfigError(f"--export needs {', '.join(missing)}: pip install \"hbilstm[hub,onnx]\" (or train with "
+                          "--no-export)")
     progress = None if quiet else TrainProgress(stderr())
     try:
         result = run_training(settings, out, resume=resume, overwrite=overwrite, callback=progress)

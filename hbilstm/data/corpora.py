@@ -239,7 +239,9 @@ def _load_folder(folder: Path, text_column: str, label_column: str, id_column: s
     if layout == "sst":
         return _sst(folder, folder.name, binary=False)
     if layout == "semeval":
-        return _semeval_folder(folder, sorted(p for p in folder.iterdir() if _is_semeval_file(p) and p.name.startswith("twitter")))
+        return _semeval_folder(
+            folder, sorted(p for p in folder.iterdir() if _is_semeval_file(p) and p.name.startswith("twitter"))
+        )
     if layout is None:
         raise DataError(
             f"{folder}: no dataset found (expected TweetEval's {{split}}_text.txt files, SST's "
@@ -279,7 +281,9 @@ def _semeval_folder(folder: Path, files: list[Path]) -> Corpus:
         if groups[split]:
             splits[split] = merged.select(keep)
     used = [f for split in SPLITS for f in groups[split]]
-    return Corpus(folder.name, list(SEMEVAL_LABELS), {s: splits[s] for s in SPLITS if s in splits}, "macro_recall", used)
+    return Corpus(
+        folder.name, list(SEMEVAL_LABELS), {s: splits[s] for s in SPLITS if s in splits}, "macro_recall", used
+    )
 
 
 def _load_file(path: Path, text_column: str, label_column: str, id_column: str) -> Corpus:

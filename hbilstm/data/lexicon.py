@@ -22,7 +22,8 @@ FEATURES = {"vader": 2}
 def _vader_file() -> Path:
     spec = importlib.util.find_spec("vaderSentiment")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError('lexicon: vader needs the vaderSentiment package (MIT licence): pip install "hbilstm[lexicon]"')
+        raise ConfigError('lexicon: vader needs the vaderSentiment package (MIT licence): pip install '
+                          '"hbilstm[lexicon]"')
     return Path(next(iter(spec.submodule_search_locations))) / "vader_lexicon.txt"
 
 

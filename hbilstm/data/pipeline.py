@@ -37,7 +37,9 @@ def encode_labels(labels: Sequence[str], label_names: Sequence[str], source: str
         ) from None
 
 
-def encode_ngrams(token_lists: Sequence[Sequence[str]], buckets: int, max_tokens: int | None = None) -> list[list[int]] | None:
+def encode_ngrams(
+    token_lists: Sequence[Sequence[str]], buckets: int, max_tokens: int | None = None
+) -> list[list[int]] | None:
     """Each token list's hashed character n-gram ids (:func:`~hbilstm.data.ngrams.ngram_ids`),
     of the tokens a model reads (cut to ``max_tokens``); None when ``buckets`` is 0."""
     if not buckets:

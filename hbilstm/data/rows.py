@@ -97,8 +97,9 @@ def iter_records(
     and its number is the line number. For CSV/TSV the number counts data rows (quoted fields
     may span lines); blank lines between CSV/TSV rows or JSON lines are not rows. ``required``
     names the columns (fields) that must exist: a table without one raises DataError before any
-    row is yielded, and so does a header naming a required or ``optional`` column twice. A malformed row raises DataError naming
-    its line, or, with ``skip_bad_lines``, comes back as a Record with ``error`` set.
+    row is yielded, and so does a header naming a required or ``optional`` column twice. A
+    malformed row raises DataError naming its line, or, with ``skip_bad_lines``, comes back as a
+    Record with ``error`` set.
     ``name`` is how the source is named in messages. For CSV/TSV, a ``columns`` list is filled
     with the header's names as soon as the header is read.
 

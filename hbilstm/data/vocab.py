@@ -40,7 +40,11 @@ class Vocabulary:
             raise ValueError("a vocabulary holds each token once")
         self.tokens = tokens
         self._index = {token: i for i, token in enumerate(tokens)}
-        if fallback is not None and len(fallback) and not 0 <= int(fallback.ids.min()) <= int(fallback.ids.max()) < len(tokens):
+        if (
+            fallback is not None
+            and len(fallback)
+            and not 0 <= int(fallback.ids.min()) <= int(fallback.ids.max()) < len(tokens)
+        ):
             raise ValueError("the word fallback names ids the vocabulary does not have")
         self.fallback = fallback
 

@@ -88,7 +88,10 @@ def model_card(payload: dict[str, Any], results: dict[str, Any] | None, manifest
     options.update({k: v for k, v in train.items()
                     if k in defaults and k not in options and k not in _PLACE and v != defaults[k]})
     lines += ["", "Options (`hbilstm train`; every other option at its default):", "",
-              "| option | value |", "| --- | --- |"] + [f"| {k} | {'none' if v is None else v} |" for k, v in options.items()]
+              "| option | value "
+              "|", "| --- | --- "
+                                    "|"] + [f"| {k} | {'none' if v is None else v} "
+                                                        "|" for k, v in options.items()]
     if manifest:
         versions = manifest.get("packages", {})
         commit = (manifest.get("git") or {}).get("commit")

@@ -3,7 +3,8 @@
 ``export_onnx(model, path)`` writes ``model.onnx``: inputs ``tokens`` (int64, ``[batch, time]``,
 padded with 0 after each row's real tokens), ``lengths`` (int64, ``[batch]``, each at least
 1) and, for a model with an n-gram head (``ngram_buckets``), ``ngrams`` (int64, ``[batch, n]``, each row's hashed
-character n-gram ids padded with 0; see :mod:`hbilstm.data.ngrams`), output ``probs`` (float32, ``[batch, classes]``, softmax applied); batch and time are dynamic.
+character n-gram ids padded with 0; see :mod:`hbilstm.data.ngrams`), output ``probs`` (float32,
+``[batch, classes]``, softmax applied); batch and time are dynamic.
 The graph is traced from :class:`~hbilstm.model.unpacked.UnpackedClassifier` (no packed sequences:
 the exporters cannot follow those) with the TorchScript-based exporter (``dynamo=False``), which
 turns each LSTM into one ONNX ``LSTM`` node; the torch.export-based one unrolls the LSTM over the

@@ -42,7 +42,8 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ConfigError(f'{module} is not installed; ONNX export and scoring need: pip install "hbilstm[onnx]"') from None
+        raise ConfigError(f'{module} is not installed; ONNX export and scoring need: pip install '
+                          '"hbilstm[onnx]"') from None
 
 
 def digest_of(entries: Iterable[tuple[str, str, tuple[int, ...], bytes]]) -> str:

@@ -84,7 +84,9 @@ class Writer:
     def write(self, row_id, text: str, label: str, probs: list[float] | None, error: str) -> None:
         if self.fmt == "csv":
             cells = [row_id, text, label]
-            cells += [f"{max(probs):.6f}", *(f"{p:.6f}" for p in probs)] if probs else [""] * (1 + len(self.prob_columns))
+            cells += (
+                [f"{max(probs):.6f}", *(f"{p:.6f}" for p in probs)] if probs else [""] * (1 + len(self.prob_columns))
+            )
             self.csv.writerow([*cells, error])
             return
         record = {self.id_name: row_id, "text": text, "label": label or None,

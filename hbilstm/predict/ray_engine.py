@@ -138,7 +138,9 @@ class PartLabeller:
         torch.set_num_threads(max(1, self.settings.threads))
         device = resolve_device(self.settings.device)
         self.loaded = load_model(self.settings.model, device)
-        self.scorer = ChunkScorer(self.loaded, device, self.settings.batch_size or default_batch_size(device), workers=0)
+        self.scorer = ChunkScorer(
+            self.loaded, device, self.settings.batch_size or default_batch_size(device), workers=0
+        )
         self.schema = output_schema(self.loaded.label_names, self.settings.id_column)
         self.stats = PredictStats()
 
@@ -156,7 +158,9 @@ class PartLabeller:
             id_column = s.id_column if rows_in.has_ids else None
             for chunk in scored_chunks(rows, s.chunk_size, s.text_column, self.scorer):
                 columns: dict[str, list] = {name: [] for name in self.schema.names}
-                for record, _, text, label, probs, error in labelled_rows(chunk, self.loaded, id_column, self.stats, s.min_confidence):
+                for record, _, text, label, probs, error in labelled_rows(
+                    chunk, self.loaded, id_column, self.stats, s.min_confidence
+                ):
                     own_id = record.fields.get(id_column) if id_column else None
                     columns["source"].append(part.path)
                     columns["line"].append(record.line)

@@ -2,8 +2,8 @@
 
 Input: ``.txt`` (one tweet per line), ``.csv``/``.tsv`` (a text column), ``.jsonl`` (a text
 field), ``.parquet`` (a text column), or ``-`` for standard input. Output: CSV, JSONL or Parquet,
-one row per input row in input order, with the input's id (or its line number), the text, the predicted label, its confidence
-and one probability per class. An empty tweet keeps its row, with an empty label and an
+one row per input row in input order, with the input's id (or its line number), the text, the
+predicted label, its confidence and one probability per class. An empty tweet keeps its row, with an empty label and an
 ``error`` value. Output goes to a temporary file renamed into place at the end, so an
 interrupted or failed run leaves no output file behind.
 
@@ -135,7 +135,9 @@ def predict(
         from ..export.onnx_runtime import load_onnx_folder
 
         loaded = load_onnx_folder(folder, threads=threads or None)
-        scorer = ChunkScorer(loaded, None, batch_size or default_batch_size("cpu"), auto_workers("cpu") if auto else workers)
+        scorer = ChunkScorer(
+            loaded, None, batch_size or default_batch_size("cpu"), auto_workers("cpu") if auto else workers
+        )
     else:
         scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers, threads)
         loaded = scorer.loaded
@@ -390,8 +392,9 @@ def _prepare(records: list[Record], text_column: str, scorer: ChunkScorer) -> _C
     return _Chunk(records, texts, todo, long, scorer.submit([texts[i][:MAX_TEXT_CHARS + 1] for i in todo]))
 
 
-def labelled_rows(chunk: _Chunk, loaded, id_column: str | None, stats: PredictStats,
-                  min_confidence: float | None = None) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
+def labelled_rows(
+    chunk: _Chunk, loaded, id_column: str | None, stats: PredictStats, min_confidence: float | None = None
+) -> Iterator[tuple[Record, Any, str, str, list[float] | None, str]]:
     """``(record, row_id, text, label, probabilities, error)`` for every row of a scored chunk;
     a row without a prediction has an empty label, None and its error. The text is the row's own,
     up to the MAX_TEXT_CHARS characters the tokenizer reads."""

@@ -100,9 +100,14 @@ def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> N
     if shipped.endswith(ENCODE_ONLY):  # the parent scores on its GPU: tokenize and encode, no torch
         with open(shipped, "rb") as handle:
             payload = pickle.load(handle)  # written by this worker's parent a moment ago
-        _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])), vocab=payload["vocab"],
-                       max_tokens=payload["max_tokens"], batch_size=batch_size, ngram_buckets=payload["ngram_buckets"],
-                       model=None)
+        _WORKER.update(
+            tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
+            vocab=payload["vocab"],
+            max_tokens=payload["max_tokens"],
+            batch_size=batch_size,
+            ngram_buckets=payload["ngram_buckets"],
+            model=None,
+        )
         return
     import torch
 
@@ -136,7 +141,9 @@ def _worker_run(texts: list[str]):
 
     from ..inference import predict_probs
 
-    probs = predict_probs(_WORKER["model"], encoded.ids, _WORKER["batch_size"], torch.device("cpu"), ngrams=encoded.ngrams)
+    probs = predict_probs(
+        _WORKER["model"], encoded.ids, _WORKER["batch_size"], torch.device("cpu"), ngrams=encoded.ngrams
+    )
     return probs.numpy(), encoded.cut
 
 
@@ -314,8 +321,12 @@ class ChunkScorer:
 
         from ..checkpoint import vocab_payload
 
-        payload = {"tokenizer": loaded.tokenizer.to_dict(), **vocab_payload(loaded.vocab), "max_tokens": loaded.max_tokens,
-                   "ngram_buckets": loaded.ngram_buckets}
+        payload = {
+            "tokenizer": loaded.tokenizer.to_dict(),
+            **vocab_payload(loaded.vocab),
+            "max_tokens": loaded.max_tokens,
+            "ngram_buckets": loaded.ngram_buckets,
+        }
         if self.onnx is not None:
             payload["onnx"] = str(self.onnx.path)
         elif self.workers_score:

@@ -44,7 +44,10 @@ def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     extent: list[float] = []
     for carry in sorted({r["carry"] for r in summary["rows"]}, key=carry_rank):
-        rows = sorted((r for r in summary["rows"] if r["carry"] == carry and r[f"{key}_mean"] is not None), key=lambda r: r["depth"])
+        rows = sorted(
+            (r for r in summary["rows"] if r["carry"] == carry and r[f"{key}_mean"] is not None),
+            key=lambda r: r["depth"],
+        )
         if not rows:
             continue
         colour, marker = STYLE.get(carry, ("#333333", "x"))
@@ -88,7 +91,11 @@ def plot_loss_curves(runs: list[Run], path: Path) -> None:
                              constrained_layout=True)
     for ax, depth in zip(axes.flat, depths):
         for carry in sorted({r.carry for r in runs}, key=carry_rank):
-            curves = [[h["train_loss"] for h in r.history] for r in runs if r.depth == depth and r.carry == carry and r.history]
+            curves = [
+                [h["train_loss"] for h in r.history]
+                for r in runs
+                if r.depth == depth and r.carry == carry and r.history
+            ]
             if not curves:
                 continue
             length = max(len(c) for c in curves)
@@ -121,7 +128,9 @@ def _layer_matrix(runs: list[Run], carry: str, key: str) -> tuple[list[int], lis
     return depths, matrix
 
 
-def plot_layer_heatmap(runs: list[Run], path: Path, carry: str, key: str, title: str, cmap: str, vmin=None, vmax=None) -> bool:
+def plot_layer_heatmap(
+    runs: list[Run], path: Path, carry: str, key: str, title: str, cmap: str, vmin=None, vmax=None
+) -> bool:
     depths, matrix = _layer_matrix(runs, carry, key)
     if not depths:
         return False

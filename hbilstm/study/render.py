@@ -97,7 +97,8 @@ def write_results_csv(runs: list[Run], path: Path) -> None:
 
 def _tests_table(tests: list[dict], extra: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[list[str]]]:
     k = tests[0]["tests"] if tests else 0
-    header = ["depth", *extra, "seed pairs", "highway − plain (points)", "95% CI (points)", "t (df)", "p (paired t-test)",
+    header = ["depth", *extra, "seed pairs", "highway − plain "
+                                             "(points)", "95% CI (points)", "t (df)", "p (paired t-test)",
               f"p, Holm over {k}" if k else "p, Holm-adjusted", "beyond seed noise?"]
     body = []
     for t in tests:
@@ -130,15 +131,22 @@ def _settings_lines(provenance: dict) -> list[str]:
     data = provenance.get("data", {})
     fixed = provenance.get("fixed", {})
     return [
-        "command" + ("s" if len(provenance["commands"]) > 1 else "") + ": "
+        "command"
+        + ("s" if len(provenance["commands"]) > 1 else "")
+        + ": "
         + "; then ".join(f"`{c}`" for c in provenance["commands"]),
         "swept: " + ", ".join(f"{k} = {v}" for k, v in provenance.get("axes", {}).items()),
         "fixed: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()),
         f"data: {data.get('dataset', '?')} ("
-        + ", ".join(f"{Path(f['path']).name} {f['sha256'][:12]}" for f in data.get("files", [])[:7]) + ")",
+        + ", ".join(f"{Path(f['path']).name} {f['sha256'][:12]}" for f in data.get("files", [])[:7])
+        + ")",
         "software: " + ", ".join(f"{k} {v}" for k, v in packages.items() if v),
         f"device: {device.get('type', '?')} {device.get('name', '')}, {device.get('torch_threads', '?')} torch threads"
-        + (f", git {provenance['git']['commit'][:10]}" + (" (dirty)" if provenance['git'].get('dirty') else "") if provenance.get("git") else ""),
+        + (
+            f", git {provenance['git']['commit'][:10]}" + (" (dirty)" if provenance["git"].get("dirty") else "")
+            if provenance.get("git")
+            else ""
+        ),
     ]
 
 
@@ -152,13 +160,16 @@ def markdown(summary, tests, facts, provenance, plots, out: Path, runs, analyses
     metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
     parts = [f"# Depth study: {summary['split']} {metric} against depth", "", "## Findings", ""]
     parts += [f"- {line}" for line in facts]
-    parts += ["", f"## Results ({_spread_words(summary)}; {_split_words(summary['split'])})", "", _md_table(*_table(summary)), ""]
+    parts += ["", f"## Results ({_spread_words(summary)}; "
+                  f"{_split_words(summary['split'])})", "", _md_table(*_table(summary)), ""]
     if tests:
-        parts += ["## Highway against plain, paired over seeds", "", _md_table(*_tests_table(tests, summary["swept"])), ""]
+        parts += ["## Highway against plain, paired over "
+                  "seeds", "", _md_table(*_tests_table(tests, summary["swept"])), ""]
     for path, caption in plots.values():
         parts += [f"### {caption}", "", f"![{caption}]({path.relative_to(out).as_posix()})", ""]
     if analyses:
-        parts += ["## Layer lesioning (hbilstm analyze)", "", LESION_WORDS, "", _md_table(*lesion_table(analyses, out)), ""]
+        parts += ["## Layer lesioning (hbilstm "
+                  "analyze)", "", LESION_WORDS, "", _md_table(*lesion_table(analyses, out)), ""]
         for path, caption in lesion_plots(analyses):
             parts += [f"### {caption}", "", f"![{caption}]({path.relative_to(out).as_posix()})", ""]
     parts += ["## Settings", ""] + [f"- {line}" for line in _settings_lines(provenance)] + [""]
@@ -177,7 +188,9 @@ def _figure(path: Path, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def html_page(summary, tests, facts, provenance, plots, runs, analyses: list[dict] = (), out: Path | None = None) -> str:
+def html_page(
+    summary, tests, facts, provenance, plots, runs, analyses: list[dict] = (), out: Path | None = None
+) -> str:
     metric = METRIC_NAMES.get(summary["metric"], summary["metric"])
     figures = [_figure(path, caption) for path, caption in plots.values()]
     if analyses and out is not None:
@@ -185,16 +198,24 @@ def html_page(summary, tests, facts, provenance, plots, runs, analyses: list[dic
                     _html_table(*lesion_table(analyses, out))]
         figures += [_figure(path, caption) for path, caption in lesion_plots(analyses)]
     style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-             "table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #8884;padding:.25rem .5rem;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}figure{margin:1.5rem 0}img{max-width:100%;background:#fff;border-radius:4px}"
+             "table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #8884;padding:.25rem "
+             ".5rem;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}figure{margin:1.5rem "
+             "0}img{max-width:100%;background:#fff;border-radius:4px}"
              "@media (prefers-color-scheme: dark){body{background:#111;color:#ddd}a{color:#8bf}}")
     body = [f"<h1>Depth study: {summary['split']} {html.escape(metric)} against depth</h1>", "<h2>Findings</h2><ul>"]
     body += [f"<li>{html.escape(line)}</li>" for line in facts] + ["</ul>"]
     body += [f"<h2>Results ({html.escape(_spread_words(summary))}; {html.escape(_split_words(summary['split']))})</h2>",
              _html_table(*_table(summary))]
     if tests:
-        body += ["<h2>Highway against plain, paired over seeds</h2>", _html_table(*_tests_table(tests, summary["swept"]))]
+        body += ["<h2>Highway against plain, paired over "
+                 "seeds</h2>", _html_table(*_tests_table(tests, summary["swept"]))]
     body += figures
-    body += ["<h2>Settings</h2><ul>"] + [f"<li>{html.escape(line)}</li>" for line in _settings_lines(provenance)] + ["</ul>"]
+    body += (
+        ["<h2>Settings</h2><ul>"]
+        + [f"<li>{html.escape(line)}</li>" for line in _settings_lines(provenance)]
+        + ["</ul>"]
+    )
     return ("<!doctype html><html lang=en><head><meta charset=utf-8>"
-            f"<title>hbilstm depth study</title><style>{style}</style></head><body>" + "".join(body) + "</body></html>\n")
+            "<title>hbilstm depth "
+            f"study</title><style>{style}</style></head><body>" + "".join(body) + "</body></html>\n")

@@ -57,12 +57,15 @@ def build_report(out: str | Path, metric: str | None = None) -> dict[str, Path]:
                                "training data stays near ln(classes)")
         path = plots_dir / "loss_curves.png"
         plot_loss_curves(runs, path)
-        plots["curves"] = (path, "Training objective per epoch, per depth (mean over seeds; class-weighted, dropout on)")
+        plots["curves"] = (path, "Training objective per epoch, per depth (mean over seeds; class-weighted, dropout "
+                                 "on)")
     path = plots_dir / "gates_highway.png"
-    if plot_layer_heatmap(runs, path, "highway", "gate_mean", "mean transform gate T per layer (highway; 0 = carry, 1 = transform)", "viridis", 0.0, 1.0):
+    if plot_layer_heatmap(runs, path, "highway", "gate_mean", "mean transform gate T per layer (highway; 0 = carry, 1 "
+                                                              "= transform)", "viridis", 0.0, 1.0):
         plots["gates"] = (path, "Transform-gate activity per layer, for every highway depth")
     path = plots_dir / "k_gated_residual.png"
-    if plot_layer_heatmap(runs, path, "gated-residual", "g", "learned g(k) = ReLU(k) per layer (gated-residual; 0 = identity)", "magma"):
+    if plot_layer_heatmap(runs, path, "gated-residual", "g", "learned g(k) = ReLU(k) per layer (gated-residual; 0 = "
+                                                             "identity)", "magma"):
         plots["k"] = (path, "Learned residual gate per layer, for every gated-residual depth")
 
     csv_path = out / "results.csv"

@@ -63,7 +63,9 @@ def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
     for run in runs:
         groups[(tuple(run.config.get(k) for k in extra), run.carry, run.depth)].append(run)
     rows = []
-    for (others, carry, depth), members in sorted(groups.items(), key=lambda kv: (json.dumps(kv[0][0]), carry_rank(kv[0][1]), kv[0][2])):
+    for (others, carry, depth), members in sorted(
+        groups.items(), key=lambda kv: (json.dumps(kv[0][0]), carry_rank(kv[0][1]), kv[0][2])
+    ):
         done = [r for r in members if r.status == "finished"]
         row = {"carry": carry, "depth": depth, **dict(zip(extra, others)),
                "runs": len(members), "finished": len(done),
@@ -100,7 +102,8 @@ def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "hi
     for depth in sorted({r.depth for r in done}):
         for others in sorted({tuple(r.config.get(k) for k in extra) for r in done}, key=json.dumps):
             diffs = [
-                index[(a, depth, seed, others)].score(metric, split) - index[(b, depth, seed, others)].score(metric, split)
+                index[(a, depth, seed, others)].score(metric, split)
+                - index[(b, depth, seed, others)].score(metric, split)
                 for seed in sorted({r.seed for r in done})
                 if (a, depth, seed, others) in index and (b, depth, seed, others) in index
             ]
@@ -199,7 +202,9 @@ def findings(summary: dict, tests: list[dict], chance: float | None) -> list[str
             text = (f"{stack} scores its best {name}, {score(best)}, at depth {best['depth']}; at its deepest depth, "
                     f"{deepest['depth']}, it scores {score(deepest)}, {mean(best) - mean(deepest):.1f} points lower")
         if level is not None and mean(best) <= level + 2.0:
-            text += f"; chance level is {level:.1f}, and at no depth does it score 2 points above it: it learned nothing"
+            text += (
+                f"; chance level is {level:.1f}, and at no depth does it score 2 points above it: it learned nothing"
+            )
         elif level is not None and mean(deepest) <= level + 2.0:
             text += (f"; that is within 2 points of chance level ({level:.1f}): at depth {deepest['depth']} "
                      "it no longer learns")

@@ -40,7 +40,10 @@ def clip_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     should scale the other's step down)."""
     head = getattr(model, "ngram_head", None)
     head_ids = {id(p) for p in head.parameters()} if head is not None else set()
-    groups = ([p for p in model.parameters() if id(p) not in head_ids], [p for p in model.parameters() if id(p) in head_ids])
+    groups = (
+        [p for p in model.parameters() if id(p) not in head_ids],
+        [p for p in model.parameters() if id(p) in head_ids],
+    )
     return [g for g in groups if g]
 
 

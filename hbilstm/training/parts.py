@@ -93,7 +93,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         f"data: {corpus.name}: train {len(data.train):,}, val {len(data.val):,} ({data.val_source})"
         + (f", test {len(data.test):,}" if data.test is not None else "")
         + f"; vocabulary {len(data.vocab):,}; tokens "
-        + ("from cache" if cache.misses == 0 else f"tokenized ({cache.hits} of {cache.hits + cache.misses} splits cached)")
+        + ("from cache" if cache.misses == 0 else f"tokenized ({cache.hits} of {cache.hits + cache.misses} splits "
+                                                  "cached)")
     )
     vectors = None
     embedding_dim = config.embedding_dim

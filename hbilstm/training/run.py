@@ -246,7 +246,8 @@ def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
         callback.log(f"distributed: {dist.world_size} processes ({torch.distributed.get_backend()}), "
                      f"each taking 1/{dist.world_size} of every batch of {config.batch_size}")
     if resume and saved is None:
-        callback.log("no checkpoint to resume from yet (the run stopped before its first one): starting from the beginning")
+        callback.log("no checkpoint to resume from yet (the run stopped before its first one): starting from the "
+                     "beginning")
     # Rank 0 tokenizes first, so that the others find the token cache filled.
     parts = dist.main_first(lambda: build(config, corpus, device, saved, callback.log))
     manifest["parameters"] = parts.model.num_parameters()

@@ -90,9 +90,11 @@ def test_import_and_every_help_load_no_torch():
         "import sys\n"
         "import hbilstm, hbilstm.cli\n"
         "from typer.testing import CliRunner\n"
-        "for args in ([], ['train'], ['evaluate'], ['predict'], ['export'], ['serve'], ['compare'], ['report'], ['analyze'], ['data']):\n"
+        "for args in ([], ['train'], ['evaluate'], ['predict'], ['export'], ['serve'], ['compare'], ['report'], "
+        "['analyze'], ['data']):\n"
         "    assert CliRunner().invoke(hbilstm.cli.app, [*args, '--help']).exit_code == 0, args\n"
-        "print(sorted(m for m in ('torch', 'spacy', 'datasets', 'sklearn', 'fastapi', 'uvicorn') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'spacy', 'datasets', 'sklearn', 'fastapi', 'uvicorn') if m in "
+        "sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr

@@ -26,7 +26,9 @@ def small_table_dataset(folder):
     names = ["negative", "neutral", "positive"]
     folder.mkdir(parents=True)
     for split, (start, stop) in {"train": (0, 240), "val": (240, 300), "test": (300, 360)}.items():
-        rows = ["text,label"] + [f'"{t.replace(chr(34), "")}",{names[int(y)]}' for t, y in zip(texts[start:stop], labels[start:stop])]
+        rows = ["text,label"] + [
+            f'"{t.replace(chr(34), "")}",{names[int(y)]}' for t, y in zip(texts[start:stop], labels[start:stop])
+        ]
         (folder / f"{split}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder
 
@@ -73,7 +75,7 @@ def test_data_command_lists_every_dataset_with_layout_classes_rows_and_metric(tm
     assert tweeteval["name"] == "tweeteval-sentiment" and tweeteval["status"].startswith("missing")
 
 
-# --------------------------------------------------------------------------- 4 and 5. runs remember their data; --set everywhere
+# ------------------------------------------------------------- 4 and 5. runs remember their data; --set everywhere
 
 
 def test_a_run_stores_its_data_location_and_evaluate_finds_it_from_another_shell(tmp_path, data_dir, monkeypatch):
@@ -192,7 +194,11 @@ def test_predict_says_what_was_given_and_what_is_expected(trained_run, tmp_path)
     table.write_text("id,text\n1,what a day\n")
     result = runner.invoke(app, ["predict", str(table), str(table)])
     assert result.exit_code == 2
-    assert result.stderr == f"error: {table}: not a model (expected a run directory, a model.pt checkpoint or an exported model folder)\n"
+    assert (
+        result.stderr
+        == f"error: {table}: not a model (expected a run directory, a model.pt checkpoint or an exported "
+        "model folder)\n"
+    )
     result = runner.invoke(app, ["predict", str(trained_run), str(table), "-o", str(tmp_path / "out.ndjson")])
     assert result.exit_code == 0, result.output
     row = json.loads((tmp_path / "out.ndjson").read_text())

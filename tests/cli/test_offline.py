@@ -19,8 +19,11 @@ def closed_port() -> int:
 
 
 def offline_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().endswith("_PROXY") and k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HBILSTM_DATA_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().endswith("_PROXY") and k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HBILSTM_DATA_DIR")
+    }
     return {**env, **extra}
 
 

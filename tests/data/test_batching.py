@@ -51,7 +51,10 @@ def test_ragged_rows_pad_take_concatenate_and_pickle_as_the_lists_they_came_from
     assert ragged.lengths.tolist() == [len(s) for s in seqs]
     positions = [200, 5, 5, 0, 199]
     padded, counts = ragged.pad(positions)
-    assert np.array_equal(padded, pad_ids([seqs[i] for i in positions])) and counts.tolist() == [1, *map(len, (seqs[5], seqs[5], seqs[0], seqs[199]))]
+    assert np.array_equal(padded, pad_ids([seqs[i] for i in positions])) and counts.tolist() == [
+        1,
+        *map(len, (seqs[5], seqs[5], seqs[0], seqs[199])),
+    ]
     joined = Ragged.concat([Ragged.from_lists(seqs[3:5]), Ragged.from_lists([]), Ragged.from_lists(seqs[9:10])])
     assert joined.tolist() == [seqs[3], seqs[4], seqs[9]]
     assert np.array_equal(joined.pad([2, 0])[0], pad_ids([seqs[9], seqs[3]]))

@@ -124,7 +124,9 @@ def test_a_model_trained_with_the_fallback_reads_unknown_words_through_it_everyw
     assert np.allclose(probs[2], probs[3])  # a word the vectors lack is <unk>, as before
 
     # the model folder and a resumed run keep it
-    payload = read_model_folder(write_model_folder(torch.load(run / "model.pt", weights_only=True), tmp_path / "folder"))
+    payload = read_model_folder(
+        write_model_folder(torch.load(run / "model.pt", weights_only=True), tmp_path / "folder")
+    )
     assert vocabulary_from_payload(payload).fallback == fallback
     assert np.allclose(load(tmp_path / "folder", device="cpu").predict_proba(["what a superb day"]), probs[:1])
     # scored by ONNX Runtime from its folder, it reads the fallback without importing spaCy or torch

@@ -135,7 +135,9 @@ def test_the_word_fast_path_gives_spacys_own_tokens_on_real_tweets():
 
     spacy = build_spacy_tokenizer()
     normalise = tokenizer._normalise
-    expected = [[normalise(t.text) for t in doc if not t.is_space] for doc in spacy.pipe(html.unescape(t) for t in texts)]
+    expected = [
+        [normalise(t.text) for t in doc if not t.is_space] for doc in spacy.pipe(html.unescape(t) for t in texts)
+    ]
     assert list(tokenizer.tokenize_many(texts)) == expected
     assert sum(len(tokens) for tokens in expected) > 60_000  # the check covers many tokens
 

@@ -131,7 +131,10 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(trained_run, tmp_pa
     target = tmp_path / "report.txt"
     target.write_text("mine")
     result = runner.invoke(app, ["analyze", str(trained_run), "-o", str(target)])
-    assert result.exit_code == 2 and result.stderr == f"error: {target}: is a file; --output takes a folder for the analysis\n"
+    assert (
+        result.exit_code == 2
+        and result.stderr == f"error: {target}: is a file; --output takes a folder for the analysis\n"
+    )
     assert target.read_text() == "mine"
 
 
@@ -164,8 +167,21 @@ def test_a_run_of_a_compare_folder_is_analysed_into_it_and_the_report_links_it(t
 def test_tokens_are_grouped_by_kind_and_each_kind_weighs_its_occurrences():
     from hbilstm.evaluation.analyze import category_means, token_category
 
-    assert [token_category(t) for t in ["good", "#win", "@user", "<url>", "🙂", "👍🏽", "!!", "...", "2024", "<unk>", "b4"]] == [
-        "word", "hashtag", "mention", "url", "emoji", "emoji", "punctuation", "punctuation", "number", "unknown", "word"]
+    assert [
+        token_category(t) for t in ["good", "#win", "@user", "<url>", "🙂", "👍🏽", "!!", "...", "2024", "<unk>", "b4"]
+    ] == [
+        "word",
+        "hashtag",
+        "mention",
+        "url",
+        "emoji",
+        "emoji",
+        "punctuation",
+        "punctuation",
+        "number",
+        "unknown",
+        "word",
+    ]
     vocab = ["<pad>", "<unk>", "good", "bad", "!", "#win"]
     means = category_means({2: (0.2, 3), 3: (0.6, 1), 4: (0.9, 2), 5: (0.5, 4)}, vocab)
     assert means["word"] == {"gate": pytest.approx((0.2 * 3 + 0.6) / 4), "count": 4}

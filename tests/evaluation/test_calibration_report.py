@@ -57,7 +57,9 @@ def test_min_confidence_labels_the_unsure_rows_uncertain_and_keeps_their_probabi
     with open(plain, newline="", encoding="utf-8") as handle:
         first = list(csv.DictReader(handle))
     p = round(sorted(float(row["confidence"]) for row in first)[150], 3)  # about half the rows below
-    result = runner.invoke(app, ["predict", str(trained_run), str(tweets), "-o", str(marked), "--min-confidence", str(p)])
+    result = runner.invoke(
+        app, ["predict", str(trained_run), str(tweets), "-o", str(marked), "--min-confidence", str(p)]
+    )
     assert result.exit_code == 0, result.output
     with open(marked, newline="", encoding="utf-8") as handle:
         rows = [first, list(csv.DictReader(handle))]

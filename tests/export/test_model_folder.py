@@ -57,7 +57,9 @@ def test_a_folder_loads_without_unpickling_and_scores_like_the_checkpoint(folder
 
     ids, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, real_tweets(300),
                                   loaded.ngram_buckets)
-    assert torch.equal(predict_probs(loaded.model, ids, ngrams=ngrams), predict_probs(original.model, ids, ngrams=ngrams))
+    assert torch.equal(
+        predict_probs(loaded.model, ids, ngrams=ngrams), predict_probs(original.model, ids, ngrams=ngrams)
+    )
 
 
 def test_predict_and_evaluate_accept_the_folder(folder, trained_run, tmp_path, data_dir):
@@ -92,7 +94,9 @@ def test_damaged_or_foreign_folders_are_one_line_errors(folder, tmp_path):
     write_record(broken)
     with pytest.raises(CheckpointError, match="not an hbilstm model folder"):
         load_model(broken)
-    (broken / CONFIG_FILE).write_text(json.dumps({**json.loads((folder / CONFIG_FILE).read_text()), "format_version": 9}))
+    (broken / CONFIG_FILE).write_text(
+        json.dumps({**json.loads((folder / CONFIG_FILE).read_text()), "format_version": 9})
+    )
     write_record(broken)
     with pytest.raises(CheckpointError, match="format version 9"):
         load_model(broken)
@@ -147,4 +151,6 @@ def test_exported_folder_with_onnx_scores_alike_with_both_backends(trained_run, 
         outputs[backend] = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["label"] for r in outputs["torch"]] == [r["label"] for r in outputs["onnx"]]
     for a, b in zip(outputs["torch"], outputs["onnx"]):
-        assert abs(a["prob_negative"] - b["prob_negative"]) < 1e-4 and abs(a["prob_positive"] - b["prob_positive"]) < 1e-4
+        assert (
+            abs(a["prob_negative"] - b["prob_negative"]) < 1e-4 and abs(a["prob_positive"] - b["prob_positive"]) < 1e-4
+        )

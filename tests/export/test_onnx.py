@@ -308,7 +308,9 @@ def test_a_folder_whose_vocabulary_does_not_fit_its_model_is_refused(onnx_folder
     shutil.copytree(onnx_folder, folder)
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     (folder / "vocab.json").write_text(json.dumps(vocab[:-1]), encoding="utf-8")
-    result = runner.invoke(app, ["predict", str(folder), str(tweets_file), "--backend", "onnx", "-o", str(tmp_path / "o.csv")])
+    result = runner.invoke(
+        app, ["predict", str(folder), str(tweets_file), "--backend", "onnx", "-o", str(tmp_path / "o.csv")]
+    )
     assert "vocab.json: changed or damaged since export" in one_line_error(result)
     from hbilstm.export.integrity import GRAPH_KEY, read_record, write_record
 

@@ -150,7 +150,9 @@ def test_the_padded_way_is_the_default_and_statistics_or_int8_pack(monkeypatch):
 
     calls = []
     packer = classifier.pack_padded_sequence
-    monkeypatch.setattr(classifier, "pack_padded_sequence", lambda *args, **kwargs: calls.append(1) or packer(*args, **kwargs))
+    monkeypatch.setattr(
+        classifier, "pack_padded_sequence", lambda *args, **kwargs: calls.append(1) or packer(*args, **kwargs)
+    )
     model = random_model("highway", "attention", layers=2)
     tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=1))
     with torch.no_grad():

@@ -30,7 +30,16 @@ def test_txt_input_gives_one_row_per_line_in_order_with_line_numbers(trained_run
     rows = read_csv(out)
     assert [r["line"] for r in rows] == ["1", "2", "3", "4", "5"]
     assert [r["text"] for r in rows] == ["I love it :)", "", "worst day ever", "   ", "ok then"]
-    assert list(rows[0]) == ["line", "text", "label", "confidence", "prob_negative", "prob_neutral", "prob_positive", "error"]
+    assert list(rows[0]) == [
+        "line",
+        "text",
+        "label",
+        "confidence",
+        "prob_negative",
+        "prob_neutral",
+        "prob_positive",
+        "error",
+    ]
     for row in rows:
         if row["text"].strip():
             probs = [float(row[f"prob_{c}"]) for c in ("negative", "neutral", "positive")]
@@ -104,16 +113,23 @@ def test_empty_tweet_warning_counts_rows_without_prediction(trained_run, tmp_pat
     assert "warning: 2 row(s) got no prediction" in result.stderr
 
 
-@pytest.mark.parametrize("setup,args,message", [
-    (lambda d: (d / "in.csv").write_text("body\nhello\n"), ["in.csv"], "no column 'text' (columns: body)"),
-    (lambda d: None, ["missing.txt"], "missing.txt: no such file"),
-    (lambda d: (d / "dir").mkdir(), ["dir.txt"], "no such file"),
-    (lambda d: (d / "in.xml").write_text("<a/>"), ["in.xml"], "unknown file type"),
-    (lambda d: (d / "in.jsonl").write_text('{"text": "a"}\n{nope\n'), ["in.jsonl"], "in.jsonl:2: malformed JSON"),
-    (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "nodir/out.csv"], "does not exist"),
-    (lambda d: (d / "in.csv").write_text("text\nx\n"), ["in.csv", "-o", "in.csv"], "overwrite the input"),
-    (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "out.xml"], "must end in .csv, .jsonl, .ndjson or .parquet"),
-])
+@pytest.mark.parametrize(
+    "setup,args,message",
+    [
+        (lambda d: (d / "in.csv").write_text("body\nhello\n"), ["in.csv"], "no column 'text' (columns: body)"),
+        (lambda d: None, ["missing.txt"], "missing.txt: no such file"),
+        (lambda d: (d / "dir").mkdir(), ["dir.txt"], "no such file"),
+        (lambda d: (d / "in.xml").write_text("<a/>"), ["in.xml"], "unknown file type"),
+        (lambda d: (d / "in.jsonl").write_text('{"text": "a"}\n{nope\n'), ["in.jsonl"], "in.jsonl:2: malformed JSON"),
+        (lambda d: (d / "in.txt").write_text("x\n"), ["in.txt", "-o", "nodir/out.csv"], "does not exist"),
+        (lambda d: (d / "in.csv").write_text("text\nx\n"), ["in.csv", "-o", "in.csv"], "overwrite the input"),
+        (
+            lambda d: (d / "in.txt").write_text("x\n"),
+            ["in.txt", "-o", "out.xml"],
+            "must end in .csv, .jsonl, .ndjson or .parquet",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_no_output_file(trained_run, tmp_path, monkeypatch, setup, args, message):
     monkeypatch.chdir(tmp_path)
     setup(tmp_path)

@@ -168,4 +168,5 @@ def test_an_existing_cluster_is_used_with_address_and_a_wrong_one_is_one_line(in
     result = runner.invoke(app, ["predict", str(trained_run), "--engine", "ray", str(inputs / "test.txt"),
                                  "--address", f"127.0.0.1:{port}", "-o", str(tmp_path / "out2")], env=env)
     assert result.exit_code == 2
-    assert result.output.startswith("error: cannot start or reach the Ray cluster at 127.0.0.1:") and "Traceback" not in result.output
+    assert result.output.startswith("error: cannot start or reach the Ray cluster at "
+                                    "127.0.0.1:") and "Traceback" not in result.output

@@ -39,7 +39,10 @@ def test_every_configuration_appears_in_the_tables(sweep):
     with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted((r["carry"], r["depth"], r["status"]) for r in rows) == [
-        ("highway", "1", "finished"), ("highway", "3", "finished"), ("plain", "1", "finished"), ("plain", "3", "finished")
+        ("highway", "1", "finished"),
+        ("highway", "3", "finished"),
+        ("plain", "1", "finished"),
+        ("plain", "3", "finished"),
     ]
     for row in rows:  # the table holds each run's own numbers
         saved = json.loads((out / "runs" / row["run"] / "results.json").read_text())["test"]
@@ -47,7 +50,12 @@ def test_every_configuration_appears_in_the_tables(sweep):
         assert 0 < float(row["test_ece"]) == pytest.approx(saved["ece"], abs=1e-6)  # each run's calibration error
     summary = json.loads((out / "summary.json").read_text())
     assert all(r["ece_mean"] is not None for r in summary["rows"])
-    assert sorted((r["carry"], r["depth"]) for r in summary["rows"]) == [("highway", 1), ("highway", 3), ("plain", 1), ("plain", 3)]
+    assert sorted((r["carry"], r["depth"]) for r in summary["rows"]) == [
+        ("highway", 1),
+        ("highway", 3),
+        ("plain", 1),
+        ("plain", 3),
+    ]
     assert [t["depth"] for t in summary["paired_tests"]] == [1, 3]
     assert summary["findings"] and summary["provenance"]["data"]["dataset"] == "tweeteval-sentiment"
     report = (out / "report.md").read_text()
@@ -61,7 +69,12 @@ def test_plots_are_valid_images_and_embedded_in_the_html(sweep):
 
     out, _, _ = sweep
     plots = sorted((out / "plots").glob("*.png"))
-    assert {p.name for p in plots} >= {"metric_vs_depth.png", "train_loss_vs_depth.png", "loss_curves.png", "gates_highway.png"}
+    assert {p.name for p in plots} >= {
+        "metric_vs_depth.png",
+        "train_loss_vs_depth.png",
+        "loss_curves.png",
+        "gates_highway.png",
+    }
     for plot in plots:
         image = matplotlib.image.imread(plot)
         assert image.shape[0] > 100 and image.shape[1] > 100
@@ -126,8 +139,30 @@ def test_any_option_can_be_swept_or_fixed():
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
     out = tmp_path / "s"
-    result = runner.invoke(app, ["compare", "--depths", "1", "--carry", "plain,highway", "--seeds", "1", "--out", str(out),
-                                 "--data-dir", str(data_dir), "--epochs", "1", "--hidden", "4", "--lr", "1e30", "--clip", "0"])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "--depths",
+            "1",
+            "--carry",
+            "plain,highway",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--epochs",
+            "1",
+            "--hidden",
+            "4",
+            "--lr",
+            "1e30",
+            "--clip",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with open(out / "results.csv", newline="") as handle:
         statuses = {r["run"]: r["status"] for r in csv.DictReader(handle)}
@@ -151,7 +186,10 @@ def test_jobs_run_in_parallel_processes_and_give_the_serial_results(tmp_path, da
         a = json.loads((tmp_path / "serial" / "runs" / run / "results.json").read_text())["test"]
         b = json.loads((tmp_path / "parallel" / "runs" / run / "results.json").read_text())["test"]
         assert a["n"] == b["n"] == 150 and a == b
-        weights = [load_checkpoint(tmp_path / name / "runs" / run / "model.pt")["state_dict"] for name in ("serial", "parallel")]
+        weights = [
+            load_checkpoint(tmp_path / name / "runs" / run / "model.pt")["state_dict"]
+            for name in ("serial", "parallel")
+        ]
         assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert torch.get_num_threads() == threads  # the serial runs gave the thread count back
 

@@ -54,7 +54,9 @@ def make_study(out: Path, scores: dict[tuple[str, int], list[float]], per_class:
                 folder.mkdir(parents=True)
                 config = base.replace(**changes).to_dict()
                 (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-                history = [{"epoch": e, "train_loss": 1.1 - 0.1 * e, "seconds": 2.0, "val_seconds": 0.5} for e in (1, 2)]
+                history = [
+                    {"epoch": e, "train_loss": 1.1 - 0.1 * e, "seconds": 2.0, "val_seconds": 0.5} for e in (1, 2)
+                ]
                 (folder / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history), encoding="utf-8")
                 results = {"metric": "macro_recall", "best_epoch": 2, "epochs_run": 2, "parameters": 1000 * depth,
                            "val": split_scores(value, per_class), "test": split_scores(value, per_class)}

@@ -77,7 +77,9 @@ def test_resume_with_more_epochs_continues_to_the_uninterrupted_result(tmp_path,
     a = load_checkpoint(straight / "last.pt")["state_dict"]
     b = load_checkpoint(split / "last.pt")["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert (straight / "metrics.jsonl").read_text().count("\n") == (split / "metrics.jsonl").read_text().count("\n") == 3
+    assert (
+        (straight / "metrics.jsonl").read_text().count("\n") == (split / "metrics.jsonl").read_text().count("\n") == 3
+    )
 
 
 def test_resume_refuses_to_change_what_defines_the_run(tmp_path, data_dir):
@@ -157,7 +159,9 @@ def test_val_loss_is_the_training_objective_class_weights_included(tmp_path, dat
     assert parts.criterion.weight is not None and not torch.allclose(parts.criterion.weight, torch.ones(3))
     assert parts.criterion.label_smoothing == config.label_smoothing > 0  # the default smooths, and so does val loss
     # the n-gram classifier learns from the same class weights without smoothing
-    assert parts.head_criterion.label_smoothing == 0.0 and torch.equal(parts.head_criterion.weight, parts.criterion.weight)
+    assert parts.head_criterion.label_smoothing == 0.0 and torch.equal(
+        parts.head_criterion.weight, parts.criterion.weight
+    )
     saved = load_checkpoint(tmp_path / "run" / "model.pt")
     parts.model.load_state_dict(saved["state_dict"])
     val = parts.data.val
@@ -194,8 +198,11 @@ def test_frozen_embeddings_stay_the_pretrained_vectors_through_training(tmp_path
     vectors = tmp_path / "vectors.txt"
     generator = torch.Generator().manual_seed(0)
     words = ["the", "to", "i", "a", "and", "is", "you", "@user", "of", "in"]
-    vectors.write_text("".join(w + " " + " ".join(f"{v:.4f}" for v in torch.randn(12, generator=generator).tolist()) + "\n"
-                               for w in words))
+    vectors.write_text(
+        "".join(
+            w + " " + " ".join(f"{v:.4f}" for v in torch.randn(12, generator=generator).tolist()) + "\n" for w in words
+        )
+    )
     run = tmp_path / "run"
     options = dict(embeddings=str(vectors), freeze_embeddings=freeze, train_missing_vectors=missing)
     train(tiny(data_dir, epochs=1, **options), run)

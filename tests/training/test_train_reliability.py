@@ -46,7 +46,9 @@ def same_weights(a, b):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_mid_epoch_saves_a_state_that_resumes_to_the_uninterrupted_weights(tmp_path, data_dir, monkeypatch, signum):
+def test_signal_mid_epoch_saves_a_state_that_resumes_to_the_uninterrupted_weights(
+    tmp_path, data_dir, monkeypatch, signum
+):
     straight = tmp_path / "straight"
     train(tiny(data_dir), straight)
 
