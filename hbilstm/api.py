@@ -109,7 +109,7 @@ class Classifier:
 
     def save_pretrained(self, folder: str | os.PathLike, *, onnx: bool = True, overwrite: bool = False) -> Path:
         """Write the model as a portable model folder (``hbilstm export``): config.json,
-        model.safetensors, vocab.json, README.md and, with the onnx extra, model.onnx."""
+        model.safetensors, vocab.json, integrity.json, README.md and model.onnx."""
         from .export.exporter import export_model
 
         return export_model(self._loaded.path, folder, onnx=onnx, overwrite=overwrite)

@@ -16,7 +16,7 @@ def export(
         ..., metavar="MODEL",
         help="A run directory, a model.pt checkpoint or a model folder."),
     out: Path = typer.Argument(..., metavar="OUT_DIR", help="The model folder to write (must not exist, or be empty)."),
-    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also write model.onnx (needs the onnx extra)."),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also write model.onnx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT_DIR."),
 ) -> None:
     """Write a model as a portable folder (safetensors, ONNX, card).

@@ -53,7 +53,7 @@ def predict(
         "auto", "--backend", metavar="NAME",
         help="What scores the tweets: torch (the model itself), onnx (ONNX Runtime on the CPU, with the model.onnx "
              "of MODEL: an exported folder's, the export/ folder's that `hbilstm train` leaves in a run directory, "
-             "or one beside a model.pt; needs the onnx extra), or auto: onnx when MODEL has a current model.onnx, "
+             "or one beside a model.pt), or auto: onnx when MODEL has a current model.onnx, "
              "onnxruntime is installed and no GPU or --int8 asks for torch, else torch. Without torch to load, a "
              "12,000-line file takes half the time."),
     shard: Optional[str] = typer.Option(

@@ -61,11 +61,11 @@ def train(
         None, "--export/--no-export",
         help="At the end, also write the model as RUN_DIR/export, a model folder with model.onnx (as `hbilstm "
              "export` writes), which `hbilstm predict RUN_DIR` then scores with ONNX Runtime without loading "
-             "PyTorch: about half the time on a 12,000-line file. Needs the hub and onnx extras.  [default: when "
-             "they are installed]"),
+             "PyTorch: about half the time on a 12,000-line file.  [default: export, unless onnx, onnxruntime, "
+             "onnxscript or safetensors has been uninstalled]"),
 ) -> None:
-    """Train a model and keep its best epoch as RUN_DIR/model.pt (and, with the hub and onnx
-    extras, as RUN_DIR/export for quick prediction).
+    """Train a model and keep its best epoch as RUN_DIR/model.pt, and as RUN_DIR/export for quick
+    prediction without PyTorch.
 
     Prints one line per epoch and, at the end, the best model's validation and test scores.
     Ctrl-C stops at the next batch with a resumable state: rerun with --output RUN_DIR --resume.
@@ -104,8 +104,8 @@ def train(
         settings = load_config(config, overrides)
     missing = missing_packages() if export is not False else []
     if export and missing:
-        raise ConfigError(f"--export needs {', '.join(missing)}: pip install \"hbilstm[hub,onnx]\" (or train with "
-                          "--no-export)")
+        raise ConfigError(f"--export needs {', '.join(missing)}, which hbilstm installs: pip install "
+                          f"{' '.join(missing)} (or train with --no-export)")
     progress = None if quiet else TrainProgress(stderr())
     try:
         result = run_training(settings, out, resume=resume, overwrite=overwrite, callback=progress)

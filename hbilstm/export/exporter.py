@@ -33,7 +33,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: boo
     if onnx and payload.get("member_configs"):
         raise ConfigError("an ensemble has no ONNX export yet: export it with --no-onnx, or export its members")
     if onnx:
-        from .onnx import digest_of_model, export_onnx  # needs the onnx extra; says what to install when missing
+        from .onnx import digest_of_model, export_onnx  # says what to install when onnx is missing
 
         model = build_model(payload, source).eval()
 

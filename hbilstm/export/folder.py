@@ -53,7 +53,8 @@ def _safetensors():
     try:
         import safetensors.torch
     except ImportError:
-        raise ConfigError('model folders need the safetensors package: pip install "hbilstm[hub]"') from None
+        raise ConfigError("model folders need the safetensors package, one of hbilstm's dependencies: "
+                          "pip install safetensors") from None
     return safetensors.torch
 
 

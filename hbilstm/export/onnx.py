@@ -12,7 +12,7 @@ time steps of the example and so fixes the time axis.
 
 Scoring such a graph (``OnnxScorer``, which this module also offers) lives in
 :mod:`hbilstm.export.onnx_runtime`, which never imports torch. onnx and onnxruntime are
-imported only when used; they come with ``pip install "hbilstm[onnx]"``.
+imported only when used; they are among hbilstm's dependencies.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the CPU, in batches sorted by length like :func:`~hbilstm.inference.predict_prob
 ``load_onnx_folder`` reads an exported model folder (:mod:`hbilstm.export.folder`) into an
 :class:`OnnxModel`: the graph, the vocabulary, labels and tokenizer settings, everything
 ``hbilstm predict --backend onnx`` needs. Nothing here imports torch (or spaCy), so such a
-command starts in a fraction of a second; onnxruntime comes with ``pip install "hbilstm[onnx]"``.
+command starts in a fraction of a second; onnxruntime is one of hbilstm's dependencies.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def _safetensors_numpy():
     try:
         import safetensors.numpy
     except ImportError:
-        raise ConfigError('model folders need the safetensors package: pip install "hbilstm[hub]"') from None
+        raise ConfigError("model folders need the safetensors package, one of hbilstm's dependencies: "
+                          "pip install safetensors") from None
     return safetensors.numpy
 
 
