@@ -7,7 +7,7 @@ are fitted on the run's validation split with the same function, and DIR/<run na
 the run's config.yaml, metrics.jsonl and manifest.json, its model.pt with the temperatures, and
 a results.json whose val and test scores are those of the calibrated model. benchmarks/ablation.py,
 ensemble.py and parts.py then read the copies as they read runs. It prints each run's
-temperatures and test macro-recall before and after (docs/accuracy.md, fifth round).
+temperatures and test macro-recall before and after (docs/journal/accuracy.md, fifth round).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Fits TF-IDF + LogisticRegression(C=10, balanced) on TweetEval train over word 1-
 char_wb 2-5-grams, and over both (the baseline of benchmarks/baselines.py), then scores on
 TweetEval test each model alone, each linear model alone, and each run's probabilities averaged
 with each linear model's, ``(1 - w) * model + w * linear`` for every weight ``w``. It is the
-measurement that led to ``ngram_buckets`` (docs/accuracy.md): it says how much a model gains from
+measurement that led to ``ngram_buckets`` (docs/journal/accuracy.md): it says how much a model gains from
 a linear model over character n-grams trained apart from it.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU row of docs/benchmarks.md in one call on a lent GPU machine (the `device` tool), in
+# Every GPU row of docs/journal/benchmarks.md in one call on a lent GPU machine (the `device` tool), in
 # order of importance, each step under its own time limit so that one failure spoils no other:
 #
 #   1. tests/test_gpu.py

@@ -5,7 +5,7 @@ Usage: python benchmarks/int8_quantization.py RUN_DIR [RUN_DIR ...] [--data-dir 
 For each model: encodes TweetEval sentiment's test split once, then scores it with the model and
 with ``quantize_int8(model)`` (alternating, ``--passes`` times each), and prints tweets/s of each
 pass, the test macro-recall and accuracy of each, and how many labels agree (all tweets and the
-first 2,000). Results go into docs/benchmarks.md by hand.
+first 2,000). Results go into docs/journal/benchmarks.md by hand.
 """
 
 from __future__ import annotations

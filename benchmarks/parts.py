@@ -6,7 +6,7 @@ A model with ``ngram_buckets`` averages two classifiers' probabilities: the stac
 n-gram classifier's (hbilstm/model/ngram_head.py). This prints the macro-recall of each alone and
 of their mean on TweetEval val and test (and, with ``--splits``, the out-of-domain sets of
 benchmarks/baselines.py), per run and as mean ± sd over the runs: what each half brings, and
-whether a change of recipe helped one half or the other (docs/accuracy.md, fourth round).
+whether a change of recipe helped one half or the other (docs/journal/accuracy.md, fourth round).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def main() -> None:
                 for i in range(n):
                     handle.write(tweets[i % len(tweets)] + "\n")
             out = Path(folder) / "out.csv"
-            command = [sys.executable, "-m", "hbilstm.cli", "predict", args.checkpoint, str(source), "-o", str(out),
+            command = [sys.executable, "-m", "hbilstm", "predict", args.checkpoint, str(source), "-o", str(out),
                        "--overwrite", *extra]
             seconds, peak, _ = run(command)
             rows = sum(1 for _ in open(out, encoding="utf-8", newline="")) - 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: train on TweetEval sentiment with the default config, then with --layers 10, and
 # print the best model's test macro-recall (TweetEval's official metric) and the run time.
-# Run by hand from the repository root; results go in docs/benchmarks.md.
+# Run by hand from the repository root; results go in docs/journal/benchmarks.md.
 #
 #   HBILSTM_DATA_DIR=../shared/data bash benchmarks/tweeteval_cpu.sh
 set -euo pipefail

@@ -82,7 +82,7 @@ class TrainConfig:
     class_weights: str = "balanced"
     label_smoothing: float = 0.1
     ema: float = 0.0
-    swa_start: int = 3  # the training recipe's (docs/accuracy.md, fourth round)
+    swa_start: int = 3  # the training recipe's (docs/journal/accuracy.md, fourth round)
     calibrate: bool = True  # fit each classifier's temperature on val after training (fifth round)
     metric: str = "auto"
     seed: int = 13

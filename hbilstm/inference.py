@@ -52,7 +52,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose LSTM and linear weights are int8 (dynamic quantization: the
     activations are quantized on the fly), for scoring on a CPU. On TweetEval test it gives the
     full model's label for 99.3-99.6% of the tweets. It scored 1.45x and 1.55x as fast as the
-    full model on 2026-11-25, and no faster on 2026-11-30 (docs/benchmarks.md)."""
+    full model on 2026-11-25, and no faster on 2026-11-30 (docs/journal/benchmarks.md)."""
     import copy
     import warnings
 

@@ -27,8 +27,11 @@ class TrainProgress(TrainCallback):
 
     def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
         self.close()
+        # The text columns take about 76 characters: on a terminal narrower than 100 the bar is left
+        # out, so that nothing (the elapsed and remaining time) is cut off at 80 columns.
+        bar = [BarColumn(bar_width=min(40, self.console.width - 80))] if self.console.width >= 100 else []
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]epoch {task.fields[epoch]}"), *bar, MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[speed]} tweets/s"),
             TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
             console=self.console, transient=True, disable=not self.console.is_terminal,

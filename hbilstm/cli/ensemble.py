@@ -25,7 +25,7 @@ def ensemble(
 
     DIR then works wherever a run directory does (evaluate, predict, serve, export without
     ONNX, hbilstm.load). Averaging three seeds of the default model gained 1.4 points of
-    TweetEval test macro-recall (docs/accuracy.md); prediction costs one pass per member.
+    TweetEval test macro-recall (docs/journal/accuracy.md); prediction costs one pass per member.
 
     Examples:
 

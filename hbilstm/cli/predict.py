@@ -65,7 +65,7 @@ def predict(
         False, "--int8",
         help="Score with the LSTM and linear weights quantized to int8 (CPU, torch backend): the same label as the "
              "full model for about 99% of tweets; measured no faster than it on 2026-11-30 (1.5x on 2026-11-25; "
-             "docs/benchmarks.md)."),
+             "docs/journal/benchmarks.md)."),
     engine: str = typer.Option(
         "local", "--engine", metavar="NAME",
         help="local (this process and its workers) or ray: Ray Data actors, each with one copy of the model, label "

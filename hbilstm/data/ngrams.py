@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Sequence
 
 NGRAM_SIZES = (2, 3, 4, 5)
-NGRAM_BUCKETS = 1 << 18  # the training default (262,144), the number measured in docs/accuracy.md
+NGRAM_BUCKETS = 1 << 18  # the training default (262,144), the number measured in docs/journal/accuracy.md
 
 
 def token_ngrams(token: str) -> list[str]:

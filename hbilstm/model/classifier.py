@@ -21,7 +21,7 @@ from .config import ModelConfig
 from .layers import HighwayBiLSTMLayer, reverse_index
 from .ngram_head import NgramHead, mean_of_probabilities
 
-# The padded way is the default on a CPU, where it was measured faster (docs/benchmarks.md); on a
+# The padded way is the default on a CPU, where it was measured faster (docs/journal/benchmarks.md); on a
 # GPU it is not yet measured, so the packed way stays the default there unless the environment
 # sets HBILSTM_PADDED_OFF_CPU=1 (for benchmarks/gpu_session.sh to measure both).
 PADDED_OFF_CPU = os.environ.get("HBILSTM_PADDED_OFF_CPU") == "1"

@@ -20,7 +20,7 @@ rounding; tests/model/test_unpacked.py):
   reads each row reversed *within its length* (:func:`reverse_index`), through the ``_reverse``
   weights as a one-direction LSTM, and its outputs are put back in order by the same gather.
   Measured on a 2-core CPU, a training step takes about two thirds of the packed one's time
-  (docs/benchmarks.md). On a GPU an LSTM over unpacked input may use cuDNN's persistent kernels,
+  (docs/journal/benchmarks.md). On a GPU an LSTM over unpacked input may use cuDNN's persistent kernels,
   which packed input rules out; not yet measured there.
 * :meth:`HighwayBiLSTMLayer.forward`, on the data of a packed sequence (one row per real
   token): padding never enters the LSTM. The layer statistics use it, since they are taken over

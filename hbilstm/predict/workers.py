@@ -31,7 +31,7 @@ from ..export.onnx_runtime import OnnxModel
 from ..fileio import sweep_stale, temp_name
 
 # --workers -1 starts workers only for inputs of at least this many rows. Starting them
-# costs a few seconds (each imports torch and loads the model); measured on 2 cores (docs/benchmarks.md),
+# costs a few seconds (each imports torch and loads the model); measured on 2 cores (docs/journal/benchmarks.md),
 # they lost to one process at 12,284, 49,136 and 100,000 rows and won at 150,000 and 200,000. With
 # ONNX Runtime from a model folder (no torch to import) they lost at 49,136 and tied at 150,000.
 AUTO_MIN_ROWS = 150_000
@@ -39,7 +39,7 @@ AUTO_MIN_ROWS = 150_000
 
 # Tweets per batch unless --batch-size says: on a GPU a batch costs about the same launches at
 # any size (the LSTM runs one step at a time), so larger batches pay there; measured on an H200,
-# 1,000,000 lines took 40.5 s at 512 and 32.3 s at 2048 (docs/benchmarks.md).
+# 1,000,000 lines took 40.5 s at 512 and 32.3 s at 2048 (docs/journal/benchmarks.md).
 CPU_BATCH_SIZE, GPU_BATCH_SIZE = 512, 2048
 
 

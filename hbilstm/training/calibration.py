@@ -6,7 +6,7 @@ T)`` on the validation split (Guo et al., 2017, "On Calibration of Modern Neural
 is one number per classifier, so it cannot fit the validation split the way a retraining
 could. Alone, it changes how confident the classifier is, not which class it picks; in a model
 of two classifiers it also sets how much each one weighs in their mean: in the ten runs of
-docs/accuracy.md's fifth round the stack came out over-confident on val (T of 0.98 to 1.19,
+docs/journal/accuracy.md's fifth round the stack came out over-confident on val (T of 0.98 to 1.19,
 above 1 in nine) and the n-gram classifier under-confident (T of 0.86 to 0.94). The
 temperatures are kept in the model's configuration (``ModelConfig.temperatures``), so every way
 of running the model uses them.

@@ -156,7 +156,7 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
                else EpochAverage(model, config.swa_start) if config.swa_start else None)
     # The n-gram classifier learns from the plain class-weighted loss: label smoothing, which the
     # stack gains from, cost the linear classifier alone 1.3 points of test macro-recall
-    # (docs/accuracy.md, fourth round).
+    # (docs/journal/accuracy.md, fourth round).
     head_criterion = nn.CrossEntropyLoss(weight=weights) if config.ngram_buckets else None
     return Parts(data, metric, tokenizer_config, model_config, model, optimizer,
                  nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing), embedding_info,

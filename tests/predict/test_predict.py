@@ -347,7 +347,7 @@ def test_int8_scoring_keeps_the_labels_of_the_full_model_on_real_tweets(trained_
     same = sum(x["label"] == y["label"] for x, y in zip(a, b)) / len(a)
     # This tiny model (400 training tweets) puts many tweets near a tie between two labels, so int8
     # flips more of them than on a real model: the default model kept 99.3% of TweetEval test's
-    # labels (docs/benchmarks.md). 97% still catches a broken quantized path (about 1/3 by chance).
+    # labels (docs/journal/benchmarks.md). 97% still catches a broken quantized path (about 1/3 by chance).
     assert len(a) == len(b) == 2000 and same >= 0.97, same
     assert any(x["prob_negative"] != y["prob_negative"] for x, y in zip(a, b))  # it did score quantized
     # worker processes quantize their own copy too. Dynamic quantization scales each batch's

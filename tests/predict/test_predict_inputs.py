@@ -188,7 +188,7 @@ def test_sigterm_during_prediction_leaves_no_output_and_no_temporary_file(traine
     # command is mid-run and cannot finish before the signal, however fast the machine is.
     out = tmp_path / "out.csv"
     process = subprocess.Popen(
-        [sys.executable, "-m", "hbilstm.cli", "predict", str(trained_run), "-", "-o", str(out), "--workers", "0"],
+        [sys.executable, "-m", "hbilstm", "predict", str(trained_run), "-", "-o", str(out), "--workers", "0"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     process.stdin.write(b"this is a tweet about something\n" * 10_000)  # more than one chunk

@@ -82,6 +82,9 @@ def test_cli_interrupt_exits_130_with_the_resume_command(tmp_path, data_dir, mon
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--quiet"])
     assert result.exit_code == 0, result.output
     assert (run / "results.json").is_file()
+    # --quiet leaves out the progress and the epoch lines, not the final scores and where the model is
+    assert "epoch  1:" not in result.output and result.stdout.startswith("best epoch 1 of 1")
+    assert f"model: {run / 'model.pt'}" in result.stdout
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):

@@ -1,5 +1,0 @@
-"""``python -m hbilstm.cli``: the same as the ``hbilstm`` command."""
-
-from . import main
-
-main()
