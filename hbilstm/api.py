@@ -161,12 +161,12 @@ def load(source: str | os.PathLike, device: str = "auto", batch_size: int = 256,
     Nothing is unpickled: checkpoints load with ``torch.load(weights_only=True)``, model folders
     from safetensors and JSON. ``device`` is ``auto`` (CUDA when present), ``cpu``, ``cuda``,
     ``cuda:N`` or ``mps``. ``backend`` is chosen as ``hbilstm predict --backend`` chooses it
-    (:func:`hbilstm.predict.stream.choose_backend`): ``auto`` scores with ONNX Runtime, without
+    (:func:`hbilstm.export.backend.choose_backend`): ``auto`` scores with ONNX Runtime, without
     importing PyTorch, when the model has a current ONNX graph, onnxruntime is installed and no GPU
     asks for PyTorch; ``torch`` always loads it with PyTorch; ``onnx`` needs such a graph. Errors
     are :class:`hbilstm.errors.HbilstmError` with one-line messages.
     """
-    from .predict.stream import BACKENDS, choose_backend
+    from .export.backend import BACKENDS, choose_backend
 
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")

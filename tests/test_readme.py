@@ -33,12 +33,13 @@ def shape(line: str) -> str:
     return re.sub(r" ([,\]])", r"\1", folded)  # numpy pads numbers in an array with spaces
 
 
-def steps(block: list[str]) -> list[tuple[str, list[str]]]:
-    """``(command, expected output lines)`` for each ``$`` line of a console block."""
+def steps(block: list[str], prompt: str = "$ ") -> list[tuple[str, list[str]]]:
+    """``(command, expected output lines)`` for each line of a block that starts with ``prompt``
+    (``$`` in a console block, ``>>>`` in a Python one)."""
     out: list[tuple[str, list[str]]] = []
     for line in block:
-        if line.startswith("$ "):
-            out.append((line[2:], []))
+        if line.startswith(prompt):
+            out.append((line[len(prompt):], []))
         else:
             out[-1][1].append(line)
     return out
@@ -72,12 +73,7 @@ def test_the_readmes_examples_run_and_print_what_it_shows(workspace):
 
     # the Python example, with the model the first command trained
     (block,) = blocks("python")
-    statements: list[tuple[str, list[str]]] = []
-    for line in block:
-        if line.startswith(">>> "):
-            statements.append((line[4:], []))
-        else:
-            statements[-1][1].append(line)
+    statements = steps(block, ">>> ")
     script = ["import os", f"os.chdir({str(folder)!r})"]
     for statement, expected in statements:
         script.append(f"print(repr({statement}))" if expected else statement)

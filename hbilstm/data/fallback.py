@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .vocab import spellings
+from .spellings import spellings
 
 CHUNK = 2048  # rows of the table compared with the vocabulary at once (CHUNK x vocabulary floats)
 CACHE_LIMIT = 100_000  # tokens remembered by a fallback; the cache is cleared when it grows past this

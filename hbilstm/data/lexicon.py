@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import ConfigError
-from .vocab import spellings
+from .spellings import spellings
 
 LEXICONS = ("none", "vader")
 FEATURES = {"vader": 2}

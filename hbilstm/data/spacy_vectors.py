@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from .fallback import WordFallback, nearest_known
-from .vocab import PAD_ID, UNK_ID, Vocabulary, spellings
+from .spellings import spellings
+from .vocab import PAD_ID, UNK_ID, Vocabulary
 
 VECTOR_FILES = ("key2row", "vectors.cfg")
 SEARCH_DEPTH = 3

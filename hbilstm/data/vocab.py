@@ -14,15 +14,6 @@ PAD_ID = 0
 UNK_ID = 1
 
 
-def spellings(token: str) -> list[str]:
-    """The strings to look a token up by in a table of words (vectors, a lexicon), most exact
-    first: as it is, lowercased, and for a hashtag the same without its ``#``."""
-    found = [token, token.lower()]
-    if token.startswith("#") and len(token) > 1:
-        found += [token[1:], token[1:].lower()]
-    return found
-
-
 class Vocabulary:
     """A fixed list of tokens; ``<pad>`` is id 0 and ``<unk>`` id 1.
 

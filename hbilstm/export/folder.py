@@ -39,6 +39,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, ONNX_FILE, CARD_FILE = (
     "config.json", "model.safetensors", "vocab.json", "model.onnx", "README.md")
 FALLBACK_FILE = "vocab_fallback.safetensors"  # only for a model trained with vector_fallback
+EXPORT_DIR = "export"  # the model folder that `hbilstm train` leaves inside a run directory
 # What config.json carries from a checkpoint's payload (the weights and vocabulary go elsewhere).
 _CONFIG_KEYS = ("hbilstm_version", "model_config", "labels", "tokenizer", "max_tokens", "train_config",
                 "dataset", "data_files", "metric", "epoch", "member_configs", "members")

@@ -25,9 +25,8 @@ from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import Vocabulary
 from ..errors import CheckpointError, ConfigError
 from ..model.config import ModelConfig
-from .folder import FALLBACK_FILE, ONNX_FILE, load_tensors, read_folder_files
+from .folder import EXPORT_DIR, FALLBACK_FILE, ONNX_FILE, load_tensors, read_folder_files
 from .integrity import GRAPH_KEY
-from .run_export import EXPORT_DIR
 
 INPUTS = ("tokens", "lengths")
 NGRAM_INPUT = "ngrams"  # a third input, in graphs of models with an n-gram head

@@ -17,10 +17,9 @@ import os
 from pathlib import Path
 
 from ..fileio import read_json_if_any, sha256_file
-from .folder import CONFIG_FILE, ONNX_FILE, is_model_folder
+from .folder import CONFIG_FILE, EXPORT_DIR, ONNX_FILE, is_model_folder
 from .integrity import has_record
 
-EXPORT_DIR = "export"  # inside a run directory
 CHECKPOINT_FILE = "model.pt"  # hbilstm.checkpoint.MODEL_FILE (that module imports torch)
 SOURCE_KEY = "exported_from"  # config.json: {"file": "model.pt", "sha256": ...}
 # What writing the folder (safetensors, onnx, onnxscript) and scoring it (onnxruntime) need.

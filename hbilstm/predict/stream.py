@@ -17,7 +17,6 @@ or splitting the file first.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import os
 import re
@@ -31,12 +30,11 @@ from ..confidence import UNCERTAIN, check_min_confidence, label_of
 from ..data.limits import MAX_TEXT_CHARS
 from ..data.rows import Record, ReplacementCounter, iter_records, table_format
 from ..errors import ConfigError, DataError
+from ..export.backend import BACKENDS, choose_backend
 from ..fileio import atomic_open
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
 from .workers import ChunkScorer, ScoredChunk, auto_workers, default_batch_size
 
-BACKENDS = ("auto", "torch", "onnx")
-GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")  # NVIDIA, ROCm, WSL
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", "parquet")
 
 
@@ -193,44 +191,6 @@ def predict(
         warn(f"{stats.uncertain:,} of {stats.predicted:,} row(s) had a top probability below {min_confidence:g} and "
              f"are labelled {UNCERTAIN!r}")
     return stats
-
-
-def choose_backend(checkpoint: str | Path, backend: str, device: str, int8: bool) -> tuple[str, Path | None]:
-    """The backend that scores (torch or onnx) and, for onnx without torch, the model folder it
-    reads (None: the checkpoint is loaded with torch).
-
-    That folder is ``checkpoint`` itself when it is an exported folder, or the ``export`` folder
-    that ``hbilstm train`` leaves in a run directory while it is current. ``auto`` takes onnx with
-    such a folder when it holds a model.onnx, onnxruntime is installed, and neither ``int8`` nor a
-    GPU (``device``, or a visible one with ``auto``) asks for torch; else torch."""
-    wants_torch = int8 or device not in ("auto", "cpu") or (device == "auto" and gpu_visible())
-    if backend == "torch" or (backend == "auto" and wants_torch):
-        return "torch", None
-    from ..export.folder import ONNX_FILE
-    from ..export.run_export import current_export
-
-    folder = Path(checkpoint) if _is_exported_folder(checkpoint) else current_export(checkpoint)
-    if backend == "onnx":
-        return "onnx", folder
-    if folder is None or not (folder / ONNX_FILE).is_file() or importlib.util.find_spec("onnxruntime") is None:
-        return "torch", None
-    return "onnx", folder
-
-
-def gpu_visible() -> bool:
-    """Whether torch would find a CUDA (or ROCm) GPU, judged without importing it: the device files
-    of NVIDIA's driver, ROCm's or WSL's GPU, unless CUDA_VISIBLE_DEVICES hides every device."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", "x").strip() in ("", "-1"):
-        return False
-    return any(Path(name).exists() for name in GPU_DEVICE_FILES)
-
-
-def _is_exported_folder(path: str | Path) -> bool:
-    """A model folder written by ``hbilstm export``, not a run directory (which holds a model.pt,
-    hbilstm.checkpoint.MODEL_FILE, read with torch)."""
-    from ..export.folder import is_model_folder
-
-    return is_model_folder(path) and not (Path(path) / "model.pt").is_file()
 
 
 def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool, batch_size: int | None,

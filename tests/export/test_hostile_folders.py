@@ -202,8 +202,8 @@ def test_a_checkpoint_is_checked_like_a_folders_config(trained_run, tmp_path):
 
 def test_a_run_whose_export_has_no_record_is_scored_with_torch(trained_run, tweets, tmp_path):
     """A run directory exported before folders had a record is not refused: its export is passed over."""
+    from hbilstm.export.backend import choose_backend
     from hbilstm.export.run_export import export_run
-    from hbilstm.predict.stream import choose_backend
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)

@@ -13,11 +13,11 @@ from conftest import REAL_TWEETS, TWEETEVAL
 from typer.testing import CliRunner
 
 from hbilstm.cli import app
+from hbilstm.export import backend as stream
 from hbilstm.export import run_export
+from hbilstm.export.backend import choose_backend, gpu_visible
 from hbilstm.export.run_export import current_export
 from hbilstm.fileio import sha256_file
-from hbilstm.predict import stream
-from hbilstm.predict.stream import choose_backend, gpu_visible
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
