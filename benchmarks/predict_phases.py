@@ -54,7 +54,7 @@ def main() -> None:
     t = phase("vocabulary ids", t)
     grams = [ngram_ids(tok[: model.max_tokens], model.ngram_buckets) for tok in tokens] if model.ngram_buckets else None
     t = phase("n-gram ids", t)
-    probs = model.scorer.predict_probs(ids, args.batch_size, grams)
+    probs = model.graph.predict_probs(ids, args.batch_size, grams)
     t = phase("score", t)
     with tempfile.TemporaryDirectory() as tmp, open(os.path.join(tmp, "out.csv"), "w", newline="") as out:
         writer = csv.writer(out)

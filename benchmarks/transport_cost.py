@@ -33,7 +33,7 @@ from pathlib import Path
 from hbilstm.checkpoint import load_model
 from hbilstm.predict.workers import ChunkScorer
 texts = Path(sys.argv[2]).read_text(encoding="utf-8").split("\\n")[:8192]
-scorer = ChunkScorer(load_model(sys.argv[1], "cpu"), torch.device("cpu"), 512, workers=1)
+scorer = ChunkScorer(load_model(sys.argv[1], "cpu"), 512, workers=1)
 scorer.workers_score = False  # as on a GPU: the worker only encodes
 scorer.chunks = scorer.local_chunks  # the next chunk goes to the worker
 try:

@@ -15,22 +15,14 @@ PyTorch is never imported; ``backend="torch"`` loads it with PyTorch instead.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from .data.pipeline import encode_texts
-from .data.tokenizer import TweetTokenizer
-from .errors import CheckpointError, ConfigError
-
 if TYPE_CHECKING:
-    from .checkpoint import LoadedModel
-    from .export.onnx_runtime import OnnxModel
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+    from .inference.model import Model
 
 
 class Classifier:
@@ -40,21 +32,24 @@ class Classifier:
     batches of similar length, and returned in the order given. Build one with :func:`load`.
     """
 
-    def __init__(self, loaded: Union["LoadedModel", "OnnxModel"], device: Any, batch_size: int = 256):
-        self._loaded = loaded
-        self.device = device  # a torch.device; None when ONNX Runtime scores, on the CPU
+    def __init__(self, model: "Model", batch_size: int = 256):
+        self.model = model  # the one handle (hbilstm.inference.Model): encoder, labels, and what scores
         self.batch_size = batch_size
-        self._tokenizer = TweetTokenizer(loaded.tokenizer)
+
+    @property
+    def device(self) -> Any:
+        """The torch.device that scores; None when ONNX Runtime scores, on the CPU."""
+        return self.model.device if self.model.backend == "torch" else None
 
     @property
     def backend(self) -> str:
         """What scores: ``torch``, or ``onnx`` (ONNX Runtime on the CPU, without PyTorch)."""
-        return "torch" if self.device is not None else "onnx"
+        return self.model.backend
 
     @property
     def labels(self) -> list[str]:
         """Class names, in the order of :meth:`predict_proba`'s columns."""
-        return list(self._loaded.label_names)
+        return list(self.model.label_names)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -64,11 +59,11 @@ class Classifier:
     @property
     def config(self) -> dict[str, Any]:
         """The model's shape, tokenizer settings, token limit, training options and dataset."""
-        payload = self._loaded.payload
+        payload = self.model.payload
         return {
             "model": dict(payload["model_config"]),
             "tokenizer": dict(payload["tokenizer"]),
-            "max_tokens": self._loaded.max_tokens,
+            "max_tokens": self.model.max_tokens,
             "train": dict(payload.get("train_config") or {}),
             "dataset": payload.get("dataset"),
             "labels": self.labels,
@@ -77,7 +72,7 @@ class Classifier:
     @property
     def path(self) -> Path:
         """Where the model was loaded from."""
-        return self._loaded.path
+        return self.model.path
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """Class probabilities, shape ``(len(texts), len(labels))``, float32, rows in input order.
@@ -86,16 +81,7 @@ class Classifier:
         whitespace-only text raises ``ValueError`` naming its position: it has nothing to score,
         and dropping it would shift every later row.
         """
-        texts = _check_texts(texts)
-        if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        loaded = self._loaded
-        encoded = encode_texts(self._tokenizer, loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
-        if self.device is None:
-            return loaded.scorer.predict_probs(encoded.ids, self.batch_size, encoded.ngrams)
-        from .inference import predict_probs
-
-        return predict_probs(loaded.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
+        return self.model.predict_probs(_check_texts(texts), self.batch_size)
 
     def predict(self, texts: Iterable[str], min_confidence: float | None = None) -> list[str]:
         """The most probable label of each text, in input order (see :meth:`predict_proba`); with
@@ -112,7 +98,7 @@ class Classifier:
         model.safetensors, vocab.json, integrity.json, README.md and model.onnx."""
         from .export.exporter import export_model
 
-        return export_model(self._loaded.path, folder, onnx=onnx, overwrite=overwrite)
+        return export_model(self.model.path, folder, onnx=onnx, overwrite=overwrite)
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, device: str = "auto", batch_size: int = 256,
@@ -161,45 +147,12 @@ def load(source: str | os.PathLike, device: str = "auto", batch_size: int = 256,
     Nothing is unpickled: checkpoints load with ``torch.load(weights_only=True)``, model folders
     from safetensors and JSON. ``device`` is ``auto`` (CUDA when present), ``cpu``, ``cuda``,
     ``cuda:N`` or ``mps``. ``backend`` is chosen as ``hbilstm predict --backend`` chooses it
-    (:func:`hbilstm.export.backend.choose_backend`): ``auto`` scores with ONNX Runtime, without
-    importing PyTorch, when the model has a current ONNX graph, onnxruntime is installed and no GPU
-    asks for PyTorch; ``torch`` always loads it with PyTorch; ``onnx`` needs such a graph. Errors
-    are :class:`hbilstm.errors.HbilstmError` with one-line messages.
+    (:func:`hbilstm.loading.load`): ``auto`` scores with ONNX Runtime, without importing
+    PyTorch, when the model has a current ONNX graph, onnxruntime is installed and no GPU asks for
+    PyTorch; ``torch`` always loads it with PyTorch; ``onnx`` needs such a graph (or a
+    ``model.onnx`` beside the checkpoint). Errors are :class:`hbilstm.errors.HbilstmError` with
+    one-line messages.
     """
-    from .export.backend import BACKENDS, choose_backend
+    from .loading import load as load_model
 
-    if backend not in BACKENDS:
-        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    where = Path(source).expanduser()
-    if not where.exists() and isinstance(source, str) and _HUB_ID.match(source):
-        where = _download(source)
-    chosen, folder = choose_backend(where, backend, device, int8=False)
-    if chosen == "onnx":
-        if device not in ("auto", "cpu"):
-            raise ConfigError(f"backend onnx scores on the CPU; leave out device {device!r} (or give cpu)")
-        if folder is None:
-            raise CheckpointError(f"{source}: no current model.onnx to score with ONNX Runtime: export it with "
-                                  f"`hbilstm export {source} OUT_DIR` and load OUT_DIR (or use backend='torch')")
-        from .export.onnx_runtime import load_onnx_folder
-
-        return Classifier(load_onnx_folder(folder), None, batch_size)
-    from .checkpoint import load_model
-    from .inference import resolve_device
-
-    torch_device = resolve_device(device)
-    return Classifier(load_model(where, torch_device), torch_device, batch_size)
-
-
-def _download(repo_id: str) -> Path:
-    """A Hub model repo's files, from the local Hugging Face cache or downloaded into it."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id))
-    except ImportError:
-        raise CheckpointError(f"{repo_id}: loading from the Hub needs huggingface_hub: "
-                              'pip install "hbilstm[hub]"') from None
-    except Exception as exc:  # offline, no such repo, no access: one answer with the reason
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{repo_id}: no such local path, and not downloadable from the Hugging Face Hub "
-                              f"({reason})") from None
+    return Classifier(load_model(source, backend, device), batch_size)

@@ -14,16 +14,17 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .data.pipeline import TextEncoder
 from .data.tokenizer import TokenizerConfig
 from .data.vocab import Vocabulary
 from .errors import CheckpointError
 from .fileio import FileRefused, atomic_open, check_regular
+from .inference.model import Model
 from .model import HighwayBiLSTMClassifier, ModelConfig
 from .schema import check_model_values
 
@@ -147,24 +148,6 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     return payload
 
 
-@dataclass
-class LoadedModel:
-    """A trained model rebuilt from a checkpoint, with everything needed to feed it."""
-
-    model: HighwayBiLSTMClassifier
-    vocab: Vocabulary
-    label_names: list[str]
-    tokenizer: TokenizerConfig
-    max_tokens: int
-    payload: dict[str, Any]
-    path: Path
-
-    @property
-    def ngram_buckets(self) -> int:
-        """Hash buckets of the model's character n-grams (0: it reads none)."""
-        return self.model.config.ngram_buckets
-
-
 def build_model(payload: dict[str, Any], path: Path | str = "checkpoint") -> HighwayBiLSTMClassifier:
     """The model a payload describes, with its weights. The shape is first built on the ``meta``
     device (no memory) and compared with the weights, so that a config describing a far larger
@@ -196,9 +179,11 @@ def _make_model(payload: dict[str, Any], device: torch.device) -> HighwayBiLSTMC
         return HighwayBiLSTMClassifier(ModelConfig.from_dict(payload["model_config"]))
 
 
-def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
-    """Load a model for evaluation or prediction: a ``model.pt`` checkpoint, a run directory's
-    best one, or a model folder written by ``hbilstm export`` (see :mod:`hbilstm.export.folder`)."""
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> Model:
+    """A model for evaluation or prediction on PyTorch, as the one handle
+    (:class:`~hbilstm.inference.model.Model`): a ``model.pt`` checkpoint, a run directory's best
+    one, or a model folder written by ``hbilstm export`` (see :mod:`hbilstm.export.folder`).
+    :func:`hbilstm.loading.load` chooses between this and ONNX Runtime."""
     from .export.folder import is_model_folder, read_model_folder
 
     if is_model_folder(path) and not (Path(path) / MODEL_FILE).is_file():
@@ -209,5 +194,6 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> L
         payload = load_checkpoint(file)
     model = build_model(payload, file).to(device).eval()
     vocab = vocabulary_from_payload(payload, file)  # labels and vocabulary: checked with the payload
-    return LoadedModel(model, vocab, list(payload["labels"]), TokenizerConfig.from_dict(payload["tokenizer"]),
-                       payload["max_tokens"], payload, file)
+    encoder = TextEncoder(TokenizerConfig.from_dict(payload["tokenizer"]), vocab, payload["max_tokens"],
+                          model.config.ngram_buckets)
+    return Model(list(payload["labels"]), encoder, file, payload, "torch", torch.device(device), model=model)

@@ -68,6 +68,32 @@ def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, 
                         encode_ngrams(token_lists, ngram_buckets, max_tokens))
 
 
+class TextEncoder:
+    """Everything that turns texts into what a model reads, in one object: the tokenizer's settings,
+    the vocabulary (with its word fallback), the token limit and the n-gram buckets. Saved models
+    carry these; every way of scoring (this process, worker processes, ONNX Runtime, the service)
+    encodes through one. It pickles (worker processes get it whole), and builds its tokenizer
+    on first use."""
+
+    def __init__(self, tokenizer_config: TokenizerConfig, vocab: Vocabulary, max_tokens: int, ngram_buckets: int = 0):
+        self.tokenizer_config, self.vocab = tokenizer_config, vocab
+        self.max_tokens, self.ngram_buckets = max_tokens, ngram_buckets
+        self._tokenizer: TweetTokenizer | None = None
+
+    @property
+    def tokenizer(self) -> TweetTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = TweetTokenizer(self.tokenizer_config)
+        return self._tokenizer
+
+    def encode(self, texts: Sequence[str]) -> "EncodedTexts":
+        """:func:`encode_texts` with this encoder's settings."""
+        return encode_texts(self.tokenizer, self.vocab, self.max_tokens, texts, self.ngram_buckets)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_tokenizer": None}  # the receiving process builds its own
+
+
 @dataclass
 class EncodedSplit:
     """Id sequences, class ids and the texts' ids of one split, and the n-gram ids for a model

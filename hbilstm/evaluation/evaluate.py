@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import LoadedModel, load_model
+from ..checkpoint import load_model
 from ..config import TrainConfig
 from ..data.corpora import Corpus, load_corpus
 from ..data.pipeline import EncodedSplit, Encoder, training_splits
@@ -19,6 +19,7 @@ from ..data.readers import Examples
 from ..errors import DataError
 from ..fileio import default_cache_dir, sha256_file
 from ..inference import predict_part_logits, predict_probs, resolve_device, torch_threads
+from ..inference.model import Model
 from .metrics import CALIBRATION_BINS, calibration, classification_metrics
 
 SPLITS = ("train", "val", "test")
@@ -28,7 +29,7 @@ SPLITS = ("train", "val", "test")
 class ScoringData:
     """A loaded model and the encoded examples of the split it is to be scored on."""
 
-    loaded: LoadedModel
+    loaded: Model
     device: Any
     corpus: Corpus
     split: str

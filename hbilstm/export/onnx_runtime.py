@@ -2,9 +2,9 @@
 
 ``OnnxScorer`` runs a ``model.onnx`` (see :mod:`hbilstm.export.onnx` for its inputs and output) on
 the CPU, in batches sorted by length like :func:`~hbilstm.inference.predict_probs`.
-``load_onnx_folder`` reads an exported model folder (:mod:`hbilstm.export.folder`) into an
-:class:`OnnxModel`: the graph, the vocabulary, labels and tokenizer settings, everything
-``hbilstm predict --backend onnx`` needs. Nothing here imports torch (or spaCy), so such a
+``load_onnx_folder`` reads an exported model folder (:mod:`hbilstm.export.folder`) into a
+:class:`~hbilstm.inference.model.Model` scored by its graph: everything ``hbilstm predict``
+needs. Nothing here imports torch (or spaCy), so such a
 command starts in a fraction of a second; onnxruntime is one of hbilstm's dependencies.
 """
 
@@ -14,16 +14,17 @@ import hashlib
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..data.padding import longest_first, pad_ids
+from ..data.pipeline import TextEncoder
 from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import Vocabulary
 from ..errors import CheckpointError, ConfigError
+from ..inference.model import Model
 from ..model.config import ModelConfig
 from .folder import EXPORT_DIR, FALLBACK_FILE, ONNX_FILE, load_tensors, read_folder_files
 from .integrity import GRAPH_KEY
@@ -144,22 +145,6 @@ class OnnxScorer:
         return out
 
 
-@dataclass
-class OnnxModel:
-    """An exported model folder ready to score with ONNX Runtime: the same fields the prediction
-    code reads from a :class:`~hbilstm.checkpoint.LoadedModel`, and the graph's scorer.
-    ``payload`` is the folder's config.json (a checkpoint's payload without weights or vocabulary)."""
-
-    scorer: OnnxScorer
-    vocab: Vocabulary
-    label_names: list[str]
-    tokenizer: TokenizerConfig
-    max_tokens: int
-    ngram_buckets: int
-    path: Path
-    payload: dict = field(default_factory=dict)
-
-
 def _safetensors_numpy():
     try:
         import safetensors.numpy
@@ -169,8 +154,9 @@ def _safetensors_numpy():
     return safetensors.numpy
 
 
-def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify: bool = True) -> OnnxModel:
-    """An exported model folder with its ``model.onnx`` (CheckpointError when it has none). With
+def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify: bool = True) -> Model:
+    """An exported model folder with its ``model.onnx``, as the one handle scored by ONNX Runtime
+    (:class:`~hbilstm.inference.model.Model`; CheckpointError when it has no graph). With
     ``verify``, every file is first checked against the folder's integrity record, and the graph
     must record the model the record names; a process that loads a folder already checked passes
     False."""
@@ -194,6 +180,6 @@ def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify
     if scorer.reads_ngrams != bool(buckets):
         raise CheckpointError(f"{path}: config.json says the model reads {buckets} n-gram buckets, but its graph "
                               f"{'reads' if scorer.reads_ngrams else 'takes no'} n-grams")
-    vocab = Vocabulary(tokens, fallback)
-    return OnnxModel(scorer, vocab, list(config["labels"]), TokenizerConfig.from_dict(config["tokenizer"]),
-                     config["max_tokens"], buckets, path, config)
+    encoder = TextEncoder(TokenizerConfig.from_dict(config["tokenizer"]), Vocabulary(tokens, fallback),
+                          config["max_tokens"], buckets)
+    return Model(list(config["labels"]), encoder, path, config, "onnx", graph=scorer, source=path)

@@ -29,12 +29,13 @@ class Predictor:
         from hbilstm.predict import Predictor
 
         ds = ray.data.read_parquet("s3://bucket/tweets/")
-        labelled = ds.map_batches(Predictor, fn_constructor_args=("runs/first",),
-                                  batch_format="pandas", batch_size=4096, concurrency=4)
+        labelled = ds.map_batches(Predictor, fn_constructor_args=("runs/first",), batch_format="pandas",
+                                  batch_size=4096, compute=ray.data.ActorPoolStrategy(size=2))
         labelled.write_parquet("s3://bucket/labelled/")
 
-    (``fn_constructor_kwargs={"text_column": "body"}`` names another text column; with
-    ``num_gpus=1`` each actor scores on a GPU.)
+    (``size``: the actors, each with its own model and one CPU, at most the CPUs Ray has: more
+    wait forever; ``fn_constructor_kwargs={"text_column": "body"}`` names another text column;
+    with ``num_gpus=1`` each actor scores on a GPU.)
 
     Spark's ``mapInPandas`` hands a function an iterator of DataFrames per partition; build one
     Predictor there, so the model is loaded once per partition, not once per batch::

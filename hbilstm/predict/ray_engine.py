@@ -129,18 +129,15 @@ class PartLabeller:
     def __init__(self, settings: dict):
         import torch
 
-        from ..checkpoint import load_model
-        from ..inference import resolve_device
+        from ..loading import load
         from .stream import PredictStats
         from .workers import ChunkScorer, default_batch_size
 
         self.settings = RaySettings(**settings)
         torch.set_num_threads(max(1, self.settings.threads))
-        device = resolve_device(self.settings.device)
-        self.loaded = load_model(self.settings.model, device)
-        self.scorer = ChunkScorer(
-            self.loaded, device, self.settings.batch_size or default_batch_size(device), workers=0
-        )
+        self.loaded = load(self.settings.model, "torch", self.settings.device)
+        self.scorer = ChunkScorer(self.loaded, self.settings.batch_size or default_batch_size(self.loaded.device),
+                                  workers=0)
         self.schema = output_schema(self.loaded.label_names, self.settings.id_column)
         self.stats = PredictStats()
 

@@ -30,8 +30,8 @@ from ..confidence import UNCERTAIN, check_min_confidence, label_of
 from ..data.limits import MAX_TEXT_CHARS
 from ..data.rows import Record, ReplacementCounter, iter_records, table_format
 from ..errors import ConfigError, DataError
-from ..export.backend import BACKENDS, choose_backend
 from ..fileio import atomic_open
+from ..loading import load
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
 from .workers import ChunkScorer, ScoredChunk, auto_workers, default_batch_size
 
@@ -97,7 +97,7 @@ def predict(
     it), or a run directory whose ``export`` folder is current
     (:func:`~hbilstm.export.run_export.current_export`), torch is never imported
     (:func:`~hbilstm.export.onnx_runtime.load_onnx_folder`): the quickest start. ``auto`` is that
-    when it can be (see :func:`choose_backend`), else ``torch``.
+    when it can be (see :func:`hbilstm.export.backend.choose_backend`), else ``torch``.
 
     ``shard``: ``(k, n)`` or ``"k/n"`` (1 <= k <= n) predicts only shard k of n of the rows, by
     row position round-robin (see the module's docstring); None predicts them all.
@@ -110,11 +110,6 @@ def predict(
     file, not standard output) is written one row group per chunk."""
     shard_k, shard_n = parse_shard(shard) if shard is not None else (1, 1)
     check_min_confidence(min_confidence, ())
-    if backend not in BACKENDS:
-        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if int8 and (backend == "onnx" or device not in ("auto", "cpu")):
-        raise ConfigError("--int8 quantizes the PyTorch model for the CPU: use it with --backend torch "
-                          "and --device cpu (or auto)")
     check_input(source)
     in_format = input_format or ("txt" if source == "-" else _input_format(source))
     if in_format not in INPUT_FORMATS:
@@ -125,20 +120,11 @@ def predict(
     if out_format == "parquet" and (output is None or output == "-"):
         raise DataError("Parquet output needs a file: pass -o FILE.parquet")
     check_output(source, output, overwrite)
-    if device not in ("auto", "cpu") and backend == "onnx":
-        raise ConfigError(f"--backend onnx scores on the CPU; leave out --device {device} (or give --device cpu)")
     auto = workers < 0
-    backend, folder = choose_backend(checkpoint, backend, device, int8)
-    if folder is not None:
-        from ..export.onnx_runtime import load_onnx_folder
-
-        loaded = load_onnx_folder(folder, threads=threads or None)
-        scorer = ChunkScorer(
-            loaded, None, batch_size or default_batch_size("cpu"), auto_workers("cpu") if auto else workers
-        )
-    else:
-        scorer = _torch_scorer(checkpoint, backend, device, int8, batch_size, workers, threads)
-        loaded = scorer.loaded
+    loaded = load(checkpoint, backend, device, int8=int8, threads=threads)  # checks backend, device and int8
+    where = "cpu" if loaded.graph is not None else loaded.device  # what scores here: ONNX Runtime, or torch's device
+    scorer = ChunkScorer(loaded, batch_size or default_batch_size(where), auto_workers(where) if auto else workers,
+                         int8=int8, threads=threads)
     check_min_confidence(min_confidence, loaded.label_names)
     stats = PredictStats(output=output or "-")
 
@@ -191,32 +177,6 @@ def predict(
         warn(f"{stats.uncertain:,} of {stats.predicted:,} row(s) had a top probability below {min_confidence:g} and "
              f"are labelled {UNCERTAIN!r}")
     return stats
-
-
-def _torch_scorer(checkpoint: str | Path, backend: str, device: str, int8: bool, batch_size: int | None,
-                  workers: int, threads: int = 0) -> ChunkScorer:
-    """A ChunkScorer over the checkpoint's model, loaded with torch (scored by it, or by ONNX Runtime
-    from the model.onnx beside it with ``backend`` onnx)."""
-    from ..checkpoint import load_model
-    from ..inference import resolve_device
-
-    onnx_scorer = None
-    if backend == "onnx":
-        import torch
-
-        from ..export.onnx import digest_of_model
-        from ..export.onnx_runtime import OnnxScorer, find_onnx_model
-
-        graph = find_onnx_model(checkpoint)
-        onnx_scorer = OnnxScorer(graph, threads=threads or torch.get_num_threads())  # as many as torch would use
-    torch_device = resolve_device("cpu" if int8 or onnx_scorer is not None else device)
-    loaded = load_model(checkpoint, torch_device)
-    if onnx_scorer is not None:
-        onnx_scorer.check_model(digest_of_model(loaded.model), checkpoint)
-    if workers < 0:
-        workers = auto_workers(torch_device)
-    return ChunkScorer(loaded, torch_device, batch_size or default_batch_size(torch_device), workers, onnx_scorer,
-                       int8=int8, threads=threads)
 
 
 @dataclass

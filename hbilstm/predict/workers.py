@@ -5,7 +5,7 @@ thread each); on a GPU the workers only tokenize and encode (without importing t
 ids back as flat arrays (:class:`~hbilstm.data.padding.Ragged`), and the model runs here. With an
 ONNX graph (``--backend onnx``) the scoring is done by ONNX Runtime on the CPU, each worker
 loading the graph itself. With an exported model folder and ONNX Runtime
-(:class:`~hbilstm.export.onnx_runtime.OnnxModel`) neither this process nor the workers import
+(a :class:`~hbilstm.inference.model.Model` read from a folder) neither this process nor the workers import
 torch.
 """
 
@@ -25,10 +25,10 @@ from typing import Union
 import numpy as np
 
 from ..data.padding import Ragged
-from ..data.pipeline import EncodedTexts, encode_texts
-from ..data.tokenizer import TokenizerConfig, TweetTokenizer
-from ..export.onnx_runtime import OnnxModel
+from ..data.pipeline import EncodedTexts, TextEncoder
+from ..data.tokenizer import TokenizerConfig
 from ..fileio import sweep_stale, temp_name
+from ..inference.model import Model
 
 # --workers -1 starts workers only for inputs of at least this many rows. Starting them
 # costs a few seconds (each imports torch and loads the model); measured on 2 cores (docs/journal/benchmarks.md),
@@ -94,20 +94,12 @@ def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> N
         from ..export.onnx_runtime import load_onnx_folder
 
         loaded = load_onnx_folder(shipped, threads=1, verify=False)  # the parent checked its graph
-        _WORKER.update(tokenizer=TweetTokenizer(loaded.tokenizer), vocab=loaded.vocab, max_tokens=loaded.max_tokens,
-                       batch_size=batch_size, ngram_buckets=loaded.ngram_buckets, model=None, onnx=loaded.scorer)
+        _WORKER.update(encoder=loaded.encoder, batch_size=batch_size, model=None, onnx=loaded.graph)
         return
     if shipped.endswith(ENCODE_ONLY):  # the parent scores on its GPU: tokenize and encode, no torch
         with open(shipped, "rb") as handle:
-            payload = pickle.load(handle)  # written by this worker's parent a moment ago
-        _WORKER.update(
-            tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
-            vocab=payload["vocab"],
-            max_tokens=payload["max_tokens"],
-            batch_size=batch_size,
-            ngram_buckets=payload["ngram_buckets"],
-            model=None,
-        )
+            encoder = pickle.load(handle)  # the parent's TextEncoder, written a moment ago
+        _WORKER.update(encoder=encoder, batch_size=batch_size, model=None)
         return
     import torch
 
@@ -116,9 +108,9 @@ def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> N
 
     torch.set_num_threads(1)  # one process per core: threads would only compete
     payload = torch.load(shipped, weights_only=True)
-    _WORKER.update(tokenizer=TweetTokenizer(TokenizerConfig.from_dict(payload["tokenizer"])),
-                   vocab=vocabulary_from_payload(payload), max_tokens=payload["max_tokens"], batch_size=batch_size,
-                   ngram_buckets=payload.get("ngram_buckets", 0),
+    encoder = TextEncoder(TokenizerConfig.from_dict(payload["tokenizer"]), vocabulary_from_payload(payload),
+                          payload["max_tokens"], payload.get("ngram_buckets", 0))
+    _WORKER.update(encoder=encoder, batch_size=batch_size,
                    model=build_model(payload).eval() if "state_dict" in payload else None)
     if payload.get("int8") and _WORKER["model"] is not None:
         _WORKER["model"] = quantize_int8(_WORKER["model"])
@@ -130,8 +122,7 @@ def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> N
 
 def _worker_run(texts: list[str]):
     """Encode a piece of texts and, where the worker holds the model, score it too."""
-    encoded = encode_texts(_WORKER["tokenizer"], _WORKER["vocab"], _WORKER["max_tokens"], texts,
-                           _WORKER["ngram_buckets"])
+    encoded = _WORKER["encoder"].encode(texts)
     if _WORKER.get("onnx") is not None:
         return _WORKER["onnx"].predict_probs(encoded.ids, _WORKER["batch_size"], encoded.ngrams), encoded.cut
     if _WORKER["model"] is None:  # the parent scores on its GPU: send the ids as flat arrays
@@ -161,12 +152,11 @@ def _private(path: str):
 
 
 def _ship_encoder(loaded) -> str:
-    """A file with what workers that only encode need (the tokenizer's settings, the vocabulary
-    and the model's input limits), pickled so that they read it without torch; its path."""
+    """A file with what workers that only encode need (the model's TextEncoder: tokenizer
+    settings, vocabulary, limits), pickled so that they read it without torch; its path."""
     path = str(_shipped_name(ENCODE_ONLY))
     with _private(path) as handle:
-        pickle.dump({"tokenizer": loaded.tokenizer.to_dict(), "vocab": loaded.vocab, "max_tokens": loaded.max_tokens,
-                     "ngram_buckets": loaded.ngram_buckets}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(loaded.encoder, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
 
@@ -175,8 +165,7 @@ class _Local:
 
     def __init__(self, scorer: "ChunkScorer", texts: list[str]):
         self.scorer = scorer
-        loaded = scorer.loaded
-        self.encoded = encode_texts(scorer.local, loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+        self.encoded = scorer.loaded.encoder.encode(texts)
 
     def get(self) -> tuple[np.ndarray, list[bool]]:
         return self.scorer.score(self.encoded), self.encoded.cut
@@ -239,27 +228,24 @@ class ChunkScorer:
     PIECE = 1024  # texts per task sent to a worker
     LOCAL_CHUNKS = 1
 
-    def __init__(self, loaded, device, batch_size: int, workers: int, onnx=None, int8: bool = False,
-                 threads: int = 0):
-        """``loaded``: a :class:`~hbilstm.checkpoint.LoadedModel` on ``device`` (a ``torch.device``),
-        or an :class:`~hbilstm.export.onnx_runtime.OnnxModel` (``device`` None: the CPU, without
-        torch); ``onnx``: an :class:`~hbilstm.export.onnx_runtime.OnnxScorer` to score a
-        LoadedModel's tweets with instead of its model; ``int8``: score with the model quantized by
-        :func:`~hbilstm.inference.quantize_int8`; ``threads``: torch's CPU threads while this process
-        scores (0: torch's default; each worker uses one)."""
-        self.loaded, self.device, self.batch_size, self.workers = loaded, device, batch_size, workers
-        self.threads = threads
-        self.folder = isinstance(loaded, OnnxModel)  # workers load the exported folder themselves
-        if self.folder:
-            onnx = loaded.scorer
-        self.onnx, self.int8 = onnx, int8
+    def __init__(self, loaded: Model, batch_size: int, workers: int, int8: bool = False, threads: int = 0):
+        """``loaded``: the model (:class:`~hbilstm.inference.model.Model`), scored by its ONNX graph
+        where it has one (on the CPU; from an exported folder, which workers read themselves, or
+        beside a checkpoint), else by its torch model on its device; ``int8``: score with the torch
+        model quantized by :func:`~hbilstm.inference.quantize_int8`; ``threads``: torch's CPU threads
+        while this process scores (0: torch's default; each worker uses one)."""
+        self.loaded, self.batch_size, self.workers = loaded, batch_size, workers
+        self.threads, self.int8 = threads, int8
+        self.onnx = loaded.graph
+        self.folder = loaded.graph is not None and loaded.source is not None  # workers load the folder themselves
+        self.device = loaded.device
         self.model = None
-        if not self.folder:
+        if self.onnx is None:
             from ..inference import quantize_int8
 
             self.model = quantize_int8(loaded.model) if int8 else loaded.model
-        self.workers_score = onnx is not None or device.type == "cpu"  # on a CPU the workers score too
-        self.local = TweetTokenizer(loaded.tokenizer)
+        # on a CPU the workers score too; on a GPU they only encode
+        self.workers_score = self.onnx is not None or self.device.type == "cpu"
         self.pool = None
         self.shipped: str | None = None
         self.chunks = 0

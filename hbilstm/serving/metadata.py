@@ -16,7 +16,7 @@ def card_facts(classifier: Any) -> dict[str, Any]:
     """The model card's fields (see :func:`hbilstm.export.card.card_fields`). An exported model
     folder carries them in its config.json; for a run directory or a ``model.pt`` they are made
     from the checkpoint and the run's results.json (when there is one beside it)."""
-    loaded = getattr(classifier, "_loaded", None)
+    loaded = getattr(classifier, "model", None)
     payload = getattr(loaded, "payload", None) or {}
     card = payload.get("card")
     if isinstance(card, dict):

@@ -238,9 +238,9 @@ def test_a_graph_that_does_not_record_its_model_is_refused(onnx_run, tweets_file
 def test_backend_onnx_refuses_a_gpu_device_and_unknown_backends_are_named(onnx_run, tweets_file):
     line = one_line_error(runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "onnx",
                                               "--device", "cuda"]))
-    assert "--backend onnx scores on the CPU" in line
+    assert "backend onnx scores on the CPU" in line
     line = one_line_error(runner.invoke(app, ["predict", str(onnx_run), str(tweets_file), "--backend", "tf"]))
-    assert "--backend must be one of auto, torch, onnx" in line
+    assert "backend must be one of auto, torch, onnx" in line
 
 
 @pytest.fixture(scope="module")

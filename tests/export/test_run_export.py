@@ -180,7 +180,7 @@ def test_hbilstm_load_scores_a_run_with_its_export_without_torch(run, tmp_path, 
     assert "backend=onnx" in repr(fast) and card_facts(fast) == card_facts(plain)
     with pytest.raises(ConfigError, match="backend onnx scores on the CPU"):
         hbilstm.load(run, device="cuda", backend="onnx")
-    with pytest.raises(CheckpointError, match="no current model.onnx"):
+    with pytest.raises(CheckpointError, match="no model.onnx in it; run `hbilstm export"):
         hbilstm.load(trained_run, backend="onnx")  # trained without the CLI: no export folder
     with pytest.raises(ConfigError, match="backend must be one of auto, torch, onnx"):
         hbilstm.load(run, backend="tf")

@@ -286,12 +286,11 @@ def test_automatic_workers_start_only_for_inputs_estimated_large_enough(trained_
 
 
 def test_plan_for_an_input_of_unknown_size_waits_before_starting_workers(trained_run):
-    import torch as _torch
 
     from hbilstm.checkpoint import load_model
     from hbilstm.predict.workers import AUTO_MIN_ROWS, ChunkScorer
 
-    scorer = ChunkScorer(load_model(trained_run), _torch.device("cpu"), 64, 2)
+    scorer = ChunkScorer(load_model(trained_run), 64, 2)
     scorer.plan(None, 8192)
     assert scorer.workers == 2 and scorer.local_chunks * 8192 >= AUTO_MIN_ROWS
     scorer.plan(AUTO_MIN_ROWS - 1, 8192)
@@ -308,8 +307,8 @@ def test_batch_size_defaults_to_512_on_a_cpu_and_2048_on_a_gpu(trained_run, tmp_
     assert default_batch_size("cpu") == default_batch_size(None) == default_batch_size(_torch.device("cpu")) == 512
     seen = []
     real_init = module.ChunkScorer.__init__
-    monkeypatch.setattr(module.ChunkScorer, "__init__", lambda self, loaded, device, batch_size, *a, **k:
-                        seen.append(batch_size) or real_init(self, loaded, device, batch_size, *a, **k))
+    monkeypatch.setattr(module.ChunkScorer, "__init__", lambda self, loaded, batch_size, *a, **k:
+                        seen.append(batch_size) or real_init(self, loaded, batch_size, *a, **k))
     source = tmp_path / "in.txt"
     source.write_text("one\ntwo\n")
     predict(trained_run, str(source), str(tmp_path / "a.csv"), device="cpu")
@@ -319,12 +318,11 @@ def test_batch_size_defaults_to_512_on_a_cpu_and_2048_on_a_gpu(trained_run, tmp_
 
 def test_plan_keeps_small_inputs_in_one_process_when_workers_only_encode_too(trained_run):
     """On a GPU the workers only tokenize; for a small input this process does that sooner."""
-    import torch as _torch
 
     from hbilstm.checkpoint import load_model
     from hbilstm.predict.workers import AUTO_MIN_ROWS, ChunkScorer
 
-    scorer = ChunkScorer(load_model(trained_run), _torch.device("cpu"), 64, 3)
+    scorer = ChunkScorer(load_model(trained_run), 64, 3)
     scorer.workers_score = False  # what a GPU device sets
     scorer.plan(AUTO_MIN_ROWS, 8192)
     assert scorer.workers == 3
@@ -368,5 +366,5 @@ def test_int8_is_for_the_torch_backend_on_the_cpu(trained_run, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("hello\n")
     for kwargs in ({"device": "cuda"}, {"backend": "onnx"}):
-        with pytest.raises(ConfigError, match="--int8 quantizes the PyTorch model for the CPU"):
+        with pytest.raises(ConfigError, match="int8 quantizes the PyTorch model for the CPU"):
             predict(trained_run, str(source), str(tmp_path / "o.csv"), int8=True, **kwargs)

@@ -106,7 +106,7 @@ def test_health_and_metadata(clf, trained_run):
 def test_metadata_of_an_exported_model_folder_is_that_of_its_run(clf, tmp_path):
     pytest.importorskip("safetensors")
     exported = hbilstm.load(clf.save_pretrained(tmp_path / "model", onnx=False), device="cpu")
-    assert isinstance(exported._loaded.payload.get("card"), dict)  # read from its config.json
+    assert isinstance(exported.model.payload.get("card"), dict)  # read from its config.json
     settings = ServeSettings()
     assert describe(exported, settings)["model"] == describe(clf, settings)["model"]
 

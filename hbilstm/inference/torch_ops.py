@@ -1,4 +1,5 @@
-"""Running a model over encoded sequences: device choice, precision context and batched scoring."""
+"""Running a torch model over encoded sequences: device choice, precision context, threads and
+batched scoring."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from .config import check_device
-from .data.batching import bucket_order, iter_batches
-from .data.padding import row_lengths
-from .errors import ConfigError
+from ..config import check_device
+from ..data.batching import bucket_order, iter_batches
+from ..data.padding import row_lengths
+from ..errors import ConfigError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
