@@ -16,7 +16,7 @@
 #
 #   bash benchmarks/gpu_session.sh              # results and logs in $OUT (default /tmp/gpu-out)
 #   PART=predict bash benchmarks/gpu_session.sh # only the prediction path: this code against .gpu/old
-#   PART=padded bash benchmarks/gpu_session.sh  # the padded stack against the packed one in training
+#   PART=padded bash benchmarks/gpu_session.sh  # padded stack against packed, and CUDA-graph replay, in training
 #
 # DEVICE=cpu SMALL=1 runs the same steps on a CPU with small sizes, to check the script itself.
 set -uo pipefail
@@ -93,29 +93,26 @@ if [ "${PART:-all}" = predict ]; then
 fi
 
 if [ "${PART:-all}" = padded ]; then
-    # The stack on the padded batch (two one-direction cuDNN calls per layer, which may get
-    # cuDNN's persistent kernels) against the packed one: the same numbers, then the step, its
-    # kernels, the --layers 10 epoch both ways and the default model's test score the padded way.
-    # The limits add up to 570 s, under the device's 600 s a call with the wheels' install; the
-    # last step is the one to lose.
+    # The stack on the padded batch (two one-direction cuDNN calls per layer) against the packed
+    # one, and the padded step replayed from CUDA graphs (benchmarks/graph_step.py): the same
+    # numbers, then the step both ways and graphed, its kernels, and a --layers 10 epoch each
+    # way. The limits add up to 525 s, under the device's 600 s a call with the wheels' install;
+    # the last step is the one to lose.
     step 60 "tests/test_gpu.py" python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py
-    step 90 "layer overhead, bf16, bucketed lengths" python3 benchmarks/layer_overhead.py --device "$DEVICE" \
-        --depths 1,4,10,20 --repeats $repeats --bucketed
-    step 60 "profile: training steps, bucketed" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 10 \
+    step 120 "training step: eager packed, padded, rounded, graphed (default model)" python3 benchmarks/graph_step.py \
+        --device "$DEVICE" --depths 2,10 --check $( [ -n "$SMALL" ] && echo "--batches 8 --repeats 1" )
+    step 60 "layer overhead, bf16, bucketed lengths" python3 benchmarks/layer_overhead.py --device "$DEVICE" \
+        --depths 1,10,20 --repeats 3 --bucketed
+    step 45 "profile: training steps, bucketed" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 10 \
         --batches 5 --bucketed --profile
     # shellcheck disable=SC2086
-    step 130 "train --layers 10, padded" env HBILSTM_PADDED_OFF_CPU=1 hbilstm train --layers 10 $epochs_l10 \
-        --device "$DEVICE" --output /tmp/runs/L10 --overwrite --no-export --quiet
+    step 100 "train --layers 10, padded, one epoch" env HBILSTM_PADDED_OFF_CPU=1 hbilstm train --layers 10 \
+        --epochs 1 $small --device "$DEVICE" --output /tmp/runs/L10 --overwrite --no-export --quiet
     cp /tmp/runs/L10/metrics.jsonl "$OUT/L10-metrics.jsonl" 2>/dev/null
     # shellcheck disable=SC2086
     step 80 "train --layers 10, packed, one epoch" hbilstm train --layers 10 --epochs 1 $small --device "$DEVICE" \
         --output /tmp/runs/L10packed --overwrite --no-export --quiet
     cp /tmp/runs/L10packed/metrics.jsonl "$OUT/L10packed-metrics.jsonl" 2>/dev/null
-    # shellcheck disable=SC2086
-    step 150 "train (README default), padded" env HBILSTM_PADDED_OFF_CPU=1 hbilstm train --device "$DEVICE" \
-        --output /tmp/runs/default --overwrite --no-export --quiet $default_extra
-    cp /tmp/runs/default/metrics.jsonl "$OUT/default-metrics.jsonl" 2>/dev/null
-    cp /tmp/runs/default/results.json "$OUT/default-results.json" 2>/dev/null
     PART=summary
 fi
 

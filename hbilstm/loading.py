@@ -42,8 +42,8 @@ def load(source: str | os.PathLike, backend: str = "auto", device: str = "auto",
         raise ConfigError("int8 quantizes the PyTorch model for the CPU: use it with backend torch and device cpu "
                           "(or auto)")
     where = Path(source).expanduser()
-    if not where.exists() and isinstance(source, str) and HUB_ID.match(source):
-        where = download(source)
+    if not where.exists() and HUB_ID.match(str(source)):
+        where = download(str(source))
     chosen, folder = choose_backend(where, backend, device, int8)
     if chosen == "onnx" and folder is not None:
         from .export.onnx_runtime import load_onnx_folder

@@ -14,9 +14,7 @@ from ._app import app, stderr, user_errors
 @app.command()
 @user_errors
 def analyze(
-    model: Path = typer.Argument(
-        ..., metavar="MODEL",
-        help="A run directory, a model.pt checkpoint or a model folder."),
+    model: Path = options.model(),
     out: Optional[Path] = options.output(
         "Folder for analysis.md, analysis.json, lesions.csv, tokens.csv and lesions.png.  [default: for a run of a "
         "compare folder OUT, OUT/analysis/<run>, which hbilstm report OUT then links]",

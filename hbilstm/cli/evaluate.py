@@ -14,9 +14,7 @@ from ._app import app, stdout, user_errors
 @app.command()
 @user_errors
 def evaluate(
-    checkpoint: Path = typer.Argument(
-        ..., metavar="MODEL",
-        help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
+    checkpoint: Path = options.model(),
     data: Optional[str] = options.data("Dataset name or path.  [default: the one the model was trained on]"),
     split: Optional[str] = typer.Option(
         None, "--split", metavar="NAME",

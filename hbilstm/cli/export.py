@@ -6,15 +6,14 @@ from pathlib import Path
 
 import typer
 
+from . import options
 from ._app import app, stderr, user_errors
 
 
 @app.command()
 @user_errors
 def export(
-    model: Path = typer.Argument(
-        ..., metavar="MODEL",
-        help="A run directory, a model.pt checkpoint or a model folder."),
+    model: Path = options.model(),
     out: Path = typer.Argument(..., metavar="OUT_DIR", help="The model folder to write (must not exist, or be empty)."),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Also write model.onnx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT_DIR."),

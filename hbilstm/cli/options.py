@@ -59,6 +59,24 @@ def split_set(pair: str) -> tuple[str, str]:
     return key.strip().replace("-", "_"), raw
 
 
+MODEL_HELP = "A run directory, a model.pt checkpoint or an exported model folder"
+
+
+def model(hub: bool = False) -> typer.models.ArgumentInfo:
+    """The MODEL argument that every command scoring a model takes, said one way (``hub``: a
+    Hugging Face Hub repo id too, for the commands that load through hbilstm.loading.load)."""
+    return typer.Argument(..., metavar="MODEL", help=MODEL_HELP + (", or a Hub repo id." if hub else "."))
+
+
+def service_option(name: str, metavar: str, text: str, flag: str | None = None, **bounds) -> typer.models.OptionInfo:
+    """A flag of ``hbilstm serve`` whose default is :class:`~hbilstm.serving.settings.ServeSettings`'s
+    field ``name`` (``bounds``: typer's min and max)."""
+    from ..serving.settings import ServeSettings
+
+    default = ServeSettings.__dataclass_fields__[name].default
+    return typer.Option(default, flag or "--" + name.replace("_", "-"), metavar=metavar, help=text, **bounds)
+
+
 def shown(value) -> str:
     """A default as ``--help`` shows it: ``none`` for None, ``true``/``false``, numbers as Python writes them."""
     if value is None:

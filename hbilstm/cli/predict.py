@@ -14,9 +14,7 @@ from ._app import app, user_errors
 @app.command()
 @user_errors
 def predict(
-    checkpoint: Path = typer.Argument(
-        ..., metavar="MODEL",
-        help="A run directory (its model.pt), a checkpoint file or an exported model folder."),
+    checkpoint: Path = options.model(hub=True),
     sources: List[str] = typer.Argument(
         ..., metavar="INPUT...",
         help="Tweets: .txt (one per line), .csv, .tsv, .jsonl or .ndjson (JSON lines), .parquet, or - for stdin. "

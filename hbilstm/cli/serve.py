@@ -10,44 +10,34 @@ from ..serving.settings import ServeSettings
 from . import options
 from ._app import app, user_errors
 
-DEFAULTS = ServeSettings()  # one source for the service's defaults
-
 
 @app.command()
 @user_errors
 def serve(
-    model: str = typer.Argument(
-        ..., metavar="MODEL",
-        help="A run directory, a model.pt checkpoint, a model folder or a Hub repo id."),
+    model: str = options.model(hub=True),
     host: str = typer.Option(
         "127.0.0.1", "--host", metavar="ADDRESS",
         help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, metavar="PORT", help="TCP port to listen on."),
     device: str = options.device(),
     batch_size: int = options.batch_size(256),
-    max_texts: int = typer.Option(
-        DEFAULTS.max_texts, "--max-texts", min=1, metavar="N",
-        help="Most texts in one request; more is refused with 413."),
-    max_chars: int = typer.Option(
-        DEFAULTS.max_chars, "--max-chars", min=1, metavar="N",
-        help="Most characters in one text; a longer one is refused with 413."),
-    batch_window_ms: float = typer.Option(
-        DEFAULTS.batch_window_ms, "--batch-window-ms", min=0, max=1000, metavar="MS",
-        help="How long a request waits for others to share its model call (0: no waiting)."),
-    max_batch_texts: int = typer.Option(
-        DEFAULTS.max_batch_texts, "--max-batch-texts", min=1, metavar="N",
-        help="Most texts gathered into one model call (a larger request still runs, alone)."),
-    max_connections: int = typer.Option(
-        DEFAULTS.max_connections, "--max-connections", min=1, metavar="N",
-        help="Most connections open at once; more are answered 503 with Retry-After."),
-    header_timeout: float = typer.Option(
-        DEFAULTS.header_timeout_s, "--header-timeout", min=0.001, max=3600, metavar="S",
-        help="Seconds a connection may take to send a request's head (408 after)."),
-    body_timeout: float = typer.Option(
-        DEFAULTS.body_timeout_s, "--body-timeout", min=0.001, max=3600, metavar="S",
-        help="Seconds a request may take to send its body (408 after)."),
+    max_texts: int = options.service_option("max_texts", "N", "Most texts in one request; more is refused with 413.",
+                                            min=1),
+    max_chars: int = options.service_option("max_chars", "N", "Most characters in one text; a longer one is refused "
+                                            "with 413.", min=1),
+    batch_window_ms: float = options.service_option("batch_window_ms", "MS", "How long a request waits for others to "
+                                                    "share its model call (0: no waiting).", min=0, max=1000),
+    max_batch_texts: int = options.service_option("max_batch_texts", "N", "Most texts gathered into one model call (a "
+                                                  "larger request still runs, alone).", min=1),
+    max_connections: int = options.service_option("max_connections", "N", "Most connections open at once; more are "
+                                                  "answered 503 with Retry-After.", min=1),
+    header_timeout: float = options.service_option("header_timeout_s", "S", "Seconds a connection may take to send a "
+                                                   "request's head (408 after).", "--header-timeout", min=0.001,
+                                                   max=3600),
+    body_timeout: float = options.service_option("body_timeout_s", "S", "Seconds a request may take to send its body "
+                                                 "(408 after).", "--body-timeout", min=0.001, max=3600),
     max_body_mb_in_flight: int = typer.Option(
-        DEFAULTS.max_body_bytes_in_flight >> 20, "--max-body-mb-in-flight", min=1, metavar="MB",
+        ServeSettings().max_body_bytes_in_flight >> 20, "--max-body-mb-in-flight", min=1, metavar="MB",
         help="Most MiB of request bodies held at once over all connections; more: 503 with Retry-After."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request."),
 ) -> None:

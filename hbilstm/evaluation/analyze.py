@@ -134,29 +134,32 @@ def analyze(checkpoint: str | Path, data: str | None = None, split: str | None =
                 "most": [{"token": w, "gate": g, "count": n} for g, n, w in frequent[:top]],
                 "least": [{"token": w, "gate": g, "count": n} for g, n, w in frequent[::-1][:top]],
             })
-    chosen_on, selection = scoring.split, encoded
-    if scoring.split != "val":
-        try:
-            chosen_on, selection = "val", encode_split(scoring, "val")
-        except DataError:  # data with no validation split: choose on the reported one, and say so
-            pass
-    candidates = layers
-    if selection is not encoded:
-        before = _score(model, selection, batch_size, *run)
-        candidates = [{**entry, "cost": before - score}
-                      for entry, score in zip(layers, lesion_scores(model, selection, batch_size, *run))]
-    else:
-        before = baseline
-    pruning = prune_by_lesion(model, candidates, before, threshold,
-                              lambda m: _score(m, selection, batch_size, *run))
-    reported = pruning["score_after"]  # chosen on the reported split itself
-    if selection is not encoded:
+    selection, chosen_on = _selection(scoring)
+    same = selection is None  # no validation split to choose on: the reported one, and the report says so
+    selection = encoded if same else selection
+    before = baseline if same else _score(model, selection, batch_size, *run)
+    costs = layers if same else [{**entry, "cost": before - score}
+                                 for entry, score in zip(layers, lesion_scores(model, selection, batch_size, *run))]
+    pruning = prune_by_lesion(model, costs, before, threshold, lambda m: _score(m, selection, batch_size, *run))
+    reported = pruning["score_after"]
+    if not same:  # the chosen stack, scored once on the reported split
         reported = baseline if not pruning["dropped"] else _score(
             prune_layers(model, [i - 1 for i in pruning["dropped"]]).eval(), encoded, batch_size, *run)
     analysis.pruning = {**pruning, "chosen_on": chosen_on, "chosen_score_before": pruning["score_before"],
                         "chosen_score_after": pruning["score_after"], "score_before": baseline, "score_after": reported,
-                        "scored_on": scoring.split, "same_split": chosen_on == scoring.split}
+                        "scored_on": scoring.split, "same_split": same}
     return analysis
+
+
+def _selection(scoring):
+    """The split pruning chooses on and its name: val, encoded for the model, when the reported split
+    is another and the data has one; else ``(None, the reported split)``."""
+    if scoring.split == "val":
+        return None, "val"
+    try:
+        return encode_split(scoring, "val"), "val"
+    except DataError:  # data with no validation split
+        return None, scoring.split
 
 
 CATEGORIES = ("word", "hashtag", "mention", "url", "emoji", "punctuation", "number", "unknown")

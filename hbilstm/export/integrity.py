@@ -65,16 +65,15 @@ def has_record(folder: str | os.PathLike) -> bool:
     return (Path(folder) / RECORD_FILE).is_file()
 
 
-def verify_folder(folder: str | os.PathLike, links_root: str | os.PathLike | None = None) -> dict[str, Any]:
+def verify_folder(folder: str | os.PathLike) -> dict[str, Any]:
     """The folder's integrity record, once every file has been checked against it (see the module);
-    CheckpointError naming the first problem. ``links_root``: links may lead anywhere inside it;
-    by default only inside ``folder``, or, for a snapshot in the Hugging Face cache
-    (``models--OWNER--NAME/snapshots/REVISION``), inside its repository's folder, where the
-    snapshot's links lead (to ``blobs``)."""
+    CheckpointError naming the first problem. Links may lead only inside ``folder`` or, for a
+    snapshot in the Hugging Face cache (``models--OWNER--NAME/snapshots/REVISION``), inside its
+    repository's folder, where the snapshot's links lead (to ``blobs``)."""
     folder = Path(folder)
-    record = read_record(folder)
+    inside = _hub_repository(folder) or folder
+    record = read_record(folder, inside)
     listed = record["files"]
-    inside = links_root if links_root is not None else _hub_repository(folder) or folder
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith(".") or entry.name == RECORD_FILE:
             continue
@@ -101,13 +100,14 @@ def _hub_repository(folder: Path) -> Path | None:
     return None
 
 
-def read_record(folder: Path) -> dict[str, Any]:
+def read_record(folder: Path, inside: Path | None = None) -> dict[str, Any]:
+    """The record of ``folder``, checked for its own shape (``inside``: where a link to it may lead)."""
     path = folder / RECORD_FILE
     if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"{folder}: no {RECORD_FILE}, so its files cannot be checked (a folder exported by "
                               "hbilstm before 0.1, or not by hbilstm); export it again with `hbilstm export`")
     try:
-        record = json.loads(read_capped(path, cap_of(RECORD_FILE), _hub_repository(folder) or folder))
+        record = json.loads(read_capped(path, cap_of(RECORD_FILE), inside or folder))
     except FileRefused as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):

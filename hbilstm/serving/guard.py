@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -141,21 +142,17 @@ def release_memory() -> None:
         trim(0)
 
 
-_TRIM: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def _malloc_trim():
-    if not _TRIM:
-        found = None
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-            import ctypes.util
+    """glibc's ``malloc_trim``, or None where the C library has none."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import ctypes.util
 
-            name = ctypes.util.find_library("c")
-            if name:
-                found = ctypes.CDLL(name).malloc_trim
-        _TRIM.append(found)
-    return _TRIM[0]
+        name = ctypes.util.find_library("c")
+        if name:
+            return ctypes.CDLL(name).malloc_trim
+    return None
 
 
 class OncePerInterval(logging.Filter):
