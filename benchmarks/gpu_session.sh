@@ -16,7 +16,7 @@
 #
 #   bash benchmarks/gpu_session.sh              # results and logs in $OUT (default /tmp/gpu-out)
 #   PART=predict bash benchmarks/gpu_session.sh # only the prediction path: this code against .gpu/old
-#   PART=padded bash benchmarks/gpu_session.sh  # padded stack against packed, and CUDA-graph replay, in training
+#   PART=step bash benchmarks/gpu_session.sh    # the training step, eager and from CUDA graphs
 #
 # DEVICE=cpu SMALL=1 runs the same steps on a CPU with small sizes, to check the script itself.
 set -uo pipefail
@@ -92,27 +92,21 @@ if [ "${PART:-all}" = predict ]; then
     exit 0
 fi
 
-if [ "${PART:-all}" = padded ]; then
-    # The stack on the padded batch (two one-direction cuDNN calls per layer) against the packed
-    # one, and the padded step replayed from CUDA graphs (benchmarks/graph_step.py): the same
-    # numbers, then the step both ways and graphed, its kernels, and a --layers 10 epoch each
-    # way. The limits add up to 525 s, under the device's 600 s a call with the wheels' install;
-    # the last step is the one to lose.
+if [ "${PART:-all}" = step ]; then
+    # The training step: eager and replayed from CUDA graphs (benchmarks/graph_step.py, with the
+    # check that a replayed step equals the eager one), the stack against a fused nn.LSTM, its
+    # kernels, and a --layers 10 epoch of `hbilstm train`. The limits add up to 385 s.
     step 60 "tests/test_gpu.py" python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py
-    step 120 "training step: eager packed, padded, rounded, graphed (default model)" python3 benchmarks/graph_step.py \
+    step 100 "training step: eager, rounded, graphed (default model)" python3 benchmarks/graph_step.py \
         --device "$DEVICE" --depths 2,10 --check $( [ -n "$SMALL" ] && echo "--batches 8 --repeats 1" )
-    step 60 "layer overhead, bf16, bucketed lengths" python3 benchmarks/layer_overhead.py --device "$DEVICE" \
+    step 45 "layer overhead, bf16, bucketed lengths" python3 benchmarks/layer_overhead.py --device "$DEVICE" \
         --depths 1,10,20 --repeats 3 --bucketed
-    step 45 "profile: training steps, bucketed" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 10 \
+    step 40 "profile: training steps, bucketed" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 10 \
         --batches 5 --bucketed --profile
     # shellcheck disable=SC2086
-    step 100 "train --layers 10, padded, one epoch" env HBILSTM_PADDED_OFF_CPU=1 hbilstm train --layers 10 \
-        --epochs 1 $small --device "$DEVICE" --output /tmp/runs/L10 --overwrite --no-export --quiet
+    step 100 "train --layers 10, one epoch" hbilstm train --layers 10 --epochs 1 $small --device "$DEVICE" \
+        --output /tmp/runs/L10 --overwrite --no-export --quiet
     cp /tmp/runs/L10/metrics.jsonl "$OUT/L10-metrics.jsonl" 2>/dev/null
-    # shellcheck disable=SC2086
-    step 80 "train --layers 10, packed, one epoch" hbilstm train --layers 10 --epochs 1 $small --device "$DEVICE" \
-        --output /tmp/runs/L10packed --overwrite --no-export --quiet
-    cp /tmp/runs/L10packed/metrics.jsonl "$OUT/L10packed-metrics.jsonl" 2>/dev/null
     PART=summary
 fi
 
@@ -150,7 +144,7 @@ import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 print((out / "steps.txt").read_text())
-for name in ("L10", "L10packed", "default", "L10b256"):
+for name in ("L10", "default", "L10b256"):
     path = out / f"{name}-metrics.jsonl"
     if path.is_file():
         for line in path.read_text().splitlines():

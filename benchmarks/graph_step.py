@@ -7,7 +7,6 @@ static shapes: the padded stack (no packing, whose layout depends on the lengths
 batch padded up to a multiple of ``--round`` tokens, and its n-gram ids to a width fixed by that.
 This script times, on the same synthetic tweet-like batches and for each depth:
 
-* eager, packed      the stack on packed sequences (today's GPU default)
 * eager, padded      the padded stack, each batch as long as its longest row
 * eager, rounded     the padded stack, batches padded up to a multiple of ``--round``
 * graphed, rounded   the same steps replayed from one CUDA graph per shape
@@ -65,11 +64,8 @@ def cut(batch: dict, rounded: bool) -> dict:
     return {**batch, "tokens": batch["tokens"][:, :steps], "ngrams": batch["ngrams"][:, :steps * NGRAMS_PER_TOKEN]}
 
 
-def on(batch: dict, device: torch.device, lengths_on_device: bool) -> dict:
-    moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-    if not lengths_on_device:  # packing reads the lengths on the host
-        moved["lengths"] = batch["lengths"]
-    return moved
+def on(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
 
 def make_model(depth: int, device: torch.device, regularised: bool = True) -> HighwayBiLSTMClassifier:
@@ -94,9 +90,8 @@ class Step:
     """One training step as ``hbilstm train`` takes it: the two classifiers' losses, backward,
     clipping per classifier, fused AdamW (capturable, so that a graph can replay it)."""
 
-    def __init__(self, model: HighwayBiLSTMClassifier, device: torch.device, amp: bool, packed: bool,
-                 capturable: bool = False):
-        self.model, self.device, self.packed = model, device, packed
+    def __init__(self, model: HighwayBiLSTMClassifier, device: torch.device, amp: bool, capturable: bool = False):
+        self.model, self.device = model, device
         self.amp = amp and device.type == "cuda"
         fused = device.type in ("cpu", "cuda")
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01, fused=fused,
@@ -109,7 +104,7 @@ class Step:
 
     def __call__(self, batch: dict) -> torch.Tensor:
         with torch.autocast("cuda", torch.bfloat16, enabled=self.amp, cache_enabled=False):
-            logits = self.model(batch["tokens"], batch["lengths"], batch["ngrams"], packed=self.packed)
+            logits = self.model(batch["tokens"], batch["lengths"], batch["ngrams"])
         loss = smoothed_loss(logits[0].float(), batch["labels"], self.criterion.weight, 0.1) + \
             smoothed_loss(logits[1].float(), batch["labels"], self.criterion.weight, 0.1)
         self.optimizer.zero_grad(set_to_none=True)
@@ -185,7 +180,7 @@ def check(depth: int, batch: dict, device: torch.device, amp: bool) -> str:
     """One step eager and one replayed, from the same weights and optimizer state, every dropout
     off: the largest difference in loss and in any weight after the step."""
     model = make_model(depth, device, regularised=False)
-    step = Step(model, device, amp, packed=False, capturable=True)
+    step = Step(model, device, amp, capturable=True)
     graphed = GraphedStep(step)
     graphed(batch)  # warm-up and capture (these steps move the weights; the state is taken after)
     weights = copy.deepcopy(model.state_dict())
@@ -222,7 +217,7 @@ def main() -> None:
     parser.add_argument("--epoch-steps", type=int, default=713)
     parser.add_argument("--no-amp", action="store_true")
     parser.add_argument("--check", action="store_true", help="also compare one replayed step with the eager one")
-    parser.add_argument("--ways", default="packed,padded,rounded,graphed", help="which of the four ways to time")
+    parser.add_argument("--ways", default="padded,rounded,graphed", help="which of the three ways to time")
     parser.add_argument("--no-cudnn", action="store_true", help="PyTorch's own LSTM kernels instead of cuDNN's")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -236,15 +231,15 @@ def main() -> None:
           f"({shapes} rounded shapes), amp {amp}, rounding {args.round}, epoch = {args.epoch_steps} steps")
     print("| depth | way | ms per step | epoch (s) | capture (s) | peak memory (MiB) |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
-    ways = [("packed", "eager, packed", True, False, False), ("padded", "eager, padded", False, False, False),
-            ("rounded", "eager, rounded", False, True, False), ("graphed", "graphed, rounded", False, True, True)]
-    ways = [w[1:] for w in ways if w[0] in args.ways.split(",") and (device.type == "cuda" or not w[4])]
+    ways = [("padded", "eager, padded", False, False), ("rounded", "eager, rounded", True, False),
+            ("graphed", "graphed, rounded", True, True)]
+    ways = [w[1:] for w in ways if w[0] in args.ways.split(",") and (device.type == "cuda" or not w[3])]
     for depth in (int(d) for d in args.depths.split(",")):
-        for name, packed, rounded, graphed in ways:
-            moved = [on(cut(b, rounded), device, lengths_on_device=not packed) for b in batches]
+        for name, rounded, graphed in ways:
+            moved = [on(cut(b, rounded), device) for b in batches]
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            step = Step(make_model(depth, device), device, amp, packed, capturable=graphed)
+            step = Step(make_model(depth, device), device, amp, capturable=graphed)
             runner = GraphedStep(step) if graphed else step
             try:
                 seconds = time_steps(runner, moved, device, args.repeats)
@@ -257,7 +252,7 @@ def main() -> None:
             print(f"| {depth} | {name} | {1000 * seconds:.2f} | {epoch:.1f} | {capture} | {memory} |", flush=True)
         if args.check and device.type == "cuda":
             try:
-                print(check(depth, on(batches[0], device, True), device, amp), flush=True)
+                print(check(depth, on(batches[0], device), device, amp), flush=True)
             except Exception as error:
                 print(f"depth {depth}: check failed: {type(error).__name__}: {str(error)[:300]}", flush=True)
 

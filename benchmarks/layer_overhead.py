@@ -3,10 +3,9 @@
 A plain stacked BiLSTM can run as one ``nn.LSTM(num_layers=N, bidirectional=True)`` call (one
 cuDNN call on a GPU); the highway stack runs one LSTM call per layer plus its gate. This script
 times one training step (forward, backward, AdamW step) of each on the same batch, with the same
-widths, and prints the ratio highway / fused for each depth: the highway stack on packed
-sequences (``HighwayBiLSTMLayer.forward``), as the fused LSTM runs, and on the padded batch
-(``forward_padded``, two one-direction LSTM calls per layer), as training runs it. Torch only
-(no spaCy), so it runs on a bare GPU machine too.
+widths, and prints the ratio highway / fused for each depth: the highway stack on the padded batch
+(two one-direction LSTM calls per layer), as training runs it, and the fused LSTM on packed
+sequences. Torch only (no spaCy), so it runs on a bare GPU machine too.
 
     python benchmarks/layer_overhead.py                 # CPU, depths 1 4 10 20
     python benchmarks/layer_overhead.py --device cuda   # GPU, bf16 autocast as in training
@@ -38,18 +37,9 @@ class HighwayStack(nn.Module):
         self.layers = nn.ModuleList(HighwayBiLSTMLayer(widths[i], hidden, "highway") for i in range(layers))
 
     def forward(self, batch):
-        batch = batch["packed"]
-        x = batch.data
-        for layer in self.layers:
-            x = layer(x, batch)
-        return x
-
-
-class PaddedHighwayStack(HighwayStack):
-    def forward(self, batch):
         x, reverse = batch["padded"]
         for layer in self.layers:
-            x = layer.forward_padded(x, reverse)
+            x = layer(x, reverse)
         return x
 
 
@@ -62,7 +52,7 @@ class FusedStack(nn.Module):
         return self.lstm(batch["packed"])[0].data
 
 
-STACKS = (("highway", HighwayStack), ("highway-padded", PaddedHighwayStack), ("fused", FusedStack))
+STACKS = (("highway", HighwayStack), ("fused", FusedStack))
 
 
 def tweet_lengths(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -179,16 +169,15 @@ def main() -> None:
                 profile_steps(name, depth, cls(args.embedding_dim, args.hidden, depth).to(device), batches, device,
                               not args.no_amp)
         return
-    print("| depth | highway, packed (ms) | highway, padded (ms) | fused nn.LSTM (ms) | ratio packed | ratio padded |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| depth | highway (ms) | fused nn.LSTM (ms) | ratio |")
+    print("| ---: | ---: | ---: | ---: |")
     for depth in (int(d) for d in args.depths.split(",")):
         models = []
         for _, cls in STACKS:
             torch.manual_seed(0)
             models.append(cls(args.embedding_dim, args.hidden, depth).to(device))
-        t_packed, t_padded, t_fused = time_models(models, batches, device, not args.no_amp, args.repeats)
-        print(f"| {depth} | {1000 * t_packed:.2f} | {1000 * t_padded:.2f} | {1000 * t_fused:.2f} | "
-              f"{t_packed / t_fused:.2f} | {t_padded / t_fused:.2f} |", flush=True)
+        t_highway, t_fused = time_models(models, batches, device, not args.no_amp, args.repeats)
+        print(f"| {depth} | {1000 * t_highway:.2f} | {1000 * t_fused:.2f} | {t_highway / t_fused:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

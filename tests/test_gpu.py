@@ -52,32 +52,40 @@ def test_training_on_the_gpu_keeps_its_best_epoch_and_scores_like_the_cpu(tmp_pa
 
 
 @pytest.mark.parametrize("amp", [False, True])
-def test_the_padded_stack_gives_the_packed_logits_and_gradients_on_the_gpu(amp):
-    """The padded way (two one-direction cuDNN calls per layer) against the packed way on CUDA:
-    the same logits and gradients, in fp32 and under autocast, and no warning either way, nor on
-    going back (such as cuDNN's about weights outside one contiguous buffer, which would mean a
-    copy on every call)."""
+def test_the_stack_on_the_gpu_gives_the_cpu_logits_and_gradients_without_warnings(amp):
+    """The padded stack (two one-direction cuDNN calls per layer) on CUDA against the same model
+    on the CPU in fp32: the same logits and gradients, in fp32 and under autocast, and no warning
+    (such as cuDNN's about weights outside one contiguous buffer, which would mean a copy of them on
+    every call), also after a move away and back, which lays nn.LSTM's weights out again."""
+    import copy
     import warnings
 
     from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
 
     torch.manual_seed(0)
     model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=500, num_classes=3, layers=4, pooling="attention",
-                                                dropout=0.0)).cuda().train()
+                                                dropout=0.0)).train()
     lengths = torch.randperm(40) + 1
-    tokens = torch.randint(2, 500, (40, 40)).masked_fill(torch.arange(40)[None, :] >= lengths[:, None], 0).cuda()
-    labels = (torch.arange(40) % 3).cuda()
-    results = []
-    for packed in (True, False, True):
-        model.zero_grad()
-        with warnings.catch_warnings(record=True) as caught, torch.autocast("cuda", torch.bfloat16, enabled=amp):
+    tokens = torch.randint(2, 500, (40, 40)).masked_fill(torch.arange(40)[None, :] >= lengths[:, None], 0)
+    labels = torch.arange(40) % 3
+
+    def step(net, device):
+        net.zero_grad()
+        with warnings.catch_warnings(record=True) as caught, \
+                torch.autocast("cuda", torch.bfloat16, enabled=amp and device == "cuda"):
             warnings.simplefilter("always")
-            logits = model(tokens, lengths, packed=packed).float()
-            torch.nn.functional.cross_entropy(logits, labels).backward()
-        assert not caught, (packed, [str(w.message) for w in caught])
-        results.append((logits.detach(), [p.grad.clone() for p in model.parameters()]))
+            logits = net(tokens.to(device), lengths, None).float()
+            torch.nn.functional.cross_entropy(logits, labels.to(device)).backward()
+        assert not caught, [str(w.message) for w in caught]
+        return logits.detach().cpu(), [p.grad.cpu() for p in net.parameters()]
+
+    reference = step(model, "cpu")
+    gpu = copy.deepcopy(model).cuda()
+    results = [step(gpu, "cuda")]
+    gpu.cpu().cuda()  # nn.LSTM lays its weights out as one buffer again on the move
+    results.append(step(gpu, "cuda"))
     tolerance = 0.05 if amp else 1e-4
-    for other in results[1:]:
-        assert (results[0][0] - other[0]).abs().max() < tolerance
-        for packed_grad, grad in zip(results[0][1], other[1]):
-            assert (packed_grad - grad).abs().max() < tolerance * max(1.0, packed_grad.abs().max().item())
+    for logits, grads in results:
+        assert (reference[0] - logits).abs().max() < tolerance
+        for expected, grad in zip(reference[1], grads, strict=True):
+            assert (expected - grad).abs().max() < tolerance * max(1.0, expected.abs().max().item())

@@ -1,8 +1,7 @@
 """Length-bucketed batches of id sequences, padded, with their lengths.
 
-Sorting by length inside buckets keeps padding small: on a CPU the model's LSTMs read the padded
-batch (padding costs their time steps too), and on a GPU they read packed sequences (padding still
-costs memory and the gate's matrix products).
+Sorting by length inside buckets keeps padding small: the model's LSTMs read the padded batch,
+so padding costs time steps, memory and the gates' matrix products.
 """
 
 from __future__ import annotations

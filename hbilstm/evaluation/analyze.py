@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..data.batching import bucket_order, iter_batches
 from ..data.tokenizer import EMOJI_SEQUENCE, URL_TOKEN
@@ -73,7 +72,7 @@ def lesion_scores(model, encoded, batch_size, device, labels, metric) -> list[fl
 def token_gate_means(model, sequences: Sequence[Sequence[int]], batch_size: int = 256,
                      device: torch.device | None = None) -> list[dict[int, tuple[float, int]]]:
     """For each highway layer, ``{token id: (mean transform gate, occurrences)}`` over the real
-    tokens of ``sequences`` (padding never counts: the gates are read off the packed tokens)."""
+    tokens of ``sequences`` (padding never counts: the gates are read at real positions only)."""
     device = device or next(model.parameters()).device
     model.eval()
     sums: list[dict[int, float]] = [defaultdict(float) for _ in model.layers]
@@ -84,8 +83,8 @@ def token_gate_means(model, sequences: Sequence[Sequence[int]], batch_size: int 
         for batch in iter_batches(sequences, None, bucket_order([len(s) for s in sequences], batch_size)):
             stats: list[dict] = []
             model.encode(batch.tokens.to(device), batch.lengths, stats)
-            ids = pack_padded_sequence(batch.tokens, batch.lengths.cpu(), batch_first=True,
-                                       enforce_sorted=False).data.tolist()
+            real = torch.arange(batch.tokens.size(1))[None, :] < batch.lengths[:, None]
+            ids = batch.tokens[real].tolist()  # row by row, as the layers give their token gates
             for i, entry in enumerate(stats):
                 gates = entry.get("token_gate")
                 if gates is None:

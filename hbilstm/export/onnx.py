@@ -5,8 +5,8 @@ padded with 0 after each row's real tokens), ``lengths`` (int64, ``[batch]``, ea
 1) and, for a model with an n-gram head (``ngram_buckets``), ``ngrams`` (int64, ``[batch, n]``, each row's hashed
 character n-gram ids padded with 0; see :mod:`hbilstm.data.ngrams`), output ``probs`` (float32,
 ``[batch, classes]``, softmax applied); batch and time are dynamic.
-The graph is traced from :class:`~hbilstm.model.unpacked.UnpackedClassifier` (no packed sequences:
-the exporters cannot follow those) with the TorchScript-based exporter (``dynamo=False``), which
+The graph is traced from the classifier's own forward pass (padded, with no packed sequences, which
+the exporters cannot follow) with the TorchScript-based exporter (``dynamo=False``), which
 turns each LSTM into one ONNX ``LSTM`` node; the torch.export-based one unrolls the LSTM over the
 time steps of the example and so fixes the time axis.
 
@@ -27,7 +27,6 @@ from torch import Tensor, nn
 
 from ..fileio import atomic_open
 from ..model.classifier import HighwayBiLSTMClassifier
-from ..model.unpacked import UnpackedClassifier
 from .onnx_runtime import (  # noqa: F401  (find_onnx_model, OnnxScorer and the names: imported from here too)
     INPUTS,
     MODEL_KEY,
@@ -57,14 +56,14 @@ def digest_of_model(model: HighwayBiLSTMClassifier) -> str:
 
 
 class _Probabilities(nn.Module):
-    """What the graph computes: softmax over the unpacked classifier's logits."""
+    """What the graph computes: softmax over the classifier's logits."""
 
     def __init__(self, model: HighwayBiLSTMClassifier):
         super().__init__()
-        self.net = UnpackedClassifier(model)
+        self.net = model
 
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
-        return torch.softmax(self.net(tokens, lengths, ngrams), dim=-1)
+        return torch.softmax(self.net(tokens, lengths.to(tokens.device), ngrams), dim=-1)
 
 
 def export_onnx(model: HighwayBiLSTMClassifier, path: str | os.PathLike) -> Path:

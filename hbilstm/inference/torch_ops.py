@@ -57,10 +57,13 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     import copy
     import warnings
 
+    model = copy.deepcopy(model).eval()
+    for module in model.modules():
+        if hasattr(module, "split_directions"):  # each direction its own LSTM, quantized alone
+            module.split_directions()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's notes on its future home; the API is stable here
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.LSTM, nn.Linear},
-                                                      dtype=torch.qint8)
+        return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
 
 
 def predict_probs(

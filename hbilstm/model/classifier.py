@@ -1,30 +1,21 @@
 """The sentence classifier: embedding -> a stack of Highway BiLSTM layers -> pooling -> linear.
 
 ``HighwayBiLSTMClassifier`` holds N :class:`~hbilstm.model.layers.HighwayBiLSTMLayer` in an
-``nn.ModuleList``. On a CPU the stack runs on the padded batch, each row's backward direction
-reversed within its length, so that padding never reaches a real token; on other devices, for the
-layer statistics and for int8 models, on packed sequences, where padding never enters an LSTM
-(see :mod:`hbilstm.model.layers`). Both give the same logits and gradients to float rounding.
-Either way pooling looks only at real tokens. Imports only torch.
+``nn.ModuleList``. The stack runs on the padded batch, each row's backward direction reversed
+within its length, so that padding never reaches a real token (see :mod:`hbilstm.model.layers`);
+pooling looks only at real tokens. No shape depends on the lengths, and no packed sequence is
+built, so the same forward pass trains, predicts and exports to ONNX. Imports only torch.
 """
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .chars import SPELLING_LENGTH, CharWordEncoder
 from .config import ModelConfig
 from .layers import HighwayBiLSTMLayer, reverse_index
 from .ngram_head import NgramHead, mean_of_probabilities
-
-# The padded way is the default on a CPU, where it was measured faster (docs/journal/benchmarks.md); on a
-# GPU it is not yet measured, so the packed way stays the default there unless the environment
-# sets HBILSTM_PADDED_OFF_CPU=1 (for benchmarks/gpu_session.sh to measure both).
-PADDED_OFF_CPU = os.environ.get("HBILSTM_PADDED_OFF_CPU") == "1"
 
 
 class HighwayBiLSTMClassifier(nn.Module):
@@ -99,47 +90,32 @@ class HighwayBiLSTMClassifier(nn.Module):
         scores = self.attention(features).squeeze(-1).float().masked_fill(~real, float("-inf"))
         return torch.softmax(scores, dim=1).to(features.dtype)
 
-    def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None, packed: bool | None = None) -> Tensor:
-        """Pooled ``(batch, 2 * hidden)`` features of each sequence. ``packed``: run the stack on
-        packed sequences (True) or on the padded batch (False); None: padded on a CPU, unless
-        ``stats`` is given (the statistics are taken in packed order) or a layer cannot run padded
-        (int8), and packed on other devices unless :data:`PADDED_OFF_CPU` says."""
-        if packed is None:
-            packed = (stats is not None or not all(layer.runs_padded for layer in self.layers)
-                      or (tokens.device.type != "cpu" and not PADDED_OFF_CPU))
-        elif stats is not None and not packed:
-            raise ValueError("layer statistics are taken on packed sequences: leave packed=None")
+    def encode(self, tokens: Tensor, lengths: Tensor, stats: list | None = None) -> Tensor:
+        """Pooled ``(batch, 2 * hidden)`` features of each sequence; ``stats`` (a list) gets each
+        layer's statistics over the real tokens. Rows need a length of at least 1 (checked where
+        the lengths are on the host; on a GPU that check would wait for the device)."""
         if lengths.device.type == "cpu" and lengths.numel() and int(lengths.min()) < 1:
-            # (as packing refuses it; on the padded way an empty row would pool nothing)
-            raise ValueError("every row needs a length of at least 1")
+            raise ValueError("every row needs a length of at least 1")  # an empty row would pool nothing
         embedded = self.embed(tokens)
-        device_lengths = lengths
         if embedded.is_cuda and lengths.device.type == "cpu":
             # page-locked, the copy is queued on the GPU instead of stalling the host
-            device_lengths = lengths.pin_memory().to(embedded.device, non_blocking=True)
-        device_lengths = device_lengths.to(embedded.device)
-        if not packed:
-            x = embedded
-            reverse = reverse_index(device_lengths, x.size(1))
-            for layer in self.layers:
-                x = layer.forward_padded(x, reverse)
-            return self._pool(x, device_lengths)
-        batch = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        x = batch.data
+            lengths = lengths.pin_memory().to(embedded.device, non_blocking=True)
+        lengths = lengths.to(embedded.device)
+        steps = embedded.size(1)
+        real = torch.arange(steps, device=embedded.device)[None, :] < lengths[:, None]  # (batch, time)
+        reverse = reverse_index(lengths, steps)
+        x = embedded
         for layer in self.layers:
-            x = layer(x, batch, stats)
-        padded, _ = pad_packed_sequence(batch._replace(data=x), batch_first=True)
-        return self._pool(padded, device_lengths)
+            x = layer(x, reverse, real, stats)
+        return self._pool(x, lengths, real)
 
-    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None, *,
-                packed: bool | None = None) -> Tensor:
-        return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths, packed=packed))), ngrams)
+    def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
+        return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
 
-    def part_logits(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None, *,
-                    packed: bool | None = None) -> Tensor:
+    def part_logits(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
         """``(parts, batch, num_classes)``: each classifier's own logits, before any temperature;
         the stack's, then the n-gram classifier's where the model has one."""
-        return self._parts(self.classifier(self.dropout(self.encode(tokens, lengths, packed=packed))), ngrams)
+        return self._parts(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
 
     def with_ngram_head(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
         """The stack's ``logits`` joined with the n-gram head's, where the model has one: stacked
@@ -172,11 +148,10 @@ class HighwayBiLSTMClassifier(nn.Module):
             raise ValueError("this model reads character n-grams: call it as model(tokens, lengths, ngrams)")
         return torch.stack([logits.float(), self.ngram_head(ngrams)])
 
-    def _pool(self, padded: Tensor, lengths: Tensor) -> Tensor:
-        """``(batch, features)`` from the top layer's padded output; whatever sits at padding
-        positions counts for nothing (where(), not a product: an exact zero whatever it holds)."""
-        steps = torch.arange(padded.size(1), device=padded.device)
-        real = steps[None, :] < lengths[:, None]  # (batch, time)
+    def _pool(self, padded: Tensor, lengths: Tensor, real: Tensor) -> Tensor:
+        """``(batch, features)`` from the top layer's padded output, ``real`` being True at real
+        tokens; whatever sits at padding positions counts for nothing (where(), not a product: an
+        exact zero whatever it holds)."""
         if self.config.pooling == "max":
             return padded.masked_fill(~real[..., None], float("-inf")).amax(dim=1)
         if self.config.pooling == "mean":

@@ -11,23 +11,17 @@ where H is a one-layer bidirectional LSTM, ``T(x) = sigmoid(W_T x + b_T)`` the t
 ``P`` a linear projection of the input when its width differs from the output's and the identity
 when they match, and ``k`` one learned scalar per layer (initialised to 1, so that g(k) = 1).
 
-A layer runs in one of two ways, with the same parameters and the same results (to float
-rounding; tests/model/test_unpacked.py):
+A layer runs on the padded ``(batch, time, features)`` batch, rows holding their real tokens
+first: the forward direction reads each row as it is, padding after its real tokens, so padding
+can reach only the outputs at padding positions; the backward direction reads each row reversed
+*within its length* (:func:`reverse_index`), through the ``_reverse`` weights as a one-direction
+LSTM, and its outputs are put back in order by the same gather. It gives what the LSTM gives on
+packed sequences (tests/model/packed_reference.py holds such a reference) and was measured faster,
+in training, on a 2-core CPU (a step in about two thirds of the time) and on an H200 (1.4 to 1.6
+times; cuDNN then runs its persistent kernels): docs/journal/benchmarks.md. It has no shape that
+depends on the lengths, so a training step can be recorded as a CUDA graph.
 
-* :meth:`HighwayBiLSTMLayer.forward_padded`, on the padded batch (training and prediction on a
-  CPU, and the ONNX export): the forward direction reads each row as it is, padding after its
-  real tokens, so padding can reach only the outputs at padding positions; the backward direction
-  reads each row reversed *within its length* (:func:`reverse_index`), through the ``_reverse``
-  weights as a one-direction LSTM, and its outputs are put back in order by the same gather.
-  Measured on a 2-core CPU, a training step takes about two thirds of the packed one's time
-  (docs/journal/benchmarks.md). On a GPU an LSTM over unpacked input may use cuDNN's persistent kernels,
-  which packed input rules out; not yet measured there.
-* :meth:`HighwayBiLSTMLayer.forward`, on the data of a packed sequence (one row per real
-  token): padding never enters the LSTM. The layer statistics use it, since they are taken over
-  real tokens in packed order, and so do a layer whose LSTM is not a plain ``nn.LSTM`` (int8)
-  and, until measured there, the GPU (:data:`hbilstm.model.classifier.PADDED_OFF_CPU`).
-
-The outputs at padding positions of the padded way are meaningless but finite; they never reach
+The outputs at padding positions are meaningless but finite; they never reach
 a real position, and pooling masks them out.
 """
 
@@ -35,7 +29,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence
 
 from .config import CARRIES
 
@@ -68,9 +61,7 @@ class HighwayBiLSTMLayer(nn.Module):
     input_dropout: dropout rate on the LSTM's input only; the gate and the carry path see x
         undropped, so that a deep stack never drops its highway (default 0).
 
-    ``forward`` takes and returns the *data* tensor of a packed sequence (one row per real
-    token), ``batch`` being the packed sequence whose layout that data follows;
-    ``forward_padded`` takes and returns a padded ``(batch, time, features)`` tensor.
+    ``forward`` takes and returns a padded ``(batch, time, features)`` tensor.
     """
 
     def __init__(self, input_size: int, hidden: int, carry: str = "highway", gate_bias: float = -2.0,
@@ -103,62 +94,47 @@ class HighwayBiLSTMLayer(nn.Module):
         # token's mean transform gate to the statistics (highway).
         self.lesioned = False
         self.token_gates = False
-        self._split_weights = False  # on CUDA: the padded way gave each direction its own buffer
+        # Set by split_directions (int8): the two directions as one-direction LSTMs, in place of lstm.
+        self.directions: nn.ModuleList | None = None
 
-    @property
-    def runs_padded(self) -> bool:
-        """Whether :meth:`forward_padded` can run: the LSTM is a plain ``nn.LSTM`` (a quantized
-        one runs only on packed sequences)."""
-        return type(self.lstm) is nn.LSTM
-
-    def forward(self, x: Tensor, batch: PackedSequence, stats: list | None = None) -> Tensor:
-        """The layer on ``x``, the data of the packed sequence ``batch`` (one row per real token);
-        ``stats`` (a list) gets this layer's statistics appended."""
+    def forward(self, x: Tensor, reverse: Tensor, real: Tensor | None = None, stats: list | None = None) -> Tensor:
+        """The layer on a padded ``(batch, time, features)`` tensor whose rows hold their real
+        tokens first; ``reverse`` is :func:`reverse_index` of the rows' lengths (see the module's
+        docstring). ``stats`` (a list) gets this layer's statistics appended, taken over the
+        positions where ``real`` (``(batch, time)``, True at real tokens) holds."""
         if self.lesioned:
             out, t = self._lesioned(x), None
         else:
-            if self._split_weights:
-                self._lay_out_weights(padded=False)
-            h = self.lstm(batch._replace(data=self.input_dropout(x)))[0].data
-            out, t = self._carry(x, h)
+            lstm_in = self.input_dropout(x)
+            ahead = self._direction(lstm_in, backward=False)
+            back = gather_steps(self._direction(gather_steps(lstm_in, reverse), backward=True), reverse)
+            out, t = self._carry(x, torch.cat([ahead, back], dim=-1))
         if stats is not None:
-            stats.append(self._stats(x, out, t, self.lesioned))
+            if real is None:
+                raise ValueError("layer statistics need the real positions: pass real")
+            stats.append(self._stats(out[real], None if t is None else t[real], self.lesioned))
         return out
 
-    def forward_padded(self, x: Tensor, reverse: Tensor) -> Tensor:
-        """The layer on a padded ``(batch, time, features)`` tensor whose rows hold their real
-        tokens first; ``reverse`` is :func:`reverse_index` of the rows' lengths (see the module's
-        docstring)."""
-        if self.lesioned:
-            return self._lesioned(x)
+    def _direction(self, x: Tensor, backward: bool) -> Tensor:
+        """One direction of the LSTM over batch-first ``x``, from zero states, as a one-direction
+        ``nn.LSTM`` holding that direction's weights would compute it."""
+        if self.directions is not None:
+            return self.directions[int(backward)](x)[0]
         if x.is_cuda:
-            self._lay_out_weights(padded=True)
-        lstm_in = self.input_dropout(x)
-        zeros = torch.zeros(1, x.size(0), self.lstm.hidden_size, dtype=lstm_in.dtype, device=x.device)
-        ahead = self._direction(lstm_in, "", zeros)
-        back = gather_steps(self._direction(gather_steps(lstm_in, reverse), "_reverse", zeros), reverse)
-        return self._carry(x, torch.cat([ahead, back], dim=-1))[0]
-
-    def _direction(self, x: Tensor, suffix: str, zeros: Tensor) -> Tensor:
-        """One direction of the LSTM (``suffix`` "" or "_reverse") over batch-first ``x``, from
-        the zero states ``zeros``, as a one-direction ``nn.LSTM`` holding those weights would
-        compute it."""
+            self._split_weights()
+        suffix = "_reverse" if backward else ""
         weights = [getattr(self.lstm, name + suffix) for name in _LSTM_WEIGHTS]
+        zeros = torch.zeros(1, x.size(0), self.lstm.hidden_size, dtype=x.dtype, device=x.device)
         return torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
 
     @torch.no_grad()
-    def _lay_out_weights(self, padded: bool) -> None:
-        """On CUDA, lay the LSTM's weights out in cuDNN buffers for the way about to run: one
-        buffer per direction for :meth:`forward_padded`, ``nn.LSTM``'s own two-direction buffer
-        for :meth:`forward`. cuDNN takes a weight buffer only from the start of the weights'
-        storage and in its own layout; any other layout costs a copy of the weights (and a
-        warning) on every call. Acted on only when the way changes (and after ``nn.LSTM`` has
-        laid them out again, as it does when the model moves)."""
+    def _split_weights(self) -> None:
+        """On CUDA, give each direction's weights a cuDNN buffer of its own. ``nn.LSTM`` lays both
+        directions out in one buffer (again whenever the model moves); cuDNN takes a buffer only
+        from the start of the weights' storage, so a direction that does not start it would cost
+        a copy of its weights (and a warning) on every call. Acts only when the layout is not
+        already split."""
         lstm = self.lstm
-        if not padded:
-            lstm.flatten_parameters()
-            self._split_weights = False
-            return
         reverse, last = lstm.weight_ih_l0_reverse, lstm.bias_hh_l0_reverse
         if not torch.backends.cudnn.is_acceptable(reverse):
             return
@@ -172,7 +148,22 @@ class HighwayBiLSTMLayer(nn.Module):
                 weights = [getattr(lstm, name + suffix) for name in _LSTM_WEIGHTS]
                 torch._cudnn_rnn_flatten_weight(weights, 4, lstm.input_size, rnn.get_cudnn_mode("LSTM"),
                                                 lstm.hidden_size, 0, 1, True, False)
-        self._split_weights = True
+
+    @torch.no_grad()
+    def split_directions(self) -> None:
+        """Hold the two directions as two one-direction, batch-first ``nn.LSTM`` (copies of their
+        weights) in place of the bidirectional one, so that each can be swapped for another LSTM
+        module, such as a quantized one (:func:`hbilstm.inference.quantize_int8`)."""
+        if self.directions is not None:
+            return
+        lstm, halves = self.lstm, []
+        for suffix in ("", "_reverse"):
+            half = nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True).to(lstm.weight_ih_l0.device)
+            for name in _LSTM_WEIGHTS:
+                getattr(half, name).copy_(getattr(lstm, name + suffix))
+            halves.append(half)
+        self.directions = nn.ModuleList(halves)
+        del self.lstm
 
     def _carry(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor | None]:
         """The layer's output from its input ``x`` and its LSTM's output ``h`` (any layout, one
@@ -197,7 +188,7 @@ class HighwayBiLSTMLayer(nn.Module):
         return self.project(x)
 
     @torch.no_grad()
-    def _stats(self, x: Tensor, out: Tensor, t: Tensor | None, lesioned: bool) -> dict:
+    def _stats(self, out: Tensor, t: Tensor | None, lesioned: bool) -> dict:
         entry: dict = {"output_norm": out.float().norm(dim=-1).mean().item()}
         if lesioned:
             return {**entry, "lesioned": True}
@@ -205,7 +196,7 @@ class HighwayBiLSTMLayer(nn.Module):
             entry["gate_mean"] = t.float().mean().item()
             entry["gate_std"] = t.float().std().item() if t.numel() > 1 else 0.0
             if self.token_gates:
-                entry["token_gate"] = t.float().mean(dim=-1)  # one value per real token, packed order
+                entry["token_gate"] = t.float().mean(dim=-1)  # one value per real token, row by row
         if self.carry == "gated-residual":
             entry["k"] = self.k.item()
             entry["g"] = torch.relu(self.k).item()

@@ -137,12 +137,12 @@ def test_a_model_trained_with_vader_keeps_its_ratings_in_the_checkpoint(data_dir
                           lexicon="vader"), tmp_path / "again")
 
 
-def test_the_unpacked_model_used_for_onnx_sees_the_lexicon_too():
-    from hbilstm.model.unpacked import UnpackedClassifier
+def test_the_packed_reference_and_the_model_agree_with_the_lexicon_too():
+    from packed_reference import packed_logits
 
     net = model(lexicon_features=2, pooling="attention").eval()
     with torch.no_grad():
         net.lexicon.normal_()
     tokens, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0]]), torch.tensor([3, 2])
     with torch.no_grad():
-        assert torch.allclose(UnpackedClassifier(net)(tokens, lengths), net(tokens, lengths, packed=True), atol=1e-5)
+        assert torch.allclose(net(tokens, lengths), packed_logits(net, tokens, lengths), atol=1e-5)

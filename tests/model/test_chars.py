@@ -69,8 +69,8 @@ def test_the_classifier_joins_the_char_vector_to_each_tokens_embedding():
     assert torch.allclose(net(wider, lengths), after, atol=1e-6)
 
 
-def test_the_unpacked_and_onnx_paths_give_the_char_models_numbers(tmp_path):
-    from hbilstm.model.unpacked import UnpackedClassifier
+def test_the_packed_reference_and_onnx_give_the_char_models_numbers(tmp_path):
+    from packed_reference import packed_logits
 
     net = model(pooling="attention")
     generator = torch.Generator().manual_seed(1)
@@ -78,8 +78,8 @@ def test_the_unpacked_and_onnx_paths_give_the_char_models_numbers(tmp_path):
     tokens = torch.randint(1, len(WORDS), (12, 12), generator=generator).masked_fill(
         torch.arange(12)[None, :] >= lengths[:, None], 0)
     with torch.no_grad():
-        expected = torch.softmax(net(tokens, lengths, packed=True), dim=-1)
-        assert torch.allclose(torch.softmax(UnpackedClassifier(net)(tokens, lengths), -1), expected, atol=1e-6)
+        expected = torch.softmax(packed_logits(net, tokens, lengths), dim=-1)
+        assert torch.allclose(torch.softmax(net(tokens, lengths), -1), expected, atol=1e-6)
     pytest.importorskip("onnxruntime")
     from hbilstm.export.onnx import OnnxScorer, export_onnx
 

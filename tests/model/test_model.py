@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hbilstm.model import (
     CARRIES,
@@ -13,6 +13,7 @@ from hbilstm.model import (
     HighwayBiLSTMLayer,
     ModelConfig,
 )
+from hbilstm.model.layers import reverse_index
 
 
 def batch(vocab=40, lengths=(7, 3, 1, 5), seed=0):
@@ -65,51 +66,53 @@ def test_transform_gate_equals_sigmoid_of_its_bias_at_initialisation(bias):
         assert entry["gate_std"] == pytest.approx(0.0, abs=1e-6)
 
 
-def _packed(x_padded, lengths):
-    return pack_padded_sequence(x_padded, lengths, batch_first=True, enforce_sorted=False)
+def run(layer, x, lengths):
+    """The layer's output and its bidirectional LSTM's own output on packed sequences (the
+    reference: padding never enters it), each at the real positions only, row by row."""
+    real = torch.arange(x.size(1))[None, :] < lengths[:, None]
+    out = layer(x, reverse_index(lengths, x.size(1)))
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    h = pad_packed_sequence(layer.lstm(packed)[0], batch_first=True, total_length=x.size(1))[0]
+    return out[real], h[real], x[real]
 
 
 def test_very_negative_gate_bias_carries_the_input_and_open_gate_returns_h():
     torch.manual_seed(1)
     layer = HighwayBiLSTMLayer(6, 3, "highway", gate_bias=-40.0)  # widths match: P is identity
-    x = torch.randn(2, 4, 6)
-    packed = _packed(x, torch.tensor([4, 2]))
-    out = layer(packed.data, packed)
-    assert torch.allclose(out, packed.data, atol=1e-6)  # T ~ 0: y = x
+    x, lengths = torch.randn(2, 4, 6), torch.tensor([4, 2])
+    out, _, real_x = run(layer, x, lengths)
+    assert torch.allclose(out, real_x, atol=1e-6)  # T ~ 0: y = x
     with torch.no_grad():
         layer.gate.bias.fill_(40.0)  # T ~ 1: y = H(x)
-    h = layer.lstm(packed)[0].data
-    assert torch.allclose(layer(packed.data, packed), h, atol=1e-6)
+    out, h, _ = run(layer, x, lengths)
+    assert torch.allclose(out, h, atol=1e-6)
 
 
 def test_highway_mixes_h_and_carry_by_the_gate_exactly():
     torch.manual_seed(2)
     layer = HighwayBiLSTMLayer(5, 2, "highway")  # 5 -> 4: P is a projection
-    x = torch.randn(3, 5, 5)
-    packed = _packed(x, torch.tensor([5, 4, 1]))
-    h = layer.lstm(packed)[0].data
-    t = torch.sigmoid(packed.data @ layer.gate.weight.T + layer.gate.bias)
-    p = packed.data @ layer.project.weight.T
-    assert torch.allclose(layer(packed.data, packed), h * t + p * (1 - t), atol=1e-6)
+    out, h, x = run(layer, torch.randn(3, 5, 5), torch.tensor([5, 4, 1]))
+    t = torch.sigmoid(x @ layer.gate.weight.T + layer.gate.bias)
+    p = x @ layer.project.weight.T
+    assert torch.allclose(out, h * t + p * (1 - t), atol=1e-6)
 
 
 def test_residual_gated_residual_and_plain_formulas():
     torch.manual_seed(3)
-    x = torch.randn(2, 3, 4)
-    packed = _packed(x, torch.tensor([3, 2]))
-    plain = HighwayBiLSTMLayer(4, 2, "plain")
-    assert torch.allclose(plain(packed.data, packed), plain.lstm(packed)[0].data)
-    residual = HighwayBiLSTMLayer(4, 2, "residual")
-    assert torch.allclose(residual(packed.data, packed), residual.lstm(packed)[0].data + packed.data)
+    x, lengths = torch.randn(2, 3, 4), torch.tensor([3, 2])
+    out, h, real_x = run(HighwayBiLSTMLayer(4, 2, "plain"), x, lengths)
+    assert torch.allclose(out, h, atol=1e-6)
+    out, h, real_x = run(HighwayBiLSTMLayer(4, 2, "residual"), x, lengths)
+    assert torch.allclose(out, h + real_x, atol=1e-6)
     gated = HighwayBiLSTMLayer(4, 2, "gated-residual")
     assert gated.k.item() == 1.0
     with torch.no_grad():
         gated.k.fill_(0.25)
-    expected = 0.25 * gated.lstm(packed)[0].data + packed.data
-    assert torch.allclose(gated(packed.data, packed), expected, atol=1e-6)
+    out, h, real_x = run(gated, x, lengths)
+    assert torch.allclose(out, 0.25 * h + real_x, atol=1e-6)
     with torch.no_grad():
         gated.k.fill_(-1.0)  # g(k) = ReLU(k) = 0: the layer is the identity
-    assert torch.allclose(gated(packed.data, packed), packed.data)
+    assert torch.allclose(run(gated, x, lengths)[0], real_x)
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
@@ -176,10 +179,6 @@ def test_highway_layer_output_matches_numbers_worked_out_by_hand():
                 p[2, 0] = 0.5  # and half of the previous h
         layer.gate.weight.zero_()
     x = torch.tensor([[[1.0, -1.0], [0.5, 2.0]], [[-1.0, 0.0], [0.0, 0.0]]])
-    packed = _packed(x, torch.tensor([2, 1]))
-    out = torch.nn.utils.rnn.pad_packed_sequence(packed._replace(data=layer(packed.data, packed)), batch_first=True)[0]
-    expected = torch.tensor([
-        [[0.902456, -0.852893], [0.465821, 1.775126]],
-        [[-0.902456, -0.021659], [0.0, 0.0]],
-    ])
-    assert torch.allclose(out, expected, atol=1e-5)
+    out = layer(x, reverse_index(torch.tensor([2, 1]), 2))
+    expected = torch.tensor([[0.902456, -0.852893], [0.465821, 1.775126], [-0.902456, -0.021659]])
+    assert torch.allclose(out[[0, 0, 1], [0, 1, 0]], expected, atol=1e-5)  # the real positions

@@ -13,7 +13,6 @@ from hbilstm.data.pipeline import encode_texts
 from hbilstm.data.tokenizer import TweetTokenizer
 from hbilstm.inference import predict_probs
 from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
-from hbilstm.model.unpacked import UnpackedClassifier
 
 
 def test_the_ngrams_of_a_token_are_scikit_learns_char_wb_ngrams():
@@ -118,12 +117,13 @@ def test_training_gives_each_classifier_its_own_loss(ngram_run):
     assert torch.allclose(net.ngram_head.bias.grad, grad, atol=1e-6)
 
 
-def test_the_unpacked_model_gives_the_same_logits_with_ngrams():
+def test_the_packed_reference_gives_the_same_logits_with_ngrams():
+    from packed_reference import packed_logits
+
     net = model()
     tokens, lengths = torch.tensor([[2, 3, 4, 5], [5, 6, 0, 0], [7, 0, 0, 0]]), torch.tensor([4, 2, 1])
     grams = torch.tensor([[1, 2, 3], [4, 5, 0], [0, 0, 0]])
-    unpacked = UnpackedClassifier(net)
-    assert (net(tokens, lengths, grams, packed=True) - unpacked(tokens, lengths, grams)).abs().max() < 1e-5
+    assert (packed_logits(net, tokens, lengths, grams) - net(tokens, lengths, grams)).abs().max() < 1e-5
 
 
 def test_a_checkpoint_round_trip_and_every_scoring_path_agree(ngram_run):

@@ -1,14 +1,15 @@
-"""The padded forward (training, prediction, ONNX export) gives the packed forward's logits and
-gradients."""
+"""The padded forward pass (training, prediction, ONNX export) gives the logits and gradients of the
+same model run on packed sequences (packed_reference.py), where padding never enters an LSTM."""
 
 import itertools
 
 import pytest
 import torch
 from conftest import TWEETEVAL
+from packed_reference import packed_logits
 
 from hbilstm.model import CARRIES, POOLINGS, HighwayBiLSTMClassifier, ModelConfig
-from hbilstm.model.unpacked import UnpackedClassifier, reverse_index
+from hbilstm.model.layers import reverse_index
 
 TOLERANCE = 1e-5
 
@@ -38,13 +39,9 @@ def random_model(carry, pooling, layers, seed=0):
 
 
 def max_diff(model, tokens, lengths, *ngrams):
-    """The largest difference between the packed logits and the padded ones, the model's own
-    (its default) and the export wrapper's."""
+    """The largest difference between the packed reference's logits and the model's own."""
     with torch.no_grad():
-        packed = model(tokens, lengths, *ngrams, packed=True)
-        own = model(tokens, lengths, *ngrams)
-        wrapped = UnpackedClassifier(model)(tokens, lengths, *ngrams)
-    return max((packed - own).abs().max().item(), (packed - wrapped).abs().max().item())
+        return (packed_logits(model, tokens, lengths, *ngrams) - model(tokens, lengths, *ngrams)).abs().max().item()
 
 
 @pytest.mark.parametrize("carry, pooling", list(itertools.product(CARRIES, POOLINGS)))
@@ -67,28 +64,15 @@ def test_padding_ids_and_extra_padding_columns_change_nothing(pooling):
     """Whatever sits past a row's length (any id, any number of extra columns) never reaches
     its logits."""
     model = random_model("highway", pooling, layers=2)
-    unpacked = UnpackedClassifier(model)
     tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=5))
     garbage, _ = mixed_batch(60, all_lengths_shuffled(seed=5), seed=9, pad_id=17)
     padding = torch.arange(tokens.size(1))[None, :] >= lengths[:, None]
     noisy = torch.where(padding, garbage, tokens)
     wider = torch.cat([noisy, torch.full((tokens.size(0), 7), 23)], dim=1)
     with torch.no_grad():
-        clean = unpacked(tokens, lengths)
-        assert (unpacked(noisy, lengths) - clean).abs().max().item() < TOLERANCE
-        assert (unpacked(wider, lengths) - clean).abs().max().item() < TOLERANCE
-
-
-def test_uses_the_models_own_parameters_not_copies():
-    model = random_model("highway", "max", layers=2)
-    unpacked = UnpackedClassifier(model)
-    own = {id(p) for p in model.parameters()}
-    assert {id(p) for p in unpacked.parameters()} <= own
-    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=2))
-    with torch.no_grad():
-        model.layers[1].lstm.weight_hh_l0_reverse.mul_(-1.5)  # changed after wrapping
-        model.layers[0].gate.bias.add_(1.0)
-        assert (model(tokens, lengths) - unpacked(tokens, lengths)).abs().max().item() < TOLERANCE
+        clean = model(tokens, lengths)
+        assert (model(noisy, lengths) - clean).abs().max().item() < TOLERANCE
+        assert (model(wider, lengths) - clean).abs().max().item() < TOLERANCE
 
 
 def test_reverse_index_reverses_within_the_length_and_leaves_padding_in_place():
@@ -125,48 +109,63 @@ def recipe_model(carry, pooling, seed=0):
                                             ("gated-residual", "mean"), ("plain", "attention")])
 def test_training_gives_the_packed_logits_and_gradients(carry, pooling):
     """In training mode, with the same random state, the padded way draws the same noise and gives
-    the packed way's logits and every parameter's gradient: training follows the same path."""
+    the packed reference's logits and every parameter's gradient: training follows the same path."""
     model = recipe_model(carry, pooling).train()
     tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=4, longest=30))
     labels = torch.arange(len(lengths)) % 3
     results = []
-    for packed in (True, False):
+    for forward in (packed_logits, HighwayBiLSTMClassifier.__call__):
         model.zero_grad()
         torch.manual_seed(7)
-        logits = model(tokens, lengths, packed=packed)
+        logits = forward(model, tokens, lengths)
         torch.nn.functional.cross_entropy(logits, labels).backward()
         results.append((logits.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}))
-    (packed_logits, packed_grads), (padded_logits, padded_grads) = results
-    assert (packed_logits - padded_logits).abs().max().item() < TOLERANCE
+    (reference, packed_grads), (padded, padded_grads) = results
+    assert (reference - padded).abs().max().item() < TOLERANCE
     assert packed_grads.keys() == padded_grads.keys()
     for name, grad in packed_grads.items():
         assert torch.allclose(grad, padded_grads[name], atol=1e-6), name
     assert packed_grads["layers.0.lstm.weight_hh_l0_reverse"].abs().sum() > 0  # the backward direction learns
 
 
-def test_the_padded_way_is_the_default_and_statistics_or_int8_pack(monkeypatch):
-    import hbilstm.model.classifier as classifier
+def test_no_sequence_is_packed_anywhere_not_for_statistics_nor_int8(monkeypatch):
+    import torch.nn.utils.rnn as rnn
+
     from hbilstm.inference import quantize_int8
 
-    calls = []
-    packer = classifier.pack_padded_sequence
-    monkeypatch.setattr(
-        classifier, "pack_padded_sequence", lambda *args, **kwargs: calls.append(1) or packer(*args, **kwargs)
-    )
+    def refuse(*args, **kwargs):
+        raise AssertionError("a sequence was packed")
+
+    monkeypatch.setattr(rnn, "pack_padded_sequence", refuse)
     model = random_model("highway", "attention", layers=2)
     tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=1))
     with torch.no_grad():
-        model(tokens, lengths)
         model.train()(tokens, lengths)
-        assert calls == []
-        model.eval()
-        assert len(model.layer_report(tokens, lengths)) == 2 and calls == [1]  # statistics: packed order
-        quantize_int8(model)(tokens, lengths)
-        assert calls == [1, 1]  # a quantized LSTM runs only on packed sequences
-    with pytest.raises(ValueError, match="packed"):
-        model.encode(tokens, lengths, stats=[], packed=False)
-    with pytest.raises(ValueError, match="nn.LSTM"):
-        UnpackedClassifier(quantize_int8(model))
+        full = model.eval()(tokens, lengths)
+        assert len(model.layer_report(tokens, lengths)) == 2
+        quantized = quantize_int8(model)
+        int8 = quantized(tokens, lengths)
+    assert all(layer.directions is not None and "quantized" in type(layer.directions[0]).__module__
+               for layer in quantized.layers)  # each direction an int8 LSTM of its own
+    assert (int8.softmax(-1) - full.softmax(-1)).abs().max() < 0.05
+    assert model.layers[0].directions is None and hasattr(model.layers[0], "lstm")  # the model is not touched
+
+
+def test_layer_statistics_count_real_tokens_only():
+    """Extra padding columns, and whatever ids sit in them, change no statistic; the first layer's
+    mean gate is the mean over the real tokens alone, worked out from its input."""
+    model = random_model("highway", "attention", layers=2)
+    tokens, lengths = mixed_batch(60, all_lengths_shuffled(seed=8, longest=20))
+    wider = torch.cat([tokens, torch.full((tokens.size(0), 5), 7)], dim=1)
+    report, padded_more = model.layer_report(tokens, lengths), model.layer_report(wider, lengths)
+    for a, b in zip(report, padded_more, strict=True):
+        assert a["gate_mean"] == pytest.approx(b["gate_mean"], abs=1e-6)
+        assert a["output_norm"] == pytest.approx(b["output_norm"], abs=1e-5)
+    real = torch.arange(tokens.size(1))[None, :] < lengths[:, None]
+    with torch.no_grad():
+        x = model.eval().embed(tokens)[real]
+        gate = torch.sigmoid(model.layers[0].gate(x))
+    assert report[0]["gate_mean"] == pytest.approx(gate.mean().item(), abs=1e-6)
 
 
 def test_a_lesioned_layer_carries_its_input_the_same_both_ways():
@@ -175,9 +174,8 @@ def test_a_lesioned_layer_carries_its_input_the_same_both_ways():
     assert max_diff(model, *mixed_batch(60, all_lengths_shuffled(seed=6))) < TOLERANCE
 
 
-@pytest.mark.parametrize("packed", [True, False])
-def test_a_row_of_length_zero_is_refused_either_way(packed):
+def test_a_row_of_length_zero_is_refused():
     model = random_model("highway", "attention", layers=1)
     tokens, lengths = mixed_batch(60, [3, 2])
-    with pytest.raises((ValueError, RuntimeError), match="length"):
-        model(tokens, torch.tensor([3, 0]), packed=packed)
+    with pytest.raises(ValueError, match="length"):
+        model(tokens, torch.tensor([3, 0]))
