@@ -95,7 +95,8 @@ fi
 if [ "${PART:-all}" = step ]; then
     # The training step: eager and replayed from CUDA graphs (benchmarks/graph_step.py, with the
     # check that a replayed step equals the eager one), the stack against a fused nn.LSTM, its
-    # kernels, and a --layers 10 epoch of `hbilstm train`. The limits add up to 385 s.
+    # kernels, and a --layers 10 epoch of `hbilstm train` with and without graphs. The limits add up
+    # to 485 s.
     step 60 "tests/test_gpu.py" python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py
     step 100 "training step: eager, rounded, graphed (default model)" python3 benchmarks/graph_step.py \
         --device "$DEVICE" --depths 2,10 --check $( [ -n "$SMALL" ] && echo "--batches 8 --repeats 1" )
@@ -104,9 +105,13 @@ if [ "${PART:-all}" = step ]; then
     step 40 "profile: training steps, bucketed" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 10 \
         --batches 5 --bucketed --profile
     # shellcheck disable=SC2086
-    step 100 "train --layers 10, one epoch" hbilstm train --layers 10 --epochs 1 $small --device "$DEVICE" \
-        --output /tmp/runs/L10 --overwrite --no-export --quiet
+    step 100 "train --layers 10, one epoch, CUDA graphs" hbilstm train --layers 10 --epochs 1 $small \
+        --device "$DEVICE" --set cuda_graphs=true --output /tmp/runs/L10 --overwrite --no-export --quiet
     cp /tmp/runs/L10/metrics.jsonl "$OUT/L10-metrics.jsonl" 2>/dev/null
+    # shellcheck disable=SC2086
+    step 100 "train --layers 10, one epoch, eager" hbilstm train --layers 10 --epochs 1 $small \
+        --device "$DEVICE" --output /tmp/runs/default --overwrite --no-export --quiet
+    cp /tmp/runs/default/metrics.jsonl "$OUT/default-metrics.jsonl" 2>/dev/null
     PART=summary
 fi
 

@@ -88,6 +88,7 @@ class TrainConfig:
     seed: int = 13
     device: str = "auto"
     amp: bool = True
+    cuda_graphs: bool = False  # not yet measured in hbilstm train on a GPU (training/graphs.py)
     threads: int = 0
     # tracking
     log_to: str = "none"

@@ -16,7 +16,7 @@ from ..config import TrainConfig
 _OPTIONS = ("layers", "carry", "hidden", "embedding_dim", "pooling", "gate_bias", "dropout", "epochs",
             "batch_size", "lr", "weight_decay", "class_weights", "max_train", "seed", "embeddings")
 # Where and how a run ran, not what it learnt: never listed, whatever their values.
-_PLACE = ("data", "data_dir", "device", "threads", "amp", "log_to")
+_PLACE = ("data", "data_dir", "device", "threads", "amp", "cuda_graphs", "log_to")
 _METRICS = (("macro_recall", "macro-recall"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
 
 

@@ -22,6 +22,7 @@ from ..model.ngram_head import mean_of_probabilities
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
+from .graphs import GraphedSteps, padded_inputs, uses_cuda_graphs
 from .parts import Parts
 from .state import TrainState
 
@@ -62,6 +63,9 @@ class Trainer:
         # The training split lives on the device: batches are cut out of it there.
         self.resident = ResidentSplit(parts.data.train.ids, parts.data.train.labels, device,
                                       parts.data.train.ngrams)
+        # On one CUDA device, steps are replayed from CUDA graphs (graphs.py); else run eagerly.
+        self.graphed = (GraphedSteps(self._step, device)
+                        if uses_cuda_graphs(config, device, self.dist.world_size) else None)
 
     def fit(self, stop: threading.Event) -> None:
         config, state = self.config, self.state
@@ -76,38 +80,24 @@ class Trainer:
                 self.dist.raise_together(TrainingInterrupted(self._interrupted_message()))
 
     def _run_epoch(self, order: list[list[int]], stop: threading.Event) -> None:
-        config, state, optimizer, dist = self.config, self.state, self.parts.optimizer, self.dist
+        state, dist = self.state, self.dist
         self.step_model.train()
-        weight = self.parts.criterion.weight
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         rows = tokens = 0
         started = time.perf_counter() - state.tally.seconds
         for batch in iter_batches(self.resident, order[state.step:]):
-            with autocast(self.device, config.amp):
-                logits = self.step_model(*batch.inputs)
-            if logits.dim() == 3:  # the stack's and the n-gram head's logits: each has its own loss
-                mean_here = (self.parts.criterion(logits[0].float(), batch.labels)
-                             + self.parts.head_criterion(logits[1].float(), batch.labels))
-                logits = mean_of_probabilities(logits.detach())
+            weight_all, rows_all, stopping = dist.step_totals(self._batch_weight(batch.labels), len(batch.index),
+                                                              stop.is_set())
+            if self.graphed is not None:
+                loss_here, right = self.graphed(padded_inputs(batch.tokens, batch.lengths, batch.labels, batch.ngrams))
             else:
-                mean_here = self.parts.criterion(logits.float(), batch.labels)
-            # The step's loss is the class-weighted mean over its whole batch, every rank's share
-            # of it: this share's mean times its weight, divided by the weight of all shares.
-            weight_here = weight[batch.labels].sum() if weight is not None else mean_here.new_tensor(len(batch.index))
-            loss_here = mean_here * weight_here
-            weight_all, rows_all, stopping = dist.step_totals(weight_here, len(batch.index), stop.is_set())
-            loss = loss_here * dist.world_size / weight_all  # DDP averages the ranks' gradients
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip > 0:
-                for group in self.clip_groups:
-                    nn.utils.clip_grad_norm_(group, config.clip)
-            optimizer.step()
+                loss_here, right = self._step(batch.tokens, batch.lengths, batch.labels, batch.ngrams,
+                                              weight_all=weight_all)
             if self.parts.average is not None:
                 self.parts.average.update()
-            loss_sum += loss_here.detach().double() * rows_all / weight_all.double()
-            correct += (logits.detach().argmax(-1) == batch.labels).sum()
+            loss_sum += loss_here.double() * rows_all / weight_all.double()
+            correct += right
             rows += len(batch.index)
             tokens += batch.num_tokens
             state.step += 1
@@ -121,6 +111,41 @@ class Trainer:
             if stopping and state.step < len(order):
                 self._save_resume()
                 self.dist.raise_together(TrainingInterrupted(self._interrupted_message()))
+
+    def _batch_weight(self, labels: torch.Tensor) -> torch.Tensor:
+        """The batch's share of the loss's weight: its rows' class weights, or its row count."""
+        weight = self.parts.criterion.weight
+        if weight is None:
+            return torch.full((), float(len(labels)), device=labels.device)  # a fill, not a copy from the host
+        return weight[labels].sum()
+
+    def _step(self, tokens, lengths, labels, ngrams=None, weight_all=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on a batch: ``(loss_here, correct)``, the batch's class-weighted
+        loss times its weight and how many rows the model got right, both on the device.
+        ``weight_all``: the weight of every rank's share of the step (None: this batch's own)."""
+        config, optimizer = self.config, self.parts.optimizer
+        with autocast(self.device, config.amp):
+            logits = self.step_model(tokens, lengths, *(() if ngrams is None else (ngrams,)))
+        if logits.dim() == 3:  # the stack's and the n-gram head's logits: each has its own loss
+            mean_here = (self.parts.criterion(logits[0].float(), labels)
+                         + self.parts.head_criterion(logits[1].float(), labels))
+            logits = mean_of_probabilities(logits.detach())
+        else:
+            mean_here = self.parts.criterion(logits.float(), labels)
+        # The step's loss is the class-weighted mean over its whole batch, every rank's share
+        # of it: this share's mean times its weight, divided by the weight of all shares.
+        weight_here = self._batch_weight(labels)
+        loss_here = mean_here * weight_here
+        if weight_all is None:
+            weight_all = weight_here
+        loss = loss_here * self.dist.world_size / weight_all  # DDP averages the ranks' gradients
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip > 0:
+            for group in self.clip_groups:
+                nn.utils.clip_grad_norm_(group, config.clip)
+        optimizer.step()
+        return loss_here.detach(), (logits.detach().argmax(-1) == labels).sum()
 
     def _fold(self, sums: list, started: float) -> None:
         """Move the sums since the last fold (loss, correct, rows, tokens; over every rank) into

@@ -20,6 +20,7 @@ from ..fileio import default_cache_dir
 from ..model import HighwayBiLSTMClassifier, ModelConfig
 from ..model.chars import spell
 from .averaging import EpochAverage, WeightAverage
+from .graphs import SmoothedCrossEntropy, uses_cuda_graphs
 
 
 @dataclass
@@ -70,8 +71,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device,
     ]
     # The fused AdamW updates every parameter in one kernel: on the CPU its step is ten times
     # faster than the per-parameter loop (benchmarks.md), which matters with a large embedding.
+    # capturable: the step keeps its count on the device, so that a CUDA graph can record it.
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr,
-                             fused=device.type in ("cpu", "cuda") or None)
+                             fused=device.type in ("cpu", "cuda") or None,
+                             capturable=uses_cuda_graphs(config, device))
 
 
 def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_state: dict | None,
@@ -157,9 +160,11 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     # The n-gram classifier learns from the plain class-weighted loss: label smoothing, which the
     # stack gains from, cost the linear classifier alone 1.3 points of test macro-recall
     # (docs/journal/accuracy.md, fourth round).
-    head_criterion = nn.CrossEntropyLoss(weight=weights) if config.ngram_buckets else None
+    # (SmoothedCrossEntropy is nn.CrossEntropyLoss without a host sync, so that a CUDA graph can
+    # record the step: graphs.py.)
+    head_criterion = SmoothedCrossEntropy(weights) if config.ngram_buckets else None
     return Parts(data, metric, tokenizer_config, model_config, model, optimizer,
-                 nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing), embedding_info,
+                 SmoothedCrossEntropy(weights, config.label_smoothing), embedding_info,
                  average, frozen_rows, head_criterion)
 
 

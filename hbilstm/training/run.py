@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 CONFIG_FILE, MANIFEST_FILE, RESULTS_FILE = "config.yaml", "manifest.json", "results.json"
 RUN_FILES = (CONFIG_FILE, MANIFEST_FILE, METRICS_FILE, RESULTS_FILE, MODEL_FILE, RESUME_FILE)
 # Options that may change when a run is resumed; the rest define the run.
-RESUMABLE_OVERRIDES = ("epochs", "patience", "device", "threads", "amp", "log_to")
+RESUMABLE_OVERRIDES = ("epochs", "patience", "device", "threads", "amp", "cuda_graphs", "log_to")
 
 
 @dataclass

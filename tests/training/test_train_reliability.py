@@ -88,7 +88,7 @@ def test_cli_interrupt_exits_130_with_the_resume_command(tmp_path, data_dir, mon
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
-    class PoisonedLoss(torch.nn.CrossEntropyLoss):
+    class PoisonedLoss(parts_module.SmoothedCrossEntropy):
         calls = 0
 
         def forward(self, logits, labels):
@@ -97,7 +97,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
             # two losses a batch (the stack's and the n-gram classifier's), 25 batches an epoch
             return loss * float("nan") if PoisonedLoss.calls > 60 else loss  # in epoch 2
 
-    monkeypatch.setattr(parts_module.nn, "CrossEntropyLoss", PoisonedLoss)
+    monkeypatch.setattr(parts_module, "SmoothedCrossEntropy", PoisonedLoss)
     run = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match="loss became nan in epoch 2.*last good checkpoint \\(epoch 1\\)"):
         train(tiny(data_dir), run)
