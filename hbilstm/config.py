@@ -28,7 +28,7 @@ from .errors import ConfigError
 from .model.config import ModelConfig
 
 CLASS_WEIGHTS = ("balanced", "none")
-METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy")
+METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy", "irony_f1", "stance_f1")
 LOG_TO_CHOICES = ("none", "tensorboard")  # experiment trackers (hbilstm.tracking)
 _MODEL = {f.name: f.default for f in fields(ModelConfig)}
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")

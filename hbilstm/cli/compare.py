@@ -80,10 +80,8 @@ def compare(
     data: Optional[str] = options.data("Dataset name or path."),
     data_dir: Optional[str] = options.data_dir(),
     sets: List[str] = options.sets("hidden=32 (one value fixes it, a comma list sweeps it)"),
-    jobs: int = typer.Option(
-        1, "--jobs", "-j", min=1, metavar="N",
-        help="Trainings run at once (processes sharing the CPUs or the GPU)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed."),
+    jobs: int = options.jobs(),
+    retry_failed: bool = options.retry_failed(),
 ) -> None:
     from ..config import load_config
     from ..study.report import build_report
@@ -120,7 +118,7 @@ def report(
     out: Path = typer.Argument(..., metavar="DIR", help="A folder written by hbilstm compare."),
     metric: Optional[str] = typer.Option(
         None, "--metric", metavar="NAME",
-        help="accuracy, macro_f1 or macro_recall.  [default: the dataset's official one]"),
+        help="accuracy, macro_f1, macro_recall, irony_f1 or stance_f1.  [default: the dataset's official one]"),
 ) -> None:
     """Rebuild a sweep's report from its finished runs.
 
@@ -133,12 +131,13 @@ def report(
       hbilstm report reports/depth
       hbilstm report reports/depth --metric accuracy
     """
+    from ..data.corpora import METRICS
     from ..errors import ConfigError
     from ..study.collect import collect
     from ..study.report import build_report
 
-    if metric is not None and metric not in ("accuracy", "macro_f1", "macro_recall"):
-        raise ConfigError(f"--metric must be accuracy, macro_f1 or macro_recall, not {metric!r}")
+    if metric is not None and metric not in METRICS:
+        raise ConfigError(f"--metric must be one of {', '.join(METRICS)}, not {metric!r}")
     paths = build_report(out, metric)
     runs = collect(out)
     stderr().print(f"{sum(r.status == 'finished' for r in runs)} of {len(runs)} runs finished; "

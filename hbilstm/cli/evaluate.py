@@ -77,7 +77,7 @@ def print_report(report: dict[str, Any]) -> None:
         console.print(f"{report['split']}: {report['split_note']}")
     print_table(console, ["metric", "value"],
                 [[f"{name}{' (official)' if key == official else ''}", f"{100 * report[key]:.2f}"]
-                 for key, name in METRIC_NAMES.items()], right=("value",))
+                 for key, name in METRIC_NAMES.items() if key in report], right=("value",))
     if report["macro_over"] != report["labels"]:
         console.print(f"macro scores average the {len(report['macro_over'])} classes present in the data: "
                       + ", ".join(report["macro_over"]))

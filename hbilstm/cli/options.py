@@ -106,3 +106,12 @@ def config() -> typer.models.OptionInfo:
         metavar="FILE",
         help="YAML config (see configs/default.yaml); options given here override it.",
     )
+
+
+def jobs() -> typer.models.OptionInfo:
+    return typer.Option(1, "--jobs", "-j", min=1, metavar="N",
+                        help="Trainings run at once (processes sharing the CPUs or the GPU).")
+
+
+def retry_failed() -> typer.models.OptionInfo:
+    return typer.Option(False, "--retry-failed", help="Run again the runs that diverged or failed.")

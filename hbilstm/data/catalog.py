@@ -11,9 +11,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
-from .corpora import LAYOUTS, NAMED, SPLITS, dataset_folders, detect_layout, load_corpus, resolve_data_dir
-
-_NAMED_LAYOUT = {"tweeteval-sentiment": "tweeteval", "sst": "sst"}
+from .corpora import (
+    LAYOUTS,
+    NAMED,
+    SPLITS,
+    STANCE_TARGETS,
+    dataset_folders,
+    detect_layout,
+    load_corpus,
+    resolve_data_dir,
+)
 
 
 @dataclass
@@ -35,8 +42,7 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> tuple[Path, list
     root = resolve_data_dir(data_dir)
     found: list[DatasetInfo] = []
     for name, folder_name in NAMED.items():
-        folder = root / folder_name
-        found.append(_describe(name, folder, _NAMED_LAYOUT[folder_name], root))
+        found.append(_describe(name, root / folder_name, "sst" if folder_name == "sst" else "tweeteval", root))
     for folder in dataset_folders(root):
         if folder.name not in NAMED.values():
             found.append(_describe(folder.name, folder, "", root))
@@ -45,7 +51,11 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> tuple[Path, list
 
 def _describe(name: str, folder: Path, layout: str, root: Path) -> DatasetInfo:
     info = DatasetInfo(name, str(folder), layout)
-    if not folder.is_dir():
+    if name == "tweeteval-stance":  # the five target folders together
+        there = all((root / f"tweeteval-stance-{target}").is_dir() for target in STANCE_TARGETS)
+    else:
+        there = folder.is_dir()
+    if not there:
         info.status = "missing"
         if name.startswith("tweeteval"):
             info.status += " (downloaded from the Hub on first use)"
@@ -55,7 +65,7 @@ def _describe(name: str, folder: Path, layout: str, root: Path) -> DatasetInfo:
     except DataError as exc:
         info.status = f"unreadable: {exc}"
         return info
-    info.layout = info.layout or detect_layout(folder) or ""
+    info.layout = info.layout or (detect_layout(folder) if folder.is_dir() else "") or ""
     info.classes = list(corpus.label_names)
     info.rows = {s: len(corpus.splits[s]) for s in SPLITS if s in corpus.splits}
     info.metric = corpus.metric

@@ -3,14 +3,25 @@
 Named datasets live in folders under the data directory (``--data-dir``, env
 ``HBILSTM_DATA_DIR``, default ``./data``):
 
-=============================  ==========================  ========================
-name                           folder                      official metric
-=============================  ==========================  ========================
-``tweeteval-sentiment``        ``tweeteval-sentiment/``    macro-averaged recall
-``tweeteval-sentiment-binary`` ``tweeteval-sentiment/``    macro-averaged recall
-``sst2``                       ``sst/``                    accuracy
-``sst5``                       ``sst/``                    accuracy
-=============================  ==========================  ========================
+=============================  ===========================  =====================================
+name                           folder                       official metric
+=============================  ===========================  =====================================
+``tweeteval-sentiment``        ``tweeteval-sentiment/``     macro-averaged recall
+``tweeteval-sentiment-binary`` ``tweeteval-sentiment/``     macro-averaged recall
+``tweeteval-emoji``            ``tweeteval-emoji/``         macro-F1
+``tweeteval-emotion``          ``tweeteval-emotion/``       macro-F1
+``tweeteval-hate``             ``tweeteval-hate/``          macro-F1
+``tweeteval-irony``            ``tweeteval-irony/``         F1 of ``irony``
+``tweeteval-offensive``        ``tweeteval-offensive/``     macro-F1
+``tweeteval-stance-TARGET``    ``tweeteval-stance-TARGET/`` mean F1 of ``against`` and ``favor``
+``tweeteval-stance``           the five stance folders      mean F1 of ``against`` and ``favor``
+``sst2``                       ``sst/``                     accuracy
+``sst5``                       ``sst/``                     accuracy
+=============================  ===========================  =====================================
+
+TARGET is one of abortion, atheism, climate, feminist, hillary. ``tweeteval-stance`` is the five
+targets as one dataset (TweetEval's stance score pools the five test sets): each tweet's text is
+prefixed with its target's name and a colon (``abortion: ...``), so that one model learns all five.
 
 A path instead of a name loads that folder (TweetEval layout, SST layout, a SemEval-2017 Task 4A
 folder, or ``train``/``val``/``test`` table files) or one file (a table, a SemEval file).
@@ -40,13 +51,22 @@ from .rows import TABLE_FORMATS
 SPLITS = ("train", "val", "test")
 TWEETEVAL_FILES = [f"{s}_{kind}.txt" for s in SPLITS for kind in ("text", "labels")] + ["mapping.txt"]
 SST_FILES = ["raw.clean.train", "raw.clean.dev", "raw.clean.test"]
+# TweetEval's tasks and their official metrics (Barbieri et al., 2020; evaluation_script.py).
+TWEETEVAL_TASKS = {
+    "sentiment": "macro_recall", "emoji": "macro_f1", "emotion": "macro_f1", "hate": "macro_f1",
+    "irony": "irony_f1", "offensive": "macro_f1", "stance": "stance_f1",
+}
+STANCE_TARGETS = ("abortion", "atheism", "climate", "feminist", "hillary")
 NAMED = {
     "tweeteval-sentiment": "tweeteval-sentiment",
     "tweeteval-sentiment-binary": "tweeteval-sentiment",
+    **{f"tweeteval-{task}": f"tweeteval-{task}" for task in TWEETEVAL_TASKS if task not in ("sentiment", "stance")},
+    **{f"tweeteval-stance-{target}": f"tweeteval-stance-{target}" for target in STANCE_TARGETS},
+    "tweeteval-stance": "tweeteval-stance-*",
     "sst2": "sst",
     "sst5": "sst",
 }
-METRICS = ("macro_recall", "macro_f1", "accuracy")
+METRICS = ("macro_recall", "macro_f1", "accuracy", "irony_f1", "stance_f1")
 
 
 @dataclass
@@ -145,13 +165,15 @@ def dataset_folders(data_dir: Path) -> list[Path]:
 
 
 def _load_named(name: str, data_dir: Path, download: bool) -> Corpus:
+    if name == "tweeteval-stance":
+        return _stance(data_dir, download)
     folder = data_dir / NAMED[name]
     if name.startswith("tweeteval"):
         if not all((folder / f).is_file() for f in TWEETEVAL_FILES):
             if download and not folder.exists():
                 from .hub import fetch_tweeteval
 
-                fetch_tweeteval(folder, TWEETEVAL_FILES)
+                fetch_tweeteval(folder, TWEETEVAL_FILES, NAMED[name].removeprefix("tweeteval-"))
             else:
                 missing = [f for f in TWEETEVAL_FILES if not (folder / f).is_file()]
                 raise DataError(f"{folder} lacks {', '.join(missing)} (TweetEval's layout)")
@@ -169,10 +191,36 @@ def _load_named(name: str, data_dir: Path, download: bool) -> Corpus:
     return _sst(folder, name, binary=name == "sst2")
 
 
+def tweeteval_metric(name: str) -> str | None:
+    """The official metric of a TweetEval task named like its folder (``tweeteval-irony``,
+    ``tweeteval-stance-hillary``, ``tweeteval-sentiment-binary``), or None for another name."""
+    match = re.fullmatch(r"tweeteval-([a-z]+)(-[a-z]+)?", name)
+    return TWEETEVAL_TASKS.get(match.group(1)) if match else None
+
+
 def _tweeteval(folder: Path, name: str) -> Corpus:
     labels = read_tweeteval_mapping(folder)
     splits = {s: read_tweeteval(folder, s, labels) for s in SPLITS}
-    return Corpus(name, labels, splits, "macro_recall", [folder / f for f in TWEETEVAL_FILES])
+    metric = tweeteval_metric(folder.name) or tweeteval_metric(name) or "macro_recall"
+    return Corpus(name, labels, splits, metric, [folder / f for f in TWEETEVAL_FILES])
+
+
+def _stance(data_dir: Path, download: bool) -> Corpus:
+    """The five stance targets as one dataset, each text prefixed with ``target: ``; ids get
+    the target as a prefix too (``abortion/17``), so that they stay unique."""
+    parts = [_load_named(f"tweeteval-stance-{target}", data_dir, download) for target in STANCE_TARGETS]
+    labels = parts[0].label_names
+    if any(part.label_names != labels for part in parts):
+        raise DataError("the five tweeteval-stance-* folders need the same mapping.txt")
+    splits = {}
+    for split in SPLITS:
+        merged = Examples()
+        for target, part in zip(STANCE_TARGETS, parts):
+            examples = part.splits[split]
+            merged.extend(Examples([f"{target}: {text}" for text in examples.texts], list(examples.labels),
+                                   [f"{target}/{i}" for i in examples.ids]))
+        splits[split] = merged
+    return Corpus("tweeteval-stance", labels, splits, "stance_f1", [f for part in parts for f in part.files])
 
 
 def _sst(folder: Path, name: str, binary: bool) -> Corpus:

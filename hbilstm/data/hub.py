@@ -1,4 +1,4 @@
-"""Fetching TweetEval sentiment from the Hugging Face Hub, once, into the data directory.
+"""Fetching a TweetEval task from the Hugging Face Hub, once, into the data directory.
 
 Offline, this must fail at once with one line, not after ``datasets``' retries (about 27 s of
 ``Retrying in 8s`` lines). So: with ``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE`` set, the Hub
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import DataError
 
-HUB_ID, HUB_CONFIG = "cardiffnlp/tweet_eval", "sentiment"
+HUB_ID = "cardiffnlp/tweet_eval"  # one configuration per task: sentiment, irony, stance_hillary, ...
 PROBE_TIMEOUT_S = 3.0
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -48,16 +48,17 @@ def hub_unreachable(timeout: float = PROBE_TIMEOUT_S) -> str | None:
         return f"{endpoint} unreachable: {exc or type(exc).__name__}"
 
 
-def fetch_tweeteval(folder: Path, files: list[str]) -> None:
-    """Download TweetEval sentiment into ``folder`` as ``files`` (TweetEval's own layout).
+def fetch_tweeteval(folder: Path, files: list[str], task: str = "sentiment") -> None:
+    """Download a TweetEval task (``sentiment``, ``irony``, ``stance-hillary``, ...) into
+    ``folder`` as ``files`` (TweetEval's own layout).
 
     Written to a temporary folder and renamed into place, so a failed download leaves nothing.
     """
     def refuse(why: str) -> DataError:
         return DataError(
-            f"dataset 'tweeteval-sentiment' is not in {folder} and could not be downloaded from the Hub "
-            f"({why}); put {', '.join(files)} there (TweetEval's datasets/sentiment folder), or point "
-            f"--data-dir or HBILSTM_DATA_DIR at the folder that holds tweeteval-sentiment/"
+            f"dataset 'tweeteval-{task}' is not in {folder} and could not be downloaded from the Hub "
+            f"({why}); put {', '.join(files)} there (TweetEval's datasets/{task.replace('-', '/')} folder), "
+            f"or point --data-dir or HBILSTM_DATA_DIR at the folder that holds tweeteval-{task}/"
         )
 
     if not offline_mode():
@@ -67,7 +68,7 @@ def fetch_tweeteval(folder: Path, files: list[str]) -> None:
     try:
         import datasets
 
-        hub = datasets.load_dataset(HUB_ID, HUB_CONFIG)
+        hub = datasets.load_dataset(HUB_ID, task.replace("-", "_"))
     except Exception as exc:  # offline, hub down, no such dataset: all one answer for the user
         why = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise refuse(why) from None

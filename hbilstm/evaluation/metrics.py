@@ -1,20 +1,28 @@
 """Classification metrics, computed with scikit-learn.
 
-``macro_recall`` (recall averaged over classes, each class counting equally) is TweetEval's
-official sentiment metric; ``accuracy`` is SST's. Macro averages run over the classes present in
-the gold labels: a 3-class model scored on binary data is averaged over those two classes.
+TweetEval's official metrics (its ``evaluation_script.py``, which reads scikit-learn's
+``classification_report``): ``macro_recall`` (recall averaged over classes, each counting
+equally) for sentiment; ``macro_f1`` for emoji, emotion, hate and offensive; ``irony_f1``, the F1
+of the ``irony`` class, for irony; ``stance_f1``, the mean of the F1 of ``against`` and of
+``favor``, for stance (over the five targets' predictions pooled). ``accuracy`` is SST's. Macro
+averages run over the classes present in the gold labels: a 3-class model scored on binary data
+is averaged over those two classes.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "macro_recall": "macro-recall"}
+METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "macro_recall": "macro-recall",
+                "irony_f1": "F1 of irony", "stance_f1": "F1 of against and favor"}
+# The class-wise official metrics, and the classes whose F1 they average.
+CLASS_F1 = {"irony_f1": ("irony",), "stance_f1": ("against", "favor")}
 CALIBRATION_BINS = 15  # as Guo et al. (2017), "On calibration of modern neural networks", bin them
 
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], label_names: Sequence[str]) -> dict:
-    """Accuracy, macro precision/recall/F1, per-class scores and the confusion matrix.
+    """Accuracy, macro precision/recall/F1, per-class scores and the confusion matrix, and the
+    class-wise official metrics (:data:`CLASS_F1`) where ``label_names`` has their classes.
 
     Macro scores average over the classes that occur in ``y_true`` (listed as ``macro_over``);
     predicting a class the data lacks still counts as an error against the true class. Every
@@ -32,7 +40,10 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], label_n
     macro = (0.0, 0.0, 0.0)
     if present:
         macro = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    class_f1 = {metric: float(sum(f1[label_names.index(c)] for c in classes) / len(classes))
+                for metric, classes in CLASS_F1.items() if all(c in label_names for c in classes)}
     return {
+        **class_f1,  # irony_f1, stance_f1: where the labels have those classes
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
         "macro_precision": float(macro[0]),

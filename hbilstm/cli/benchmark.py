@@ -1,0 +1,77 @@
+"""``hbilstm benchmark``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import options
+from ._app import app, stderr, user_errors
+
+
+@app.command()
+@user_errors
+def benchmark(
+    suite: str = typer.Argument(..., metavar="SUITE", help="The benchmark: tweeteval (its seven tasks)."),
+    out: Path = options.output("Folder for the runs, the leaderboard and the prediction files, e.g. "
+                               "reports/tweeteval.", "--out", required=True, metavar="DIR"),
+    tasks: Optional[str] = typer.Option(
+        None, "--tasks", metavar="TASK,TASK,...",
+        help="Some of emoji, emotion, hate, irony, offensive, sentiment, stance.  [default: all seven]"),
+    seeds: int = typer.Option(3, "--seeds", min=1, metavar="N", help="Seeds per task (1..N)."),
+    config: Optional[Path] = options.config(),
+    data_dir: Optional[str] = options.data_dir(),
+    sets: List[str] = options.sets("epochs=5 (the same for every task)"),
+    jobs: int = options.jobs(),
+    retry_failed: bool = options.retry_failed(),
+) -> None:
+    """Train every TweetEval task with one recipe and write the leaderboard.
+
+    Each task and seed is an ordinary run directory under OUT/runs/, trained with the same
+    recipe (--config, --set) and stopped early and scored on test once by the task's official
+    metric. OUT gets leaderboard.md, .html, .csv and a bar chart (.png), with TweetEval's
+    published rows and ALL(TE), the mean of the seven tasks, beside ours (mean ± sd over seeds),
+    and predictions/ in the layout TweetEval's scorer reads. Rerunning the command skips finished
+    runs and resumes unfinished ones.
+
+    Examples:
+
+    \b
+      hbilstm benchmark tweeteval -o reports/tweeteval --seeds 3
+      hbilstm benchmark tweeteval -o reports/small --tasks irony,emotion --seeds 1 --set epochs=3
+    """
+    from ..config import load_config
+    from ..errors import ConfigError
+    from ..study.sweep import check_reusable, locate_base, parse_values, run_sweep, save_sweep
+    from ..study.tweeteval import parse_tasks, plan_benchmark, record_session, write_leaderboard
+    from ._progress import SweepProgress
+
+    started = time.perf_counter()
+    if suite != "tweeteval":
+        raise ConfigError(f"unknown benchmark {suite!r}; the benchmarks are: tweeteval")
+    chosen = parse_tasks(tasks)
+    fixed = {}
+    for pair in sets:
+        key, raw = options.split_set(pair)
+        values = parse_values(raw)
+        if len(values) != 1 or key in ("data", "seed"):
+            raise ConfigError(f"--set {key}: one value, the same for every task (the tasks and seeds are the sweep)")
+        fixed[key] = values[0]
+    base = locate_base(out, load_config(config, {"data_dir": data_dir, **fixed}))
+    runs = plan_benchmark(base, chosen, seeds, out)
+    check_reusable(runs)  # before anything is written or trained
+    command = " ".join(["hbilstm", *sys.argv[1:]])
+    save_sweep(out, base, {"data": [f"tweeteval-{t}" for t in chosen], "seed": list(range(1, seeds + 1))},
+               ["hbilstm", *sys.argv[1:]])
+    console = stderr()
+    try:
+        with SweepProgress(console, runs) as progress:
+            run_sweep(runs, jobs=jobs, retry_failed=retry_failed, progress=progress)
+    finally:
+        record_session(out, time.perf_counter() - started)
+    paths = write_leaderboard(out, command, base.data_dir)
+    console.print(f"leaderboard: {paths['markdown']}, {paths['html']}, {paths['csv']} and {paths['plot']}")

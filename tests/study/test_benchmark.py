@@ -1,0 +1,85 @@
+"""hbilstm benchmark tweeteval (issue 30, item 2): over two tasks cut to a few hundred training
+tweets, the leaderboard files, the prediction files in the layout TweetEval's scorer reads (and
+scoring what the leaderboard says), a rerun that trains nothing again, and bad task names."""
+
+import csv
+import json
+
+import pytest
+from conftest import SHARED
+from typer.testing import CliRunner
+
+from hbilstm.cli import app
+from hbilstm.data.corpora import STANCE_TARGETS
+from hbilstm.study.tweeteval import PUBLISHED, TASKS, leaderboard_rows, parse_tasks
+
+runner = CliRunner()
+TINY = ["--set", "epochs=1", "--set", "hidden=8", "--set", "max_train=200", "--set", "ngram_buckets=4096"]
+
+
+def official_from_files(task, prediction_files):
+    from sklearn.metrics import classification_report
+
+    folders = [f"tweeteval-stance-{t}" for t in STANCE_TARGETS] if task == "stance" else [f"tweeteval-{task}"]
+    gold = [int(x) for f in folders for x in (SHARED / f / "test_labels.txt").read_text().split()]
+    predicted = [int(x) for path in prediction_files for x in path.read_text().split()]
+    assert len(predicted) == len(gold)  # every test tweet once, in the order of the test files
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    if task == "stance":
+        return 100 * (report["1"]["f1-score"] + report["2"]["f1-score"]) / 2
+    return 100 * report["1"]["f1-score"]
+
+
+def test_a_benchmark_over_two_tasks_writes_the_leaderboard_and_the_scorers_files_and_resumes(tmp_path):
+    out = tmp_path / "bench"
+    command = ["benchmark", "tweeteval", "-o", str(out), "--tasks", "irony,stance", "--seeds", "2",
+               "--data-dir", str(SHARED), *TINY]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv", "leaderboard.png"):
+        assert (out / name).stat().st_size > 0
+    rows = {row["system"]: row for row in csv.DictReader((out / "leaderboard.csv").open())}
+    assert set(rows) == {*PUBLISHED, "hbilstm"} and rows["LSTM"]["all_te"] == "56.5000"
+    ours = rows["hbilstm"]
+    assert ours["all_te"] == "" and ours["emoji"] == ""  # five tasks not run: no ALL(TE)
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert len(runs) == 4
+    for task in ("irony", "stance"):
+        seed_one = json.loads((out / "runs" / f"s1-data=tweeteval-{task}" / "results.json").read_text())
+        seed_two = json.loads((out / "runs" / f"s2-data=tweeteval-{task}" / "results.json").read_text())
+        metric = seed_one["metric"]
+        assert metric == {"irony": "irony_f1", "stance": "stance_f1"}[task]
+        mean = 100 * (seed_one["test"][metric] + seed_two["test"][metric]) / 2
+        assert float(ours[task]) == pytest.approx(mean, abs=1e-3)
+        files = ([out / "predictions" / "stance" / f"{t}.txt" for t in STANCE_TARGETS] if task == "stance"
+                 else [out / "predictions" / f"{task}.txt"])
+        # the files hold the first seed's predictions: the scorer gives its score
+        assert official_from_files(task, files) == pytest.approx(100 * seed_one["test"][metric], abs=1e-6)
+    page = (out / "leaderboard.md").read_text()
+    assert "| irony | F1 of irony | 1, 2 |" in page and "Time on the machine" in page
+
+    models = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/model.pt")}
+    again = runner.invoke(app, command)
+    assert again.exit_code == 0, again.output
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/model.pt")} == models  # nothing retrained
+    sessions = json.loads((out / "benchmark.json").read_text())["sessions"]
+    assert len(sessions) == 2 and all(s["seconds"] > 0 and s["machine"] for s in sessions)
+
+
+def test_an_unknown_task_or_benchmark_is_one_line_and_exit_2(tmp_path):
+    result = runner.invoke(app, ["benchmark", "tweeteval", "-o", str(tmp_path / "b"), "--tasks", "irony,sarcasm"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "sarcasm" in result.stderr
+    assert all(task in result.stderr for task in TASKS)
+    result = runner.invoke(app, ["benchmark", "glue", "-o", str(tmp_path / "b")])
+    assert result.exit_code == 2 and "tweeteval" in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_all_te_is_the_mean_of_the_seven_task_means():
+    scores = {task: {"scores": [40.0 + i, 42.0 + i]} for i, task in enumerate(TASKS)}
+    ours = leaderboard_rows(scores)[-1]
+    assert ours["system"] == "hbilstm"
+    assert ours["cells"]["irony"] == (44.0, pytest.approx(1.4142, abs=1e-4))
+    assert ours["all"] == pytest.approx(sum(41.0 + i for i in range(7)) / 7)
+    assert parse_tasks("tweeteval-irony, emoji") == ["irony", "emoji"] and parse_tasks(None) == list(TASKS)
