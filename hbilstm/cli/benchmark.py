@@ -47,7 +47,7 @@ def benchmark(
     from ..config import load_config
     from ..errors import ConfigError
     from ..study.sweep import check_reusable, locate_base, parse_values, run_sweep, save_sweep
-    from ..study.tweeteval import parse_tasks, plan_benchmark, record_session, write_leaderboard
+    from ..study.tweeteval import axes, parse_tasks, plan_benchmark, record_session, write_leaderboard
     from ._progress import SweepProgress
 
     started = time.perf_counter()
@@ -65,8 +65,7 @@ def benchmark(
     runs = plan_benchmark(base, chosen, seeds, out)
     check_reusable(runs)  # before anything is written or trained
     command = " ".join(["hbilstm", *sys.argv[1:]])
-    save_sweep(out, base, {"data": [f"tweeteval-{t}" for t in chosen], "seed": list(range(1, seeds + 1))},
-               ["hbilstm", *sys.argv[1:]])
+    save_sweep(out, base, axes(chosen, seeds), ["hbilstm", *sys.argv[1:]])
     console = stderr()
     try:
         with SweepProgress(console, runs) as progress:

@@ -58,8 +58,13 @@ def parse_tasks(raw: str | None) -> list[str]:
 
 def plan_benchmark(base: TrainConfig, tasks: list[str], seeds: int, out: Path) -> list[PlannedRun]:
     """One run per task and seed (seeds 1..``seeds``), each on ``tweeteval-<task>`` with
-    ``base``'s recipe; its metric is the task's official one unless ``base`` names another."""
-    return plan(base, {"data": [f"tweeteval-{t}" for t in tasks], "seed": list(range(1, seeds + 1))}, out)
+    ``base``'s recipe; its metric is the task's official one unless ``base`` names another.
+    Seed by seed: every task's first seed is trained before any task's second."""
+    return plan(base, axes(tasks, seeds), out)
+
+
+def axes(tasks: list[str], seeds: int) -> dict[str, list]:
+    return {"seed": list(range(1, seeds + 1)), "data": [f"tweeteval-{t}" for t in tasks]}
 
 
 def record_session(out: Path, seconds: float) -> dict:
