@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, SHARED
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 LABEL = re.compile(r"\b(?:negative|neutral|positive|uncertain)\b")
@@ -48,7 +48,13 @@ def steps(block: list[str], prompt: str = "$ ") -> list[tuple[str, list[str]]]:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, data_dir):
     folder = tmp_path_factory.mktemp("readme")
-    env = {**os.environ, "HBILSTM_DATA_DIR": str(data_dir), "HBILSTM_CACHE_DIR": str(folder / "cache"),
+    # the sentiment slice, and the real TweetEval tasks the benchmark example trains on
+    data = folder / "data"
+    data.mkdir()
+    for source in [data_dir / "tweeteval-sentiment", SHARED / "tweeteval-irony",
+                   *sorted(SHARED.glob("tweeteval-stance-*"))]:
+        (data / source.name).symlink_to(source, target_is_directory=True)
+    env = {**os.environ, "HBILSTM_DATA_DIR": str(data), "HBILSTM_CACHE_DIR": str(folder / "cache"),
            "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2", "COLUMNS": "200"}
     return folder, env
 
@@ -69,7 +75,7 @@ def test_the_readmes_examples_run_and_print_what_it_shows(workspace):
             got = [shape(line) for line in done.stdout.rstrip("\n").split("\n")]
             assert got == [shape(line) for line in expected], f"$ {command}\n{done.stdout}"
             ran.append(words[1])
-    assert ran == ["train", "evaluate", "predict", "compare"]
+    assert ran == ["train", "evaluate", "predict", "compare", "benchmark"]
 
     # the Python example, with the model the first command trained
     (block,) = blocks("python")
