@@ -70,7 +70,7 @@ def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
         row = {"carry": carry, "depth": depth, **dict(zip(extra, others)),
                "runs": len(members), "finished": len(done),
                "failed": [f"{r.name}: {r.status}" for r in members if r.status != "finished"]}
-        for name in (*METRICS, "ece"):
+        for name in dict.fromkeys((*METRICS, metric, "ece")):  # the study's metric too (irony_f1, stance_f1)
             row[f"{name}_mean"], row[f"{name}_std"], row[f"{name}_n"] = _mean_std([r.score(name, split) for r in done])
         (row["final_train_loss_mean"], row["final_train_loss_std"],
          row["final_train_loss_n"]) = _mean_std([r.final_train_loss for r in done])

@@ -83,3 +83,15 @@ def test_all_te_is_the_mean_of_the_seven_task_means():
     assert ours["cells"]["irony"] == (44.0, pytest.approx(1.4142, abs=1e-4))
     assert ours["all"] == pytest.approx(sum(41.0 + i for i in range(7)) / 7)
     assert parse_tasks("tweeteval-irony, emoji") == ["irony", "emoji"] and parse_tasks(None) == list(TASKS)
+
+
+def test_a_depth_sweep_on_a_task_with_a_class_wise_metric_writes_its_report(tmp_path):
+    """compare on irony, whose official metric is the F1 of one class, reports by that metric."""
+    out = tmp_path / "irony"
+    result = runner.invoke(app, ["compare", "-o", str(out), "--data", "tweeteval-irony", "--data-dir", str(SHARED),
+                                 "--depths", "1", "--carry", "plain,highway", "--seeds", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metric"] == "irony_f1"
+    assert all(row["irony_f1_n"] == 2 and row["irony_f1_mean"] is not None for row in summary["rows"])
+    assert "F1 of irony" in (out / "report.md").read_text()
