@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
+from hbilstm.training.graphs import SmoothedCrossEntropy
 
 VOCAB, BUCKETS, CLASSES, NGRAMS_PER_TOKEN = 20_000, 262_144, 3, 6
 
@@ -77,15 +78,6 @@ def make_model(depth: int, device: torch.device, regularised: bool = True) -> Hi
     return HighwayBiLSTMClassifier(config).to(device).train()
 
 
-def smoothed_loss(logits, labels, weight, smoothing):
-    """nn.CrossEntropyLoss(weight, label_smoothing) without its masked_select (a host sync)."""
-    logp = torch.log_softmax(logits, dim=-1)
-    row_weight = weight[labels]
-    nll = -(logp.gather(1, labels[:, None]).squeeze(1) * row_weight).sum()
-    smooth = -(logp * weight).sum()
-    return ((1 - smoothing) * nll + smoothing / logits.size(-1) * smooth) / row_weight.sum()
-
-
 class Step:
     """One training step as ``hbilstm train`` takes it: the two classifiers' losses, backward,
     clipping per classifier, fused AdamW (capturable, so that a graph can replay it)."""
@@ -96,7 +88,7 @@ class Step:
         fused = device.type in ("cpu", "cuda")
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01, fused=fused,
                                            capturable=capturable)
-        self.criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.5, 0.7, 1.1], device=device),
+        self.criterion = SmoothedCrossEntropy(torch.tensor([1.5, 0.7, 1.1], device=device),
                                              label_smoothing=0.1)
         head = set(map(id, model.ngram_head.parameters()))
         self.groups = [[p for p in model.parameters() if id(p) not in head],
@@ -105,8 +97,7 @@ class Step:
     def __call__(self, batch: dict) -> torch.Tensor:
         with torch.autocast("cuda", torch.bfloat16, enabled=self.amp, cache_enabled=False):
             logits = self.model(batch["tokens"], batch["lengths"], batch["ngrams"])
-        loss = smoothed_loss(logits[0].float(), batch["labels"], self.criterion.weight, 0.1) + \
-            smoothed_loss(logits[1].float(), batch["labels"], self.criterion.weight, 0.1)
+        loss = self.criterion(logits[0].float(), batch["labels"]) + self.criterion(logits[1].float(), batch["labels"])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for group in self.groups:
