@@ -58,6 +58,10 @@ class TrainConfig:
     freeze_embeddings: bool = False
     train_missing_vectors: bool = False
     vector_fallback: bool = False
+    init: Optional[str] = None  # a pretrained encoder (hbilstm pretrain) to start from
+    teachers: Optional[str] = None  # trained models to distil into this one (hbilstm distill), comma-separated
+    unlabelled: Optional[str] = None  # files of unlabelled tweets the teachers label too, comma-separated
+    distill_temperature: float = 2.0
     # model (defaults are the model's own)
     embedding_dim: int = _MODEL["embedding_dim"]
     hidden: int = _MODEL["hidden"]
@@ -84,6 +88,8 @@ class TrainConfig:
     ema: float = 0.0
     swa_start: int = 3  # the training recipe's (docs/journal/accuracy.md, fourth round)
     calibrate: bool = True  # fit each classifier's temperature on val after training (fifth round)
+    lr_layer_decay: float = 1.0  # discriminative fine-tuning: each lower layer's lr is this times the one above's
+    gradual_unfreeze: int = 0  # epochs between unfreezing each next layer, from the top down (0: all train)
     metric: str = "auto"
     seed: int = 13
     device: str = "auto"
@@ -94,8 +100,7 @@ class TrainConfig:
     log_to: str = "none"
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            setattr(self, f.name, _coerce(f.name, getattr(self, f.name), _field_type(f.name)))
+        coerce_fields(self)
         self._check()
 
     def _check(self) -> None:
@@ -108,6 +113,21 @@ class TrainConfig:
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        if not self.distill_temperature > 0:
+            raise ConfigError(f"distill_temperature must be positive, not {self.distill_temperature}")
+        if self.unlabelled and not self.teachers:
+            raise ConfigError("unlabelled tweets are labelled by teachers: set teachers too (hbilstm distill)")
+        if not 0.0 < self.lr_layer_decay <= 1.0:
+            raise ConfigError(f"lr_layer_decay must be in (0, 1] (1: one learning rate for every layer), "
+                              f"not {self.lr_layer_decay}")
+        if self.gradual_unfreeze < 0:
+            raise ConfigError(f"gradual_unfreeze must be at least 0, not {self.gradual_unfreeze}")
+        if self.gradual_unfreeze and self.cuda_graphs:
+            raise ConfigError("gradual_unfreeze changes which weights train from epoch to epoch, which a recorded "
+                              "CUDA graph cannot follow: set cuda_graphs false")
+        if self.init and (self.embeddings or self.vector_fallback):
+            raise ConfigError("init starts the embeddings from the pretrained encoder: leave out embeddings "
+                              "and vector_fallback")
         if self.vector_fallback and not self.embeddings:
             raise ConfigError("vector_fallback reads unknown words through pretrained vectors: set embeddings too")
         if self.char_features and self.char_features < 5:
@@ -175,8 +195,14 @@ def check_device(name: str) -> None:
         raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, not {name!r}")
 
 
-def _field_type(name: str) -> Any:
-    return typing.get_type_hints(TrainConfig)[name]
+def _field_type(name: str, kind: type = None) -> Any:
+    return typing.get_type_hints(kind or TrainConfig)[name]
+
+
+def coerce_fields(config: Any) -> None:
+    """Check (and where needed convert) every field of a config dataclass against its type."""
+    for f in fields(config):
+        setattr(config, f.name, _coerce(f.name, getattr(config, f.name), _field_type(f.name, type(config))))
 
 
 def _coerce(name: str, value: Any, kind: Any) -> Any:
@@ -205,14 +231,17 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     raise ConfigError(f"{name} must be {wanted}, not {value!r}")
 
 
-def from_dict(data: dict[str, Any], source: str = "config") -> TrainConfig:
-    known = [f.name for f in fields(TrainConfig)]
+def from_dict(data: dict[str, Any], source: str = "config", kind: type = None) -> Any:
+    """A ``kind`` of config (:class:`TrainConfig` by default) from a mapping; ConfigError naming an
+    unknown key (and the nearest known one)."""
+    kind = kind or TrainConfig
+    known = [f.name for f in fields(kind)]
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{source}: unknown key {key!r}{hint}")
-    return TrainConfig(**data)
+    return kind(**data)
 
 
 # What an option was before it existed or before its default changed, for a config a run wrote
@@ -229,8 +258,9 @@ def stored(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
-                written_by_a_run: bool = False) -> TrainConfig:
-    """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (None values skipped).
+                written_by_a_run: bool = False, kind: type = None) -> Any:
+    """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (None values skipped),
+    as a ``kind`` of config (:class:`TrainConfig` by default).
     ``written_by_a_run``: the file is a run's config.yaml, read with :func:`stored`."""
     data: dict[str, Any] = {}
     source = "config"
@@ -256,7 +286,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
-    return from_dict(data, source)
+    return from_dict(data, source, kind)
 
 
 def parse_scalar(text: str) -> Any:

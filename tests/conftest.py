@@ -41,14 +41,15 @@ def _isolated_cache(tmp_path_factory):
         os.environ["HBILSTM_CACHE_DIR"] = old
 
 
-def make_tweeteval_slice(folder: Path, train: int, val: int, test: int) -> Path:
-    """The first lines of each real TweetEval split, in TweetEval's layout."""
+def make_tweeteval_slice(folder: Path, train: int, val: int, test: int, source: Path = TWEETEVAL) -> Path:
+    """The first lines of each split of a real TweetEval task (sentiment unless ``source`` names
+    another task's folder), in TweetEval's layout."""
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", train), ("val", val), ("test", test)):
         for kind in ("text", "labels"):
-            lines = (TWEETEVAL / f"{split}_{kind}.txt").read_text(encoding="utf-8").split("\n")[:n]
+            lines = (source / f"{split}_{kind}.txt").read_text(encoding="utf-8").split("\n")[:n]
             (folder / f"{split}_{kind}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    shutil.copy(TWEETEVAL / "mapping.txt", folder / "mapping.txt")
+    shutil.copy(source / "mapping.txt", folder / "mapping.txt")
     return folder
 
 

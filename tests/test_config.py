@@ -14,6 +14,23 @@ def test_configs_default_yaml_matches_the_built_in_defaults():
     assert on_disk == TrainConfig().to_dict()
 
 
+def test_configs_pretrain_yaml_matches_the_built_in_pretraining_defaults():
+    from hbilstm.pretraining import PretrainConfig
+
+    on_disk = yaml.safe_load((REPO / "configs" / "pretrain.yaml").read_text())
+    assert on_disk == PretrainConfig().to_dict()
+    with pytest.raises(ConfigError, match="unknown key 'layerz'"):
+        load_config(None, {"layerz": 3}, kind=PretrainConfig)
+
+
+def test_every_shipped_config_loads():
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        if path.name == "pretrain.yaml":
+            continue
+        config = load_config(path)
+        assert isinstance(config, TrainConfig), path.name
+
+
 def test_file_then_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("layers: 4\nlr: 1\ncarry: plain\n")

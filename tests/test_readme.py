@@ -51,7 +51,7 @@ def workspace(tmp_path_factory, data_dir):
     # the sentiment slice, and the real TweetEval tasks the benchmark example trains on
     data = folder / "data"
     data.mkdir()
-    for source in [data_dir / "tweeteval-sentiment", SHARED / "tweeteval-irony",
+    for source in [data_dir / "tweeteval-sentiment", SHARED / "tweeteval-irony", SHARED / "tweeteval-emoji",
                    *sorted(SHARED.glob("tweeteval-stance-*"))]:
         (data / source.name).symlink_to(source, target_is_directory=True)
     env = {**os.environ, "HBILSTM_DATA_DIR": str(data), "HBILSTM_CACHE_DIR": str(folder / "cache"),
@@ -75,7 +75,7 @@ def test_the_readmes_examples_run_and_print_what_it_shows(workspace):
             got = [shape(line) for line in done.stdout.rstrip("\n").split("\n")]
             assert got == [shape(line) for line in expected], f"$ {command}\n{done.stdout}"
             ran.append(words[1])
-    assert ran == ["train", "evaluate", "predict", "compare", "benchmark"]
+    assert ran == ["train", "evaluate", "predict", "compare", "benchmark", "pretrain", "train"]
 
     # the Python example, with the model the first command trained
     (block,) = blocks("python")

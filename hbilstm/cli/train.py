@@ -44,6 +44,11 @@ def train(
     freeze_embeddings: Optional[bool] = typer.Option(
         None, "--freeze-embeddings/--train-embeddings",
         help="Keep pretrained vectors fixed, or fine-tune them."),
+    init: Optional[str] = typer.Option(
+        None, "--init", metavar="PRETRAINED",
+        help="Start the embeddings, the stack and the attention from a pretrained encoder: a run directory of "
+             "`hbilstm pretrain` (or its encoder.pt). The vocabulary is the encoder's, then the task's words it "
+             "lacks; the model's shape and the tokenizer settings must be the encoder's."),
     device: Optional[str] = options.device(None),
     seed: Optional[int] = options.train_option("seed", "N", "Random seed."),
     log_to: Optional[str] = options.train_option(
@@ -82,17 +87,13 @@ def train(
       torchrun --standalone --nproc-per-node 4 -m hbilstm train -o runs/ddp
     """
     from ..config import load_config
-    from ..evaluation.metrics import METRIC_NAMES
-    from ..export.run_export import missing_packages
     from ..training import load_run_config
-    from ..training import train as run_training
-    from ._progress import TrainProgress
 
     named = {
         "data": data, "data_dir": data_dir, "layers": layers, "hidden": hidden, "carry": carry,
         "gate_bias": gate_bias, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "dropout": dropout, "embeddings": embeddings, "freeze_embeddings": freeze_embeddings,
-        "device": device, "seed": seed, "log_to": log_to, "threads": threads,
+        "device": device, "seed": seed, "init": init, "log_to": log_to, "threads": threads,
     }
     # A flag left out must not hide the same option given with --set; a flag given wins.
     overrides = {**parse_sets(sets), **{k: v for k, v in named.items() if v is not None}}
@@ -104,6 +105,18 @@ def train(
         settings = load_run_config(out, overrides)
     else:
         settings = load_config(config, overrides)
+    run_and_report(settings, out, resume, overwrite, quiet, export)
+
+
+def run_and_report(settings, out: Optional[Path], resume: bool, overwrite: bool, quiet: bool,
+                   export: Optional[bool]) -> None:
+    """Train as ``settings`` say, with a progress bar unless ``quiet``, export unless told not to,
+    and print the best model's scores (``train`` and ``distill``)."""
+    from ..evaluation.metrics import METRIC_NAMES
+    from ..export.run_export import missing_packages
+    from ..training import train as run_training
+    from ._progress import TrainProgress
+
     missing = missing_packages() if export is not False else []
     if export and missing:
         raise ConfigError(f"--export needs {', '.join(missing)}, which hbilstm installs: pip install "

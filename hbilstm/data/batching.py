@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -161,7 +162,10 @@ class ResidentSplit:
         self.tokens = _Resident(sequences, self.device)
         self.lengths = self.tokens.lengths
         self.ngrams = _Resident(ngrams, self.device) if ngrams is not None else None
-        self.labels = torch.as_tensor(labels, dtype=torch.long).to(self.device) if labels is not None else None
+        # class ids, or (distillation) one row of class probabilities per sequence
+        soft = labels is not None and len(labels) > 0 and not isinstance(labels[0], (int, np.integer))
+        self.labels = (torch.as_tensor(labels, dtype=torch.float32 if soft else torch.long).to(self.device)
+                       if labels is not None else None)
 
     def batch(self, positions: list[int]) -> Batch:
         index_cpu = torch.as_tensor(positions, dtype=torch.long)

@@ -56,6 +56,15 @@ class Vocabulary:
             ranked = ranked[: max(0, max_size - 2)]
         return cls([PAD, UNK, *ranked])
 
+    @classmethod
+    def merged(cls, first: "Vocabulary", second: "Vocabulary", max_size: int | None = None) -> "Vocabulary":
+        """``first``'s tokens in their order (all of them, whatever ``max_size``), then those of
+        ``second`` that ``first`` lacks, in ``second``'s order, up to ``max_size`` entries in all:
+        how a task's vocabulary joins a pretrained encoder's (``hbilstm train --init``)."""
+        room = len(second) if max_size is None else max(0, max_size - len(first))
+        new = [t for t in second.tokens[2:] if t not in first][:room]
+        return cls([*first.tokens, *new])
+
     def __len__(self) -> int:
         return len(self.tokens)
 

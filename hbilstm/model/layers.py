@@ -115,6 +115,22 @@ class HighwayBiLSTMLayer(nn.Module):
             stats.append(self._stats(out[real], None if t is None else t[real], self.lesioned))
         return out
 
+    def one_way(self, x: Tensor, reverse: Tensor, backward: bool) -> Tensor:
+        """The layer in one direction only (a language model's pass, :mod:`hbilstm.model.bilm`):
+        ``(batch, time, 2 * hidden)`` holding that direction's half of the output, the other half
+        zero. Fed the same kind of output from the layer below (or the embeddings), position t of
+        the forward half depends on tokens up to t only, and of the backward half on tokens from t
+        on, whatever the weights that cross from one half to the other."""
+        lstm_in = self.input_dropout(x)
+        if backward:
+            h = gather_steps(self._direction(gather_steps(lstm_in, reverse), backward=True), reverse)
+        else:
+            h = self._direction(lstm_in, backward=False)
+        zeros = torch.zeros_like(h)
+        out = self._carry(x, torch.cat([zeros, h] if backward else [h, zeros], dim=-1))[0]
+        keep = torch.arange(self.output_size, device=out.device) >= self.output_size // 2
+        return torch.where(keep if backward else ~keep, out, 0.0)
+
     def _direction(self, x: Tensor, backward: bool) -> Tensor:
         """One direction of the LSTM over batch-first ``x``, from zero states, as a one-direction
         ``nn.LSTM`` holding that direction's weights would compute it."""

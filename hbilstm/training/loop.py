@@ -14,7 +14,7 @@ from ..config import TrainConfig
 from ..data.batching import ResidentSplit, bucket_order
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit
-from ..errors import TrainingDiverged, TrainingInterrupted
+from ..errors import ConfigError, TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, calibration, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
@@ -23,6 +23,7 @@ from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
 from .graphs import GraphedSteps, padded_inputs, uses_cuda_graphs
+from .layerwise import apply_thaw, thawed_from
 from .parts import Parts
 from .state import TrainState
 
@@ -66,6 +67,10 @@ class Trainer:
         # On one CUDA device, steps are replayed from CUDA graphs (graphs.py); else run eagerly.
         self.graphed = (GraphedSteps(self._step, device)
                         if uses_cuda_graphs(config, device, self.dist.world_size) else None)
+        if config.gradual_unfreeze and self.dist.enabled:
+            raise ConfigError("gradual_unfreeze is not supported under torchrun (DDP fixes which weights train "
+                              "when it starts); train on one process, or set gradual_unfreeze 0")
+        self.may_train = {id(p) for p in parts.model.parameters() if p.requires_grad}
 
     def fit(self, stop: threading.Event) -> None:
         config, state = self.config, self.state
@@ -73,11 +78,24 @@ class Trainer:
         while state.epoch <= config.epochs and not state.stopping.should_stop:
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state.epoch)
             order = self.dist.shard(bucket_order(lengths, config.batch_size, generator))
+            if config.gradual_unfreeze:
+                self._thaw(state.epoch)
             self.callback.epoch_start(state.epoch, config.epochs, len(order), state.step)
             self._run_epoch(order, stop)
             self._end_epoch()
             if self.dist.any(stop.is_set()):
                 self.dist.raise_together(TrainingInterrupted(self._interrupted_message()))
+
+    def _thaw(self, epoch: int) -> None:
+        """Gradual unfreezing: let the levels that train in ``epoch`` train (layerwise.py)."""
+        layers = len(self.model.layers)
+        lowest = thawed_from(epoch, self.config.gradual_unfreeze, layers)
+        apply_thaw(self.model, lowest, self.may_train)
+        if lowest != thawed_from(epoch - 1, self.config.gradual_unfreeze, layers) or epoch == 1:
+            what = ("every level" if lowest == 0 else "the top only" if lowest == layers + 1
+                    else f"layer {lowest} and the top" if lowest == layers
+                    else f"layers {lowest} to {layers} and the top")
+            self.callback.log(f"gradual unfreezing: epoch {epoch} trains {what}")
 
     def _run_epoch(self, order: list[list[int]], stop: threading.Event) -> None:
         state, dist = self.state, self.dist
@@ -145,7 +163,8 @@ class Trainer:
             for group in self.clip_groups:
                 nn.utils.clip_grad_norm_(group, config.clip)
         optimizer.step()
-        return loss_here.detach(), (logits.detach().argmax(-1) == labels).sum()
+        hard = labels if labels.dim() == 1 else labels.argmax(-1)  # distillation: the teachers' choice
+        return loss_here.detach(), (logits.detach().argmax(-1) == hard).sum()
 
     def _fold(self, sums: list, started: float) -> None:
         """Move the sums since the last fold (loss, correct, rows, tokens; over every rank) into

@@ -21,6 +21,8 @@ from ..model import HighwayBiLSTMClassifier, ModelConfig
 from ..model.chars import spell
 from .averaging import EpochAverage, WeightAverage
 from .graphs import SmoothedCrossEntropy, uses_cuda_graphs
+from .layerwise import layer_groups
+from .warm_start import load_encoder, merged_vocabulary, start_from
 
 
 @dataclass
@@ -61,14 +63,20 @@ def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device,
     b_T from its negative start toward 0 (opening every gate) and k toward 0, undoing the
     initialisation the carries depend on. The embedding's padding row is zero and gets no
     gradient, so decay keeps it zero. ``undecayed`` parameters are not decayed either (an
-    embedding whose pretrained rows are frozen: decay would shrink them).
+    embedding whose pretrained rows are frozen: decay would shrink them). With ``lr_layer_decay``
+    below 1, each level of the model learns at its own rate (:mod:`hbilstm.training.layerwise`).
     """
-    trainable = [p for p in model.parameters() if p.requires_grad]
     keep = {id(p) for p in undecayed}
-    groups = [
-        {"params": [p for p in trainable if p.dim() >= 2 and id(p) not in keep], "weight_decay": config.weight_decay},
-        {"params": [p for p in trainable if p.dim() < 2 or id(p) in keep], "weight_decay": 0.0},
-    ]
+    groups = []
+    # With lr_layer_decay < 1, a group per level (embeddings, each layer, the top), each at its rate.
+    for level, params, lr in layer_groups(model, config.lr, config.lr_layer_decay):
+        trainable = [p for p in params if p.requires_grad]
+        groups += [
+            {"params": [p for p in trainable if p.dim() >= 2 and id(p) not in keep],
+             "weight_decay": config.weight_decay, "lr": lr, "level": level},
+            {"params": [p for p in trainable if p.dim() < 2 or id(p) in keep], "weight_decay": 0.0, "lr": lr,
+             "level": level},
+        ]
     # The fused AdamW updates every parameter in one kernel: on the CPU its step is ten times
     # faster than the per-parameter loop (benchmarks.md), which matters with a large embedding.
     # capturable: the step keeps its count on the device, so that a CUDA graph can record it.
@@ -84,10 +92,21 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     tokenizer_config = tokenizer_config_for(config)
     encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets)
     vocab = vocabulary_from_payload(resume_state, RESUME_FILE) if resume_state else None
+    pretrained = load_encoder(config, tokenizer_config) if config.init and resume_state is None else None
+    extend = (with_vector_fallback(config.embeddings) if config.vector_fallback
+              else merged_vocabulary(pretrained, config.max_vocab) if pretrained is not None else None)
     data = prepare_training_data(
         corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,
-        config.max_train, with_vector_fallback(config.embeddings) if config.vector_fallback else None,
+        config.max_train, extend,
     )
+    if config.teachers:
+        from ..data.corpora import resolve_data_dir
+        from ..data.pipeline import training_splits
+        from .distillation import distillation_split
+
+        train_examples = training_splits(corpus, config.val_fraction, config.seed, config.max_train)["train"]
+        data.train = distillation_split(config, train_examples, data.train, corpus, encoder, data.vocab,
+                                        resolve_data_dir(config.data_dir), str(device), log)
     cache = encoder.cache
     if data.vocab.fallback is not None:
         log(f"vector fallback: {len(data.vocab.fallback):,} keys of {config.embeddings} read as their nearest "
@@ -127,6 +146,11 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     if vectors is not None:
         with torch.no_grad():
             model.embedding.weight.copy_(vectors.weights)
+    if pretrained is not None:
+        taken = start_from(pretrained, model, data.vocab)
+        embedding_info = {"init": taken}
+        log(f"init: {taken['weights']} weights from {taken['encoder']}; vocabulary {taken['words_pretrained']:,} "
+            f"words pretrained, {taken['words_new']:,} new from {corpus.name} train")
     frozen_rows = None
     if config.freeze_embeddings:
         if config.train_missing_vectors:  # only the pretrained rows stay fixed
@@ -146,7 +170,7 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     if frozen_rows is not None:
         freeze_rows(model.embedding.weight, frozen_rows)
     weights = None
-    if config.class_weights == "balanced":
+    if config.class_weights == "balanced" and not config.teachers:  # a student learns the teachers' weighting
         weights = class_weights(data.train.labels, len(corpus.label_names)).to(device)
     metric = corpus.metric if config.metric == "auto" else config.metric
     log(
@@ -163,8 +187,13 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     # (SmoothedCrossEntropy is nn.CrossEntropyLoss without a host sync, so that a CUDA graph can
     # record the step: graphs.py.)
     head_criterion = SmoothedCrossEntropy(weights) if config.ngram_buckets else None
-    return Parts(data, metric, tokenizer_config, model_config, model, optimizer,
-                 SmoothedCrossEntropy(weights, config.label_smoothing), embedding_info,
+    criterion = SmoothedCrossEntropy(weights, config.label_smoothing)
+    if config.teachers:
+        from .distillation import DistillationLoss
+
+        criterion = DistillationLoss(config.distill_temperature)
+        head_criterion = DistillationLoss(config.distill_temperature) if config.ngram_buckets else None
+    return Parts(data, metric, tokenizer_config, model_config, model, optimizer, criterion, embedding_info,
                  average, frozen_rows, head_criterion)
 
 

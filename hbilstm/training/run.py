@@ -44,6 +44,7 @@ from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
 from .parts import build
 from .state import TrainState
+from .warm_start import encoder_path
 
 if TYPE_CHECKING:
     from ..tracking.base import Tracker
@@ -91,7 +92,7 @@ def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> T
 
 
 @contextlib.contextmanager
-def _stop_signals() -> Iterator[threading.Event]:
+def stop_signals() -> Iterator[threading.Event]:
     """Turn the first SIGINT/SIGTERM into a flag checked between batches; a second SIGINT
     interrupts at once."""
     stop = threading.Event()
@@ -209,6 +210,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
     device = dist.device(resolve_device(config.device))
     if config.embeddings and not (Path(config.embeddings).is_file() or is_spacy_source(config.embeddings)):
         raise ConfigError(f"embeddings: {config.embeddings}: no such file, folder or installed package")
+    if config.init:
+        encoder_path(config.init)  # a missing encoder is named before the run directory is touched
+    for teacher in (config.teachers or "").split(","):
+        if teacher.strip() and not Path(teacher.strip()).exists():
+            raise ConfigError(f"teacher {teacher.strip()}: no such run directory or model")
     corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
     dist.start(device)
     try:
@@ -267,7 +273,7 @@ def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
                   has_test=parts.data.test is not None,
                   layer_stats=lambda: layer_statistics(parts.model, parts.data.val.ids, device=device))
     trainer = Trainer(config, parts, corpus, device, state, checkpoints, tracker.listen(callback), dist)
-    with _stop_signals() as stop:
+    with stop_signals() as stop:
         trainer.fit(stop)
 
     stopping = state.stopping

@@ -16,8 +16,8 @@ from hbilstm.errors import DataError
 
 runner = CliRunner()
 TINY = ["--hidden", "8", "--set", "embedding_dim=12", "--set", "min_freq=1", "--batch-size", "32"]
-COMMANDS = ["train", "evaluate", "predict", "export", "ensemble", "serve", "compare", "report", "benchmark", "analyze",
-            "data"]
+COMMANDS = ["train", "pretrain", "evaluate", "predict", "export", "ensemble", "distill", "serve", "compare", "report",
+            "benchmark", "analyze", "data"]
 
 
 def small_table_dataset(folder):

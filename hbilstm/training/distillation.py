@@ -1,0 +1,102 @@
+"""Distillation (``hbilstm distill``, or ``train`` with ``teachers``): one student learns the
+averaged, temperature-softened probabilities of several trained models (Hinton et al., 2015), over
+the task's training tweets and any unlabelled tweets given (Tang et al., 2019, distilled BERT into
+a BiLSTM so), so that an ensemble's accuracy ships as one model of the usual size and speed.
+
+The student's loss is the cross-entropy between the teachers' mean softened distribution and its
+own at the same temperature T, times T² (so that its gradients keep their scale as T changes); it
+learns from no hard label. Model selection, calibration and every score still use the task's
+real val and test labels. Unlabelled tweets found in a val or test split of the task or of any
+TweetEval task are dropped first.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import TrainConfig
+from ..data.corpora import Corpus
+from ..data.pipeline import EncodedSplit, Encoder, encode, encode_ngrams
+from ..data.readers import Examples
+from ..data.unlabelled import POOL_TASKS, held_out_keys, normalised, read_texts
+from ..errors import ConfigError
+
+
+class DistillationLoss(nn.Module):
+    """``T² · mean over rows of −Σ_c q_c log softmax(z / T)_c`` for soft targets ``q`` ``(rows,
+    classes)``; hard class ids are read as one-hot targets."""
+
+    weight = None  # no class weights: the teachers' probabilities carry whatever weighting they learnt
+
+    def __init__(self, temperature: float = 2.0):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        if targets.dim() == 1:
+            targets = nn.functional.one_hot(targets, logits.size(-1)).to(logits.dtype)
+        logp = torch.log_softmax(logits / self.temperature, dim=-1)
+        return -(targets * logp).sum(-1).mean() * self.temperature ** 2
+
+
+def softened(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``probs`` as the same logits divided by ``temperature`` would give: ``p^(1/T)``, normalised."""
+    logits = np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def teacher_targets(teachers: Sequence[str], texts: Sequence[str], label_names: Sequence[str], temperature: float,
+                    device: str, log: Callable[[str], None]) -> np.ndarray:
+    """The teachers' mean softened probabilities ``(texts, classes)``; ConfigError when a teacher's
+    classes differ from the task's."""
+    from ..loading import load
+
+    total = np.zeros((len(texts), len(label_names)))
+    for path in teachers:
+        teacher = load(path, backend="torch", device=device)
+        if list(teacher.label_names) != list(label_names):
+            raise ConfigError(f"teacher {path} predicts {', '.join(teacher.label_names)}, the task has "
+                              f"{', '.join(label_names)}")
+        total += softened(teacher.predict_probs(list(texts)), temperature)
+        log(f"teacher {path}: scored {len(texts):,} tweets")
+    return total / len(teachers)
+
+
+def unlabelled_texts(config: TrainConfig, corpus: Corpus, data_dir) -> tuple[list[str], int]:
+    """The unlabelled files' tweets, less those in a val or test split of the task or of any
+    TweetEval task; and how many were dropped."""
+    files = [f.strip() for f in (config.unlabelled or "").split(",") if f.strip()]
+    if not files:
+        return [], 0
+    held, _ = held_out_keys(data_dir, POOL_TASKS)
+    for split in ("val", "test"):
+        if split in corpus.splits:
+            held.update(normalised(t) for t in corpus.splits[split].texts)
+    texts = [t for f in files for t in read_texts(f)]
+    kept = [t for t in texts if normalised(t) not in held]
+    return kept, len(texts) - len(kept)
+
+
+def distillation_split(config: TrainConfig, train_examples: Examples, train: EncodedSplit, corpus: Corpus,
+                       encoder: Encoder, vocab, data_dir, device: str, log: Callable[[str], None]) -> EncodedSplit:
+    """The student's training split: the task's training tweets and the unlabelled ones, each
+    with the teachers' soft targets as its label."""
+    teachers = [t.strip() for t in config.teachers.split(",") if t.strip()]
+    extra, dropped = unlabelled_texts(config, corpus, data_dir)
+    if config.unlabelled:
+        log(f"unlabelled: {len(extra):,} tweets ({dropped:,} dropped as val or test tweets)")
+    targets = teacher_targets(teachers, list(train_examples.texts) + extra, corpus.label_names,
+                              config.distill_temperature, device, log)
+    tokens = encoder.cache.tokenize(extra) if extra else []
+    ids = train.ids + encode(tokens, vocab, config.max_tokens)
+    ngrams = None
+    if train.ngrams is not None:
+        ngrams = train.ngrams + (encode_ngrams(tokens, config.ngram_buckets, config.max_tokens) or [])
+    row_ids = train.row_ids + [f"unlabelled-{i + 1}" for i in range(len(extra))]
+    return EncodedSplit(ids, targets.astype(np.float32).tolist(), row_ids, ngrams)

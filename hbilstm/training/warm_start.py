@@ -1,0 +1,73 @@
+"""``train --init``: starting a classifier from a pretrained encoder (``hbilstm pretrain``).
+
+The rule for the vocabulary: the encoder's, in its order, then the task's own training words
+(those ``min_freq`` keeps) that it lacks, up to ``max_vocab`` entries in all (the encoder's words
+are always kept). A word in both keeps its pretrained vector; a new word's row starts fresh. The
+embeddings, the stack and the attention are the encoder's; the classifiers (the stack's, the n-gram
+one) start fresh, as they answer another question.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..checkpoint import load_checkpoint, vocabulary_from_payload
+from ..config import TrainConfig
+from ..data.tokenizer import TokenizerConfig
+from ..data.vocab import Vocabulary
+from ..errors import CheckpointError, ConfigError
+from ..model.bilm import transfer
+
+ENCODER_FILE = "encoder.pt"
+SHAPE = ("embedding_dim", "hidden", "layers", "carry", "char_features")
+
+
+def encoder_path(init: str | Path) -> Path:
+    """The encoder file a run directory of ``hbilstm pretrain`` holds, or the file given."""
+    path = Path(init)
+    if path.is_dir():
+        if not (path / ENCODER_FILE).is_file():
+            raise ConfigError(f"init: {path} holds no {ENCODER_FILE}; give a run directory of hbilstm pretrain "
+                              "(or its encoder.pt)")
+        return path / ENCODER_FILE
+    if not path.exists():
+        raise ConfigError(f"init: {path}: no such pretraining run or encoder file")
+    return path
+
+
+def load_encoder(config: TrainConfig, tokenizer_config: TokenizerConfig) -> dict:
+    """The encoder ``config.init`` names, checked against the run: the same tokenizer settings and
+    model shape (ConfigError naming the first difference)."""
+    path = encoder_path(config.init)
+    try:
+        payload = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise ConfigError(f"init: {exc}") from None
+    if TokenizerConfig.from_dict(payload["tokenizer"]) != tokenizer_config:
+        theirs = TokenizerConfig.from_dict(payload["tokenizer"]).to_dict()
+        name = next(k for k, v in tokenizer_config.to_dict().items() if theirs.get(k) != v)
+        raise ConfigError(f"init: the encoder was pretrained with {name} {theirs.get(name)}, this run has "
+                          f"{getattr(tokenizer_config, name)}: tokenize as it did (--set {name}={theirs.get(name)})")
+    shape = payload["model_config"]
+    for name in SHAPE:
+        if shape.get(name, 0) != getattr(config, name):
+            raise ConfigError(f"init: the encoder has {name} {shape.get(name)}, this run {getattr(config, name)}: "
+                              f"train with --set {name}={shape.get(name)}, or pretrain an encoder of this shape")
+    payload["path"] = str(path)
+    return payload
+
+
+def merged_vocabulary(payload: dict, max_vocab: int):
+    """The vocabulary rule of the module's docstring, as ``extend_vocab`` for the data pipeline."""
+    encoder_vocab = vocabulary_from_payload(payload, payload.get("path", "encoder"))
+    return lambda task_vocab: Vocabulary.merged(encoder_vocab, task_vocab, max_vocab)
+
+
+def start_from(payload: dict, model, vocab: Vocabulary) -> dict:
+    """Load the encoder's weights into ``model`` (whose vocabulary is ``vocab``, merged by the
+    rule); what was taken, for the log and the manifest."""
+    encoder_vocab = vocabulary_from_payload(payload)
+    rows = [encoder_vocab.id(t) if t in encoder_vocab else -1 for t in vocab.tokens]
+    taken = transfer(payload["state_dict"], model, rows)
+    return {"encoder": payload.get("path"), "weights": len(taken), "words_pretrained": sum(r >= 0 for r in rows),
+            "words_new": sum(r < 0 for r in rows), "attention": any(n.startswith("attention.") for n in taken)}
