@@ -108,11 +108,11 @@ class TrainConfig:
             self.model_config(vocab_size=1, num_classes=1, embedding_dim=self.embedding_dim)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        at_least = {"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 1, "patience": 0,
-                    "threads": 0, "max_train": 0, "swa_start": 0}
-        for name, low in at_least.items():
-            if getattr(self, name) < low:
-                raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
+        check_ranges(self, at_least={"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 1,
+                                     "patience": 0, "threads": 0, "max_train": 0, "swa_start": 0},
+                     positive=("lr",), non_negative=("weight_decay", "clip"),
+                     choices={"class_weights": CLASS_WEIGHTS, "metric": METRIC_CHOICES, "lexicon": LEXICONS,
+                              "log_to": LOG_TO_CHOICES})
         if not self.distill_temperature > 0:
             raise ConfigError(f"distill_temperature must be positive, not {self.distill_temperature}")
         if self.unlabelled and not self.teachers:
@@ -142,18 +142,6 @@ class TrainConfig:
             raise ConfigError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
-        for name in ("lr",):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
-        for name in ("weight_decay", "clip"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be zero or positive, not {getattr(self, name)}")
-        for name, choices in (("class_weights", CLASS_WEIGHTS), ("metric", METRIC_CHOICES), ("lexicon", LEXICONS),
-                              ("log_to", LOG_TO_CHOICES)):
-            if getattr(self, name) not in choices:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}"
-                )
         check_device(self.device)
 
     def model_config(self, vocab_size: int, num_classes: int, embedding_dim: int) -> ModelConfig:
@@ -187,6 +175,25 @@ class TrainConfig:
 
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+def check_ranges(options: Any, *, at_least: dict[str, int | float], positive: tuple[str, ...],
+                 non_negative: tuple[str, ...], choices: dict[str, tuple[str, ...]]) -> None:
+    """A ConfigError naming the first option of ``options`` out of its range: below its
+    ``at_least`` value, not above zero (``positive``), below zero (``non_negative``) or not one
+    of its ``choices``."""
+    for name, low in at_least.items():
+        if getattr(options, name) < low:
+            raise ConfigError(f"{name} must be at least {low}, not {getattr(options, name)}")
+    for name in positive:
+        if not getattr(options, name) > 0:
+            raise ConfigError(f"{name} must be positive, not {getattr(options, name)}")
+    for name in non_negative:
+        if getattr(options, name) < 0:
+            raise ConfigError(f"{name} must be zero or positive, not {getattr(options, name)}")
+    for name, allowed in choices.items():
+        if getattr(options, name) not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(options, name)!r}")
 
 
 def check_device(name: str) -> None:

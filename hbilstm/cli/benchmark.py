@@ -28,6 +28,10 @@ def benchmark(
     sets: List[str] = options.sets("epochs=5 (the same for every task)"),
     jobs: int = options.jobs(),
     retry_failed: bool = options.retry_failed(),
+    engine: str = options.sweep_engine(),
+    address: Optional[str] = options.ray_address(),
+    cpus_per_run: int = options.cpus_per_run(),
+    gpus_per_run: float = options.gpus_per_run(),
 ) -> None:
     """Train every TweetEval task with one recipe and write the leaderboard.
 
@@ -43,6 +47,7 @@ def benchmark(
     \b
       hbilstm benchmark tweeteval -o reports/tweeteval --seeds 3
       hbilstm benchmark tweeteval -o reports/small --tasks irony,emotion --seeds 1 --set epochs=3
+      hbilstm benchmark tweeteval -o reports/tweeteval --engine ray --cpus-per-run 2
     """
     from ..config import load_config
     from ..errors import ConfigError
@@ -54,6 +59,7 @@ def benchmark(
     if suite != "tweeteval":
         raise ConfigError(f"unknown benchmark {suite!r}; the benchmarks are: tweeteval")
     chosen = parse_tasks(tasks)
+    ray = options.ray_engine(engine, address, cpus_per_run, gpus_per_run, jobs)
     fixed = {}
     for pair in sets:
         key, raw = options.split_set(pair)
@@ -69,7 +75,8 @@ def benchmark(
     console = stderr()
     try:
         with SweepProgress(console, runs) as progress:
-            run_sweep(runs, jobs=jobs, retry_failed=retry_failed, progress=progress)
+            run_sweep(runs, jobs=jobs, retry_failed=retry_failed, progress=progress,
+                      engine=ray)
     finally:
         record_session(out, time.perf_counter() - started)
     paths = write_leaderboard(out, command, base.data_dir)

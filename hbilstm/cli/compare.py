@@ -42,13 +42,15 @@ _COMPARE = """Train a depth sweep (carry x depth x seed) and write its report.
     --hidden 64 fixes it. Each run is an ordinary run directory under OUT/runs/. Rerunning the
     same command skips finished runs and resumes unfinished ones. With --log-to tensorboard each
     run logs to OUT/runs/<run>/tensorboard: tensorboard --logdir OUT/runs shows them side by side.
+    With --engine ray each run is a Ray task (--cpus-per-run, --gpus-per-run; on a cluster, OUT
+    must be on storage every node sees).
 
     Examples:
 
     \b
       hbilstm compare -o reports/depth --config configs/compare.yaml
       hbilstm compare -o reports/small --depths 1,4 --carry plain,highway --seeds 3
-      hbilstm compare -o reports/bias --depths 8 --carry highway --gate-bias -1,-2,-3
+      hbilstm compare -o reports/depth --engine ray --address ray://head:10001 --gpus-per-run 0.25
     """
 
 
@@ -82,12 +84,17 @@ def compare(
     sets: List[str] = options.sets("hidden=32 (one value fixes it, a comma list sweeps it)"),
     jobs: int = options.jobs(),
     retry_failed: bool = options.retry_failed(),
+    engine: str = options.sweep_engine(),
+    address: Optional[str] = options.ray_address(),
+    cpus_per_run: int = options.cpus_per_run(),
+    gpus_per_run: float = options.gpus_per_run(),
 ) -> None:
     from ..config import load_config
     from ..study.report import build_report
     from ..study.sweep import check_reusable, locate_base, parse_values, plan, run_sweep, save_sweep
     from ._progress import SweepProgress
 
+    ray = options.ray_engine(engine, address, cpus_per_run, gpus_per_run, jobs)
     extra = parse_extra_options(list(ctx.args))
     for pair in sets:
         key, raw = options.split_set(pair)
@@ -107,7 +114,8 @@ def compare(
     save_sweep(out, base, axes, ["hbilstm", *sys.argv[1:]])
     console = stderr()
     with SweepProgress(console, runs) as progress:
-        run_sweep(runs, jobs=jobs, retry_failed=retry_failed, progress=progress)
+        run_sweep(runs, jobs=jobs, retry_failed=retry_failed, progress=progress,
+                  engine=ray)
     paths = build_report(out)
     console.print(f"report: {paths['markdown']} and {paths['html']}")
 

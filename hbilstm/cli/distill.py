@@ -18,7 +18,8 @@ from .train import parse_sets, run_and_report
 def distill(
     teachers: List[str] = typer.Option([], "--teacher", "-t", metavar="MODEL",
                                        help="A trained model to learn from (repeat for an ensemble): a run "
-                                            "directory, model.pt or exported folder, of the same task."),
+                                            "directory, model.pt or exported folder, of the same task; or "
+                                            "hf:MODEL, a transformers classifier (Hub id or saved folder)."),
     unlabelled: List[Path] = typer.Option([], "--unlabelled", "-u", metavar="FILE",
                                           help="Tweets the teachers label too (.txt, .csv, .tsv, .jsonl, "
                                                ".parquet; repeatable); val and test tweets are dropped."),
@@ -56,6 +57,7 @@ def distill(
     \b
       hbilstm distill -t runs/a -t runs/b -t runs/c -o runs/student
       hbilstm distill -t runs/a -t runs/b -u more_tweets.txt --temperature 3 -o runs/student
+      hbilstm distill -t hf:cardiffnlp/twitter-roberta-base-sentiment-latest -o runs/student
     """
     from ..config import load_config
     from ..training import load_run_config

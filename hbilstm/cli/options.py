@@ -110,7 +110,47 @@ def config() -> typer.models.OptionInfo:
 
 def jobs() -> typer.models.OptionInfo:
     return typer.Option(1, "--jobs", "-j", min=1, metavar="N",
-                        help="Trainings run at once (processes sharing the CPUs or the GPU).")
+                        help="Trainings run at once (processes sharing the CPUs or the GPU); with --engine ray, "
+                             "at most N at once when N > 1.")
+
+
+def sweep_engine() -> typer.models.OptionInfo:
+    return typer.Option("local", "--engine", metavar="NAME",
+                        help="local (processes on this machine) or ray: each training a Ray task, on the cluster "
+                             "at --address or in a local Ray instance (needs the ray extra).")
+
+
+def ray_address() -> typer.models.OptionInfo:
+    return typer.Option(None, "--address", metavar="ADDR",
+                        help="With --engine ray: the Ray cluster, e.g. ray://head:10001 or auto.  "
+                             "[default: $RAY_ADDRESS, else a local Ray instance]")
+
+
+def cpus_per_run() -> typer.models.OptionInfo:
+    return typer.Option(1, "--cpus-per-run", min=1, metavar="N",
+                        help="With --engine ray: CPUs each training asks for (and its torch threads).")
+
+
+def gpus_per_run() -> typer.models.OptionInfo:
+    return typer.Option(0.0, "--gpus-per-run", min=0.0, metavar="G",
+                        help="With --engine ray: GPUs each training asks for; a fraction (0.25) packs runs on "
+                             "one GPU.")
+
+
+def ray_engine(engine: str, address: str | None, cpus: int, gpus: float, jobs: int):
+    """The sweep's :class:`~hbilstm.study.ray_sweep.RayEngine`, or None for the local engine;
+    ConfigError for a Ray option without ``--engine ray``."""
+    from ..errors import ConfigError
+
+    if engine == "ray":
+        from ..study.ray_sweep import RayEngine
+
+        return RayEngine(address, cpus, gpus, jobs if jobs > 1 else None)
+    if engine != "local":
+        raise ConfigError(f"--engine must be local or ray, not {engine!r}")
+    if address is not None or cpus != 1 or gpus:
+        raise ConfigError("--address, --cpus-per-run and --gpus-per-run are for --engine ray")
+    return None
 
 
 def retry_failed() -> typer.models.OptionInfo:

@@ -41,6 +41,8 @@ def pretrain(
                                                                "(0: no limit)."),
     device: Optional[str] = options.device(None),
     threads: Optional[int] = _option("threads", "N", "CPU threads for torch (0: torch's default)."),
+    log_to: Optional[str] = _option("log_to", "NAME", "none, or tensorboard: loss, held-out perplexity and emoji "
+                                                      "F1 per epoch in OUT/tensorboard."),
     sets: List[str] = options.sets("hidden=128"),
     out: Path = options.output("Pretraining run directory.", required=True, metavar="DIR"),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --output."),
@@ -69,7 +71,7 @@ def pretrain(
     from ..pretraining.config import PretrainConfig
 
     named = {"data_dir": data_dir, "tasks": tasks, "objectives": objectives, "layers": layers, "epochs": epochs,
-             "max_minutes": max_minutes, "device": device, "threads": threads}
+             "max_minutes": max_minutes, "device": device, "threads": threads, "log_to": log_to}
     overrides = {**parse_sets(sets), **{k: v for k, v in named.items() if v is not None}}
     if resume and config is not None:
         raise ConfigError("--resume reads the run's own config.yaml; leave out --config")
@@ -81,7 +83,8 @@ def pretrain(
     finally:
         if progress is not None:
             progress.close()
-    lines = [f"{result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'} ({result.stopped}), "
+    lines = [f"{result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
+             f"{' and part of one more' if result.part_epoch else ''} ({result.stopped}), "
              f"{result.seconds:.0f}s"
              + (f", peak memory {result.peak_memory_mb:,.0f} MiB" if result.peak_memory_mb else "")]
     if result.perplexity is not None:

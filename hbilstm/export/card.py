@@ -18,6 +18,12 @@ _OPTIONS = ("layers", "carry", "hidden", "embedding_dim", "pooling", "gate_bias"
 # Where and how a run ran, not what it learnt: never listed, whatever their values.
 _PLACE = ("data", "data_dir", "device", "threads", "amp", "cuda_graphs", "log_to")
 _METRICS = (("macro_recall", "macro-recall"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
+# a task's official metric beyond those three gets a column of its own
+_OFFICIAL = {"irony_f1": "F1 of irony", "stance_f1": "stance F1 (against, favor)"}  # corpora.CLASS_METRICS
+
+
+def _columns(official: str | None) -> tuple[tuple[str, str], ...]:
+    return _METRICS + (((official, _OFFICIAL[official]),) if official in _OFFICIAL else ())
 
 
 def card_fields(payload: dict[str, Any], results: dict[str, Any] | None) -> dict[str, Any]:
@@ -27,7 +33,7 @@ def card_fields(payload: dict[str, Any], results: dict[str, Any] | None) -> dict
     for split in ("val", "test"):
         found = (results or {}).get(split) or (payload.get("val") if split == "val" else None)
         if found:
-            scores[split] = {"n": found.get("n"), **{k: found.get(k) for k, _ in _METRICS}}
+            scores[split] = {"n": found.get("n"), **{k: found.get(k) for k, _ in _columns(payload.get("metric"))}}
     return {
         "name": f"hbilstm {shape['layers']}x {shape['carry']} BiLSTM ({payload.get('dataset', 'unknown data')})",
         "labels": list(payload["labels"]),
@@ -99,10 +105,11 @@ def model_card(payload: dict[str, Any], results: dict[str, Any] | None, manifest
                   + (f", hbilstm commit `{commit[:12]}`" if commit else "") + "."]
     lines += ["", "## Scores", ""]
     if fields["scores"]:
-        lines += ["| split | n | " + " | ".join(name for _, name in _METRICS) + " |",
-                  "| --- | ---: | " + " | ".join("---:" for _ in _METRICS) + " |"]
+        columns = _columns(fields["official_metric"])
+        lines += ["| split | n | " + " | ".join(name for _, name in columns) + " |",
+                  "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
         for split, s in fields["scores"].items():
-            cells = [f"{100 * s[k]:.2f}" if s.get(k) is not None else "–" for k, _ in _METRICS]
+            cells = [f"{100 * s[k]:.2f}" if s.get(k) is not None else "–" for k, _ in columns]
             lines.append(f"| {split} | {s['n']:,} | " + " | ".join(cells) + " |")
         lines += [
             "",

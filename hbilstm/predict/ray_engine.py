@@ -19,10 +19,8 @@ a URI (``s3://...``) is written in place by Ray.
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import shutil
-import socket
 import uuid
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
@@ -31,6 +29,7 @@ from typing import Any, Callable, Iterator
 
 from ..data.rows import ReplacementCounter
 from ..errors import ConfigError, DataError
+from ..ray_cluster import connected, import_ray
 from .io import check_input
 from .stream import INPUT_FORMATS, _input_format, labelled_rows, open_rows, scored_chunks
 
@@ -185,10 +184,7 @@ def predict_ray(
     """Label every row of ``inputs`` into Parquet files in the folder (or URI) ``output``."""
     # Our one line says what runs; Ray's own messages go to its log files (set these to see them).
     os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError('--engine ray needs Ray: pip install "hbilstm[ray]"') from None
+    ray = import_ray("--engine ray")
     remote = "://" in output
     target = Path(output)
     if not remote:
@@ -204,17 +200,7 @@ def predict_ray(
 
     labels = load_model(settings.model, "cpu").label_names  # a bad model fails here, not in every actor
 
-    address = address or os.environ.get("RAY_ADDRESS")
-    started_here = not ray.is_initialized()
-    if started_here:
-        _check_reachable(address)
-        try:
-            ray.init(address=address, num_cpus=None if address else (workers if workers > 0 else None),
-                     include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            raise ConfigError(f"cannot start or reach {where}: {str(error).strip().splitlines()[0]}") from None
-    try:
+    with connected(ray, address, workers if workers > 0 else None):
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
@@ -247,27 +233,8 @@ def predict_ray(
             raise
         if not remote:
             _move_into_place(Path(written), target)
-    finally:
-        if started_here:
-            ray.shutdown()
     rows, errors = _count(target, labels) if not remote else (-1, -1)
     return RayStats(len(paths), len(parts), rows, errors, output, actors)
-
-
-def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
-    """ConfigError at once when ``host:port`` (or ``ray://host:port``) does not answer: Ray itself
-    would retry for minutes before giving up."""
-    if not address or address == "auto" or ":" not in address:
-        return
-    host, _, port = address.split("://", 1)[-1].rpartition(":")
-    if not port.isdigit():
-        raise ConfigError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
-            pass
-    except OSError as error:
-        raise ConfigError(f"cannot start or reach the Ray cluster at {address}: nothing answers there "
-                          f"({error.strerror or error})") from None
 
 
 def _move_into_place(written: Path, target: Path) -> None:

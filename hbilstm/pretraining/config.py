@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Optional
 
-from ..config import TrainConfig, check_device, coerce_fields, from_dict
+from ..config import LOG_TO_CHOICES, TrainConfig, check_device, check_ranges, coerce_fields, from_dict
 from ..errors import ConfigError
 from ..model.config import ModelConfig
 
@@ -57,6 +57,7 @@ class PretrainConfig:
     device: str = _TRAIN["device"]
     amp: bool = _TRAIN["amp"]
     threads: int = _TRAIN["threads"]
+    log_to: str = _TRAIN["log_to"]
 
     def __post_init__(self) -> None:
         coerce_fields(self)
@@ -64,16 +65,10 @@ class PretrainConfig:
             self.model_config(vocab_size=3, num_classes=1)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        for name, low in {"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 2,
-                          "threads": 0}.items():
-            if getattr(self, name) < low:
-                raise ConfigError(f"{name} must be at least {low}, not {getattr(self, name)}")
-        for name in ("lr",):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, not {getattr(self, name)}")
-        for name in ("weight_decay", "clip", "max_minutes", "emoji_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be zero or positive, not {getattr(self, name)}")
+        check_ranges(self, at_least={"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 2,
+                                     "threads": 0},
+                     positive=("lr",), non_negative=("weight_decay", "clip", "max_minutes", "emoji_weight"),
+                     choices={"log_to": LOG_TO_CHOICES})
         unknown = [o for o in self.objective_list if o not in OBJECTIVES]
         if unknown or not self.objective_list:
             raise ConfigError(f"objectives must be lm, emoji or lm,emoji, not {self.objectives!r}")

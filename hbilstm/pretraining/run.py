@@ -42,8 +42,10 @@ from ..fileio import default_cache_dir, json_line, refuse_file_as_folder, write_
 from ..inference import autocast, predict_probs, resolve_device, torch_threads
 from ..model import HighwayBiLSTMClassifier
 from ..model.bilm import BiLMHead, block_diagonal_start
+from ..tracking import open_tracker
 from ..training.callbacks import TrainCallback
 from ..training.checkpoints import rng_state, set_rng_state
+from ..training.distributed import Distributed
 from ..training.manifest import build_manifest
 from ..training.run import stop_signals
 from .config import PretrainConfig
@@ -57,13 +59,14 @@ LOG_EVERY = 20
 @dataclass
 class PretrainResult:
     run_dir: Path
-    epochs_run: int
+    epochs_run: int  # whole epochs over the pool
     perplexity: float | None  # on held-out pool tweets, at the end
     emoji_f1: float | None  # the emoji task's val macro-F1, at the end
     seconds: float
     stopped: str  # "completed" | "time limit"
     pool: dict
     peak_memory_mb: float | None = None
+    part_epoch: bool = False  # the run stopped in an epoch, after epochs_run whole ones
 
 
 def tokenizer_config_of(config: PretrainConfig) -> TokenizerConfig:
@@ -93,9 +96,8 @@ def _clear_run_dir(run_dir: Path) -> None:
 class _Pretraining:
     """The model, its language-model head and optimizer, the data on the device, and the position."""
 
-    def __init__(self, config: PretrainConfig, pool: Pool, device: torch.device, saved: dict | None,
-                 log) -> None:
-        self.config, self.device, self.log = config, device, log
+    def __init__(self, config: PretrainConfig, pool: Pool, device: torch.device, saved: dict | None) -> None:
+        self.config, self.device = config, device
         self.objectives = config.objective_list
         encoder = Encoder(tokenizer_config_of(config), default_cache_dir(), config.max_tokens)
         tokens = encoder.tokens(Examples(list(pool.texts), [""] * len(pool.texts), [""] * len(pool.texts)))
@@ -261,15 +263,18 @@ def pretrain(config: PretrainConfig, out: str | Path, files: tuple[str, ...] = (
     """Pretrain as ``config`` says into run directory ``out``, on the pool of the TweetEval train
     splits (``config.tasks``) and ``files``; see the module docs. ``stop`` (an Event): stop at the
     next batch when set, saving a resumable state (TrainingInterrupted)."""
+    if Distributed.from_env().enabled:  # N processes would each write the same run directory
+        raise ConfigError("hbilstm pretrain runs in one process: start it without torchrun "
+                          "(train --init and distill take torchrun)")
     callback = callback or TrainCallback()
     run_dir = Path(out)
     started = time.perf_counter()
-    with torch_threads(config.threads):
+    with torch_threads(config.threads), open_tracker(config.log_to, pretraining=True) as tracker:
         device = resolve_device(config.device)
         saved = _check_run_dir(run_dir, resume, overwrite)
         if saved is not None:  # the run's own options and files, but for those a resume may change
             config = config.replace(**{k: v for k, v in saved["pretrain_config"].items()
-                                       if k not in ("device", "threads", "epochs", "max_minutes", "amp")})
+                                       if k not in ("device", "threads", "epochs", "max_minutes", "amp", "log_to")})
             files = tuple(saved.get("files") or files)
         data_dir = resolve_data_dir(config.data_dir)
         tasks = config.task_list()
@@ -287,17 +292,21 @@ def pretrain(config: PretrainConfig, out: str | Path, files: tuple[str, ...] = (
         manifest = build_manifest(config.seed, device, "unlabelled tweets", [Path(f) for f in files])
         manifest["pool"] = _pool_summary(pool)
         write_json_atomic(run_dir / "manifest.json", manifest)
-        work = _Pretraining(config, pool, device, saved, callback.log)
+        work = _Pretraining(config, pool, device, saved)
         work.files = [str(f) for f in files]
+        tracker.start(run_dir, config, first_epoch=work.epoch, resumed=saved is not None, has_test=False)
+        callback = tracker.listen(callback)
         callback.log(f"model: {config.layers} x {config.carry} BiLSTM, hidden {config.hidden}x2, vocabulary "
                      f"{len(work.vocab):,}; objectives {', '.join(work.objectives)}; device {device}")
         stopped = "completed"
         with stop_signals() if stop is None else contextlib.nullcontext(stop) as stop_event:
             stopped = _fit(work, config, run_dir, pool, callback, stop_event, started)
     history = work.history
-    return PretrainResult(run_dir, len(history), history[-1]["perplexity"] if history else None,
+    return PretrainResult(run_dir, sum(not r["partial"] for r in history),
+                          history[-1]["perplexity"] if history else None,
                           history[-1]["emoji_macro_f1"] if history else None, time.perf_counter() - started,
-                          stopped, _pool_summary(pool), peak_memory_mb(device))
+                          stopped, _pool_summary(pool), peak_memory_mb(device),
+                          part_epoch=bool(history) and history[-1]["partial"])
 
 
 def _fit(work: _Pretraining, config: PretrainConfig, run_dir: Path, pool: Pool, callback: TrainCallback,

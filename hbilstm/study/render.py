@@ -7,6 +7,7 @@ import csv
 import html
 from pathlib import Path
 
+from ..data.corpora import CLASS_METRICS
 from ..evaluation.metrics import METRIC_NAMES
 from ..fileio import atomic_open
 from .analyses import plots as lesion_plots
@@ -77,9 +78,11 @@ def provenance_of(runs: list[Run], sweep: dict) -> dict:
 
 def write_results_csv(runs: list[Run], path: Path) -> None:
     extra = swept_keys(runs)
+    # a task's class-wise official metric (irony_f1, stance_f1) gets a column where the runs have it
+    official = [m for m in CLASS_METRICS if any(r.score(m) is not None for r in runs)]
     header = ["run", "carry", "depth", "seed", *extra, "status", "test_accuracy", "test_macro_f1",
-              "test_macro_recall", "test_ece", "val_metric", "best_epoch", "epochs_run", "final_train_loss",
-              "parameters", "seconds", "message"]
+              "test_macro_recall", *(f"test_{m}" for m in official), "test_ece", "val_metric", "best_epoch",
+              "epochs_run", "final_train_loss", "parameters", "seconds", "message"]
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -88,7 +91,7 @@ def write_results_csv(runs: list[Run], path: Path) -> None:
             val_metric = (res.get("val") or {}).get(res.get("metric", ""), "")
             writer.writerow([
                 r.name, r.carry, r.depth, r.seed, *(r.config.get(k) for k in extra), r.status,
-                *(("" if r.score(m) is None else f"{r.score(m):.6f}") for m in (*METRICS, "ece")),
+                *(("" if r.score(m) is None else f"{r.score(m):.6f}") for m in (*METRICS, *official, "ece")),
                 f"{val_metric:.6f}" if val_metric != "" else "", res.get("best_epoch", ""), len(r.history),
                 "" if r.final_train_loss is None else f"{r.final_train_loss:.6f}",
                 res.get("parameters", ""), "" if r.seconds is None else f"{r.seconds:.1f}", r.message,

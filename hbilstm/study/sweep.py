@@ -23,11 +23,14 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..config import TrainConfig, load_config, parse_scalar
 from ..errors import ConfigError, HbilstmError, TrainingDiverged, TrainingInterrupted
 from ..fileio import refuse_file_as_folder, write_json_atomic
+
+if TYPE_CHECKING:
+    from .ray_sweep import RayEngine
 
 SWEEP_FILE = "sweep.json"
 OUTCOME_FILE = "outcome.json"
@@ -200,8 +203,10 @@ def run_sweep(
     jobs: int = 1,
     retry_failed: bool = False,
     progress: Callable[[str, PlannedRun | None, dict | None], None] | None = None,
+    engine: "RayEngine | None" = None,
 ) -> list[dict]:
-    """Run what is left of a sweep, ``jobs`` trainings at a time; return the new outcomes.
+    """Run what is left of a sweep, ``jobs`` trainings at a time (or as Ray tasks, with an
+    ``engine``: :mod:`hbilstm.study.ray_sweep`); return the new outcomes.
 
     ``progress(event, run, info)`` hears ``"start"``, ``"epoch"`` (info: ``{"epoch": n}``),
     ``"done"`` (info: the outcome) and ``"skip"`` events.
@@ -218,6 +223,11 @@ def run_sweep(
         todo.append(run)
     if not todo:
         return []
+    if engine is not None:
+        from .ray_sweep import run_on_ray
+
+        return run_on_ray(todo, engine, notify,
+                          lambda run, message: _record(run, "failed", message, time.perf_counter()))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     outcomes = []
     if jobs <= 1:

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["LOG_TO_CHOICES", "open_tracker"]
 
 
-def open_tracker(log_to: str) -> "Tracker":
-    """The tracker that ``log_to`` names; ConfigError, before anything is trained or written,
-    when it is unknown or its package is not installed."""
+def open_tracker(log_to: str, pretraining: bool = False) -> "Tracker":
+    """The tracker that ``log_to`` names (for ``hbilstm pretrain``'s run when ``pretraining``);
+    ConfigError, before anything is trained or written, when it is unknown or its package is not
+    installed."""
     # Imported here, not above: the tracker modules import hbilstm.training, which imports this.
     if log_to == "none":
         from .base import Tracker
@@ -32,5 +33,5 @@ def open_tracker(log_to: str) -> "Tracker":
     if log_to == "tensorboard":
         from .tensorboard import TensorBoardTracker
 
-        return TensorBoardTracker()
+        return TensorBoardTracker(pretraining)
     raise ConfigError(f"log_to must be one of {', '.join(LOG_TO_CHOICES)}, not {log_to!r}")

@@ -9,9 +9,14 @@ Everything goes to ``RUN_DIR/tensorboard/``, with the epoch as the step:
   on the validation split, as :func:`hbilstm.inference.layer_statistics` measures them;
 * at the last epoch's step: the best model's ``best/epoch``, ``best/val_<metric>``,
   ``best/<stat>/Lnn`` and ``test/<metric>`` (``loss``, ``accuracy``, ``macro_f1``,
-  ``macro_recall``), the scores that ``results.json`` holds;
+  ``macro_recall``, and ``irony_f1`` or ``stance_f1`` where the task has it), the scores that
+  ``results.json`` holds;
 * the options of the run for TensorBoard's HPARAMS tab, with the ``best/val_*`` and ``test/*``
   scores as its metrics.
+
+``hbilstm pretrain --log-to tensorboard`` writes ``train/loss``, ``train/tweets_per_s``,
+``train/seconds``, ``train/peak_memory_mb``, ``val/perplexity`` and ``val/emoji_macro_f1`` every
+epoch (a part epoch stopped early too), with the held-out scores as the HPARAMS tab's metrics.
 
 A resumed run appends to the same folder: steps from the epoch it resumes at on replace those
 an interrupted run may have written, so no epoch appears twice.
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..config import TrainConfig
+from ..data.corpora import CLASS_METRICS
 from ..errors import ConfigError
 from ..training.callbacks import TrainCallback
 from .base import LayerStats, TrackedCallback, Tracker
@@ -36,6 +42,12 @@ EPOCH_SCALARS = (
     ("tokens_per_s", "train/tokens_per_s"), ("seconds", "train/seconds"),
     ("val_loss", "val/loss"), ("val_accuracy", "val/accuracy"), ("val_macro_f1", "val/macro_f1"),
     ("val_macro_recall", "val/macro_recall"),
+)
+# hbilstm pretrain's metrics.jsonl (each epoch, also a part epoch stopped early)
+PRETRAIN_SCALARS = (
+    ("train_loss", "train/loss"), ("tweets_per_s", "train/tweets_per_s"), ("seconds", "train/seconds"),
+    ("peak_memory_mb", "train/peak_memory_mb"), ("perplexity", "val/perplexity"),
+    ("emoji_macro_f1", "val/emoji_macro_f1"),
 )
 _EVENTS_PREFIX = "events.out.tfevents."
 
@@ -57,10 +69,13 @@ def layer_tag(group: str, stat: str, layer: int) -> str:
 
 
 class TensorBoardTracker(Tracker):
-    """Writes a run's events to ``RUN_DIR/tensorboard/`` through ``torch.utils.tensorboard``."""
+    """Writes a run's events to ``RUN_DIR/tensorboard/`` through ``torch.utils.tensorboard``.
+    ``pretraining``: the run is ``hbilstm pretrain``'s (its per-epoch scalars, and those as the
+    HPARAMS tab's metrics)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pretraining: bool = False) -> None:
         self._writer_class = summary_writer_class()
+        self.pretraining = pretraining
         self.writer = None
         self.folder: Path | None = None
         self._layer_stats: LayerStats | None = None
@@ -83,8 +98,11 @@ class TensorBoardTracker(Tracker):
     def _write_hparams(self, config: TrainConfig, has_test: bool) -> None:
         from torch.utils.tensorboard.summary import hparams
 
-        metrics = [f"best/val_{m}" for m in FINAL_METRICS] + ["best/epoch"]
-        metrics += [f"test/{m}" for m in FINAL_METRICS] if has_test else []
+        if self.pretraining:
+            metrics = [tag for _, tag in PRETRAIN_SCALARS if tag.startswith("val/")]
+        else:
+            metrics = [f"best/val_{m}" for m in FINAL_METRICS] + ["best/epoch"]
+            metrics += [f"test/{m}" for m in FINAL_METRICS] if has_test else []
         options = {k: v for k, v in config.to_dict().items() if v is not None}
         experiment, session_start, _ = hparams(options, dict.fromkeys(metrics, 0.0))
         self.writer.file_writer.add_summary(experiment)
@@ -93,7 +111,7 @@ class TensorBoardTracker(Tracker):
 
     def epoch_end(self, record: dict) -> None:
         step = record["epoch"]
-        for key, tag in EPOCH_SCALARS:
+        for key, tag in PRETRAIN_SCALARS if self.pretraining else EPOCH_SCALARS:
             if record.get(key) is not None:
                 self.writer.add_scalar(tag, record[key], step)
         if self._layer_stats is not None:
@@ -105,10 +123,11 @@ class TensorBoardTracker(Tracker):
 
         step = epochs_run
         self.writer.add_scalar("best/epoch", best_epoch, step)
-        for name in FINAL_METRICS:
+        official = [name for name in CLASS_METRICS if val.get(name) is not None]  # irony's, stance's
+        for name in (*FINAL_METRICS, *official):
             self.writer.add_scalar(f"best/val_{name}", val[name], step)
         if test is not None:
-            for name in ("loss", *FINAL_METRICS):
+            for name in ("loss", *FINAL_METRICS, *official):
                 self.writer.add_scalar(f"test/{name}", test[name], step)
         self._add_layers("best", layers, step)
         _, _, session_end = hparams({}, {})  # the HPARAMS tab's status: finished

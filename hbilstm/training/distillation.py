@@ -53,17 +53,24 @@ def softened(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 def teacher_targets(teachers: Sequence[str], texts: Sequence[str], label_names: Sequence[str], temperature: float,
                     device: str, log: Callable[[str], None]) -> np.ndarray:
-    """The teachers' mean softened probabilities ``(texts, classes)``; ConfigError when a teacher's
-    classes differ from the task's."""
+    """The teachers' mean softened probabilities ``(texts, classes)``, columns in the task's class
+    order; ConfigError when a teacher's classes differ from the task's. A teacher is a trained
+    hbilstm model, or ``hf:MODEL`` for a ``transformers`` classifier (``hub_teacher``)."""
     from ..loading import load
+    from .hub_teacher import HubTeacher, class_order, is_hub_teacher
 
     total = np.zeros((len(texts), len(label_names)))
     for path in teachers:
-        teacher = load(path, backend="torch", device=device)
-        if list(teacher.label_names) != list(label_names):
-            raise ConfigError(f"teacher {path} predicts {', '.join(teacher.label_names)}, the task has "
-                              f"{', '.join(label_names)}")
-        total += softened(teacher.predict_probs(list(texts)), temperature)
+        if is_hub_teacher(path):
+            teacher = HubTeacher(path, device)
+            columns = class_order(teacher.label_names, label_names, path, log)
+        else:
+            teacher = load(path, backend="torch", device=device)
+            if list(teacher.label_names) != list(label_names):
+                raise ConfigError(f"teacher {path} predicts {', '.join(teacher.label_names)}, the task has "
+                                  f"{', '.join(label_names)}")
+            columns = list(range(len(label_names)))
+        total += softened(teacher.predict_probs(list(texts))[:, columns], temperature)
         log(f"teacher {path}: scored {len(texts):,} tweets")
     return total / len(teachers)
 

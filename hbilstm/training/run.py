@@ -40,6 +40,7 @@ from .calibration import fit_temperatures
 from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints
 from .distributed import Distributed
+from .hub_teacher import check_hub_teacher, is_hub_teacher
 from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
 from .parts import build
@@ -212,9 +213,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
         raise ConfigError(f"embeddings: {config.embeddings}: no such file, folder or installed package")
     if config.init:
         encoder_path(config.init)  # a missing encoder is named before the run directory is touched
-    for teacher in (config.teachers or "").split(","):
-        if teacher.strip() and not Path(teacher.strip()).exists():
-            raise ConfigError(f"teacher {teacher.strip()}: no such run directory or model")
+    for teacher in filter(None, (t.strip() for t in (config.teachers or "").split(","))):
+        if is_hub_teacher(teacher):
+            check_hub_teacher(teacher)
+        elif not Path(teacher).exists():
+            raise ConfigError(f"teacher {teacher}: no such run directory or model")
     corpus = load_corpus(config.data, config.data_dir, config.text_column, config.label_column, config.id_column)
     dist.start(device)
     try:

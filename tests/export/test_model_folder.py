@@ -154,3 +154,17 @@ def test_exported_folder_with_onnx_scores_alike_with_both_backends(trained_run, 
         assert (
             abs(a["prob_negative"] - b["prob_negative"]) < 1e-4 and abs(a["prob_positive"] - b["prob_positive"]) < 1e-4
         )
+
+
+def test_the_card_of_an_irony_model_shows_its_official_metric():
+    from hbilstm.export.card import model_card
+
+    shape = {"layers": 2, "carry": "highway", "embedding_dim": 100, "hidden": 64, "pooling": "attention"}
+    payload = {"model_config": shape, "labels": ["non_irony", "irony"],
+               "dataset": "tweeteval-irony", "metric": "irony_f1", "train_config": {}}
+    scores = {"n": 784, "macro_recall": 0.6, "accuracy": 0.62, "macro_f1": 0.61, "irony_f1": 0.5873}
+    card = model_card(payload, {"val": {**scores, "n": 955}, "test": scores, "best_epoch": 4}, None)
+    assert "| split | n | macro-recall | accuracy | macro-F1 | F1 of irony |" in card
+    assert "| test | 784 | 60.00 | 62.00 | 61.00 | 58.73 |" in card
+    sentiment = model_card({**payload, "metric": "macro_recall"}, {"test": scores, "best_epoch": 4}, None)
+    assert "F1 of irony" not in sentiment

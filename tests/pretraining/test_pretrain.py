@@ -37,7 +37,8 @@ def test_an_interrupted_pretraining_resumes_to_the_end(pretrain_data, tmp_path):
     saved = load_checkpoint(run / "last.pt", kind="resume")
     assert (saved["epoch"], saved["step"]) == (1, 1)
     result = pretrain(tiny(data_dir=str(pretrain_data)), run, resume=True, stop=threading.Event())
-    assert result.stopped == "completed" and result.epochs_run == 2  # the part epoch, then the whole one
+    assert result.stopped == "completed" and result.epochs_run == 1  # the part epoch was trained again, whole
+    assert not result.part_epoch
     assert load_checkpoint(run / "last.pt", kind="resume")["epoch"] == 2
     with pytest.raises(ConfigError, match="already holds"):
         pretrain(tiny(data_dir=str(pretrain_data)), run)
@@ -121,3 +122,9 @@ def test_bad_input_leaves_an_existing_run_untouched(pretrain_data, tmp_path):  #
     with pytest.raises(DataError, match="missing.txt: no such file"):
         pretrain(tiny(data_dir=str(pretrain_data)), run, files=(str(tmp_path / "missing.txt"),), overwrite=True)
     assert (run / "encoder.pt").read_bytes() == before
+
+
+def test_a_time_limit_stops_in_the_epoch_and_says_so(pretrain_data, tmp_path):  # noqa: F811
+    result = pretrain(tiny(data_dir=str(pretrain_data), epochs=3, max_minutes=1e-6), tmp_path / "run")
+    assert result.stopped == "time limit" and result.epochs_run == 0 and result.part_epoch
+    assert (tmp_path / "run" / "encoder.pt").is_file()

@@ -95,3 +95,8 @@ def test_a_depth_sweep_on_a_task_with_a_class_wise_metric_writes_its_report(tmp_
     assert summary["metric"] == "irony_f1"
     assert all(row["irony_f1_n"] == 2 and row["irony_f1_mean"] is not None for row in summary["rows"])
     assert "F1 of irony" in (out / "report.md").read_text()
+    with open(out / "results.csv", newline="") as handle:  # each run's own official score, in a column
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        saved = json.loads((out / "runs" / row["run"] / "results.json").read_text())["test"]
+        assert float(row["test_irony_f1"]) == pytest.approx(saved["irony_f1"], abs=1e-6)

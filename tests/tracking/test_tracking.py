@@ -200,3 +200,15 @@ def test_compare_logs_every_run_under_one_folder(tmp_path, data_dir):
     assert "layers/gate_mean/L01" in sweep.Runs()["highway-L1-s1/tensorboard"]["scalars"]
     assert "layers/gate_mean/L01" not in sweep.Runs()["plain-L1-s1/tensorboard"]["scalars"]
     assert "layers/output_norm/L01" in sweep.Runs()["plain-L1-s1/tensorboard"]["scalars"]
+
+
+def test_a_task_with_a_class_wise_official_metric_logs_it_too(tmp_path):
+    from conftest import SHARED, make_tweeteval_slice
+
+    make_tweeteval_slice(tmp_path / "data" / "tweeteval-irony", 300, 100, 100, source=SHARED / "tweeteval-irony")
+    run = tmp_path / "irony"
+    train(tiny(tmp_path / "data", data="tweeteval-irony", epochs=1), run)
+    results = json.loads((run / "results.json").read_text())
+    acc = events(run / "tensorboard")
+    for split, tag in (("test", "test/irony_f1"), ("val", "best/val_irony_f1")):
+        assert series(acc, tag) == [(1, pytest.approx(results[split]["irony_f1"], rel=1e-6))]
