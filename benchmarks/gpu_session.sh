@@ -17,6 +17,7 @@
 #   bash benchmarks/gpu_session.sh              # results and logs in $OUT (default /tmp/gpu-out)
 #   PART=predict bash benchmarks/gpu_session.sh # only the prediction path: this code against .gpu/old
 #   PART=step bash benchmarks/gpu_session.sh    # the training step, eager and from CUDA graphs
+#   PART=sweep bash benchmarks/gpu_session.sh   # runs per hour: a sweep one run at a time, then packed
 #
 # DEVICE=cpu SMALL=1 runs the same steps on a CPU with small sizes, to check the script itself.
 set -uo pipefail
@@ -112,6 +113,24 @@ if [ "${PART:-all}" = step ]; then
     step 100 "train --layers 10, one epoch, eager" hbilstm train --layers 10 --epochs 1 $small \
         --device "$DEVICE" --output /tmp/runs/default --overwrite --no-export --quiet
     cp /tmp/runs/default/metrics.jsonl "$OUT/default-metrics.jsonl" 2>/dev/null
+    PART=summary
+fi
+
+if [ "${PART:-all}" = sweep ]; then
+    # Runs per hour of a sweep on one GPU (issue 29, item 3): the same four small trainings one at
+    # a time, then four at once as processes sharing the GPU (compare --jobs 4). Ray is not on the
+    # machine (its wheel is larger than what a call carries): --engine ray --gpus-per-run 0.25 is
+    # the same packing through Ray, measured where Ray is installed.
+    if [ -n "$SMALL" ]; then sweep_size="--seeds 2 --epochs 1 --max-train 500 --threads 1"; jobs=2
+    else sweep_size="--seeds 4 --epochs 2 --max-train 12000"; jobs=4; fi
+    # shellcheck disable=SC2086
+    step 200 "sweep, one run at a time" hbilstm compare -o /tmp/sweep-1 --depths 2 --carry highway $sweep_size \
+        --device "$DEVICE" --jobs 1
+    # shellcheck disable=SC2086
+    step 150 "sweep, $jobs runs at once on the device" hbilstm compare -o /tmp/sweep-n --depths 2 --carry highway \
+        $sweep_size --device "$DEVICE" --jobs "$jobs"
+    cp /tmp/sweep-1/results.csv "$OUT/sweep-1.csv" 2>/dev/null
+    cp /tmp/sweep-n/results.csv "$OUT/sweep-n.csv" 2>/dev/null
     PART=summary
 fi
 

@@ -3,7 +3,8 @@ sweep is one Ray task, asking for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPU
 packs several runs on one GPU), so that Ray places the runs on whatever the cluster (or this
 machine, in a local Ray instance) holds.
 
-Each task calls the same :func:`hbilstm.study.sweep.execute` as the local engine: the runs are
+Each task calls the same :func:`hbilstm.study.sweep.execute` as the local engine (passed in, so
+that this module does not import the sweep's): the runs are
 ordinary run directories, a finished run is skipped and an interrupted one resumed by the next
 sweep, and the report is the same. The run directories are written by the nodes that train them,
 so on a cluster of several machines the output folder must be on storage that every node sees at
@@ -40,9 +41,8 @@ class RayEngine:
                               f"not {self.gpus_per_run:g}")
 
 
-def _train_task(run, threads: int, queue) -> dict:
-    """One run, on a Ray worker: its outcome, and each finished epoch put on ``queue``."""
-    from .sweep import execute
+def _train_task(execute: Callable, run, threads: int, queue) -> dict:
+    """One run through ``execute``, on a Ray worker: its outcome, and each finished epoch put on ``queue``."""
 
     def report(record: dict) -> None:
         queue.put((run.name, record["epoch"]))
@@ -50,10 +50,13 @@ def _train_task(run, threads: int, queue) -> dict:
     return execute(run, threads, report)
 
 
-def run_on_ray(todo: list, engine: RayEngine, notify: Callable, record_failure: Callable) -> list[dict]:
-    """Train the runs of ``todo`` as Ray tasks; return their outcomes, in the order they finished.
-    ``notify(event, run, info)`` as in :func:`~hbilstm.study.sweep.run_sweep`; ``record_failure(run,
-    message)`` records a task that Ray lost (its worker died) as a failed run."""
+def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callable,
+               record_failure: Callable) -> list[dict]:
+    """Train the runs of ``todo`` as Ray tasks, each through ``execute(run, threads, on_epoch)``
+    (:func:`hbilstm.study.sweep.execute`, shipped to the workers by reference); return their
+    outcomes, in the order they finished. ``notify(event, run, info)`` as in
+    :func:`~hbilstm.study.sweep.run_sweep`; ``record_failure(run, message)`` records a task that Ray
+    lost (its worker died) as a failed run."""
     ray = import_ray("--engine ray")
     from ray.util.queue import Queue
 
@@ -67,7 +70,7 @@ def run_on_ray(todo: list, engine: RayEngine, notify: Callable, record_failure: 
             while waiting or pending:
                 while waiting and len(pending) < limit:
                     run = waiting.pop(0)
-                    pending[task.remote(run, engine.cpus_per_run, queue)] = run
+                    pending[task.remote(execute, run, engine.cpus_per_run, queue)] = run
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 while not queue.empty():
                     name, epoch = queue.get()

@@ -226,7 +226,7 @@ def run_sweep(
     if engine is not None:
         from .ray_sweep import run_on_ray
 
-        return run_on_ray(todo, engine, notify,
+        return run_on_ray(todo, engine, execute, notify,
                           lambda run, message: _record(run, "failed", message, time.perf_counter()))
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     outcomes = []
