@@ -80,6 +80,11 @@ class HubTeacher:
         except (OSError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"teacher {spec}: cannot load it as a transformers model ({reason})") from None
+        if self.tokenizer.pad_token is None:  # GPT-style models: batches are padded with the end token
+            if self.tokenizer.eos_token is None:
+                raise ConfigError(f"teacher {spec}: its tokenizer has neither a padding nor an end token")
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+            self.model.config.pad_token_id = self.tokenizer.eos_token_id
         self.device = device
         self.model.to(device).eval()
         id2label = self.model.config.id2label

@@ -17,7 +17,7 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "day", "th
 TASK = ["negative", "neutral", "positive"]
 
 
-def tiny_model(folder, id2label):
+def tiny_model(folder, id2label, **tokenizer_options):
     """A one-layer, 8-wide BERT sequence classifier with its tokenizer, saved to ``folder``."""
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
@@ -32,7 +32,7 @@ def tiny_model(folder, id2label):
     with torch.no_grad():
         model.classifier.bias.copy_(torch.tensor([3.0, 0.0, -3.0]))
     model.save_pretrained(folder)
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), **tokenizer_options).save_pretrained(folder)
     return folder
 
 
@@ -97,3 +97,17 @@ def test_bad_transformers_teachers_are_one_line(tmp_path, data_dir, monkeypatch)
     result = CliRunner().invoke(app, ["distill", "-t", "hf:someone/model", "--data-dir", str(data_dir),
                                       "-o", str(tmp_path / "s")])
     assert result.exit_code == 2 and "pip install \"hbilstm[teacher]\"" in result.output, result.output
+
+
+def test_a_tokenizer_without_a_padding_token_pads_with_its_end_token(tmp_path):
+    from hbilstm.training.hub_teacher import HubTeacher
+
+    texts = ["i love the day", "bad day", "good good good good the day i love"]
+    gpt_like = tiny_model(tmp_path / "no-pad", TASK, pad_token=None, eos_token="[SEP]")
+    teacher = HubTeacher(f"hf:{gpt_like}", "cpu")
+    assert teacher.tokenizer.pad_token == "[SEP]"
+    # the rows of one padded batch score as each tweet alone does
+    assert np.allclose(teacher.predict_probs(texts), direct_probs(gpt_like, texts), atol=1e-5)
+    neither = tiny_model(tmp_path / "neither", TASK, pad_token=None)
+    with pytest.raises(ConfigError, match="neither a padding nor an end token"):
+        HubTeacher(f"hf:{neither}", "cpu")
