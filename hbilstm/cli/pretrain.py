@@ -83,8 +83,10 @@ def pretrain(
     finally:
         if progress is not None:
             progress.close()
-    lines = [f"{result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
-             f"{' and part of one more' if result.part_epoch else ''} ({result.stopped}), "
+    done = f"{result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
+    if result.part_epoch:
+        done = f"{done} and part of one more" if result.epochs_run else "part of an epoch"
+    lines = [f"{done} ({result.stopped}), "
              f"{result.seconds:.0f}s"
              + (f", peak memory {result.peak_memory_mb:,.0f} MiB" if result.peak_memory_mb else "")]
     if result.perplexity is not None:
