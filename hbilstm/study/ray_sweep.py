@@ -65,6 +65,7 @@ def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callabl
         task = ray.remote(num_cpus=engine.cpus_per_run, num_gpus=engine.gpus_per_run, max_retries=0)(_train_task)
         queue = Queue()
         waiting, pending, started, outcomes = list(todo), {}, set(), []
+        by_name = {run.name: run for run in todo}
         limit = engine.max_running or len(todo)
         try:
             while waiting or pending:
@@ -74,12 +75,10 @@ def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callabl
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 while not queue.empty():
                     name, epoch = queue.get()
-                    run = next((r for r in todo if r.name == name), None)
-                    if run is not None and name not in started:
+                    if name not in started:
                         started.add(name)
-                        notify("start", run, None)
-                    if run is not None:
-                        notify("epoch", run, {"epoch": epoch})
+                        notify("start", by_name[name], None)
+                    notify("epoch", by_name[name], {"epoch": epoch})
                 for ref in done:
                     run = pending.pop(ref)
                     try:

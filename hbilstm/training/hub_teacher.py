@@ -20,6 +20,7 @@ from ..errors import ConfigError
 
 PREFIX = "hf:"
 _GENERIC = re.compile(r"^LABEL_(\d+)$")
+_NEEDS = 'a transformers teacher needs the transformers package (pip install "hbilstm[teacher]")'
 
 
 def is_hub_teacher(spec: str) -> bool:
@@ -52,8 +53,7 @@ def check_hub_teacher(spec: str) -> None:
     from pathlib import Path
 
     if importlib.util.find_spec("transformers") is None:
-        raise ConfigError(f"teacher {spec}: a transformers teacher needs the transformers package "
-                          "(pip install \"hbilstm[teacher]\")")
+        raise ConfigError(f"teacher {spec}: {_NEEDS}")
     name = spec[len(PREFIX):]
     if not name:
         raise ConfigError("teacher hf: names no model (hf:MODEL_ID or hf:FOLDER)")
@@ -71,8 +71,7 @@ class HubTeacher:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
             from transformers.utils import logging as hf_logging
         except ImportError:
-            raise ConfigError(f"teacher {spec}: a transformers teacher needs the transformers package "
-                              "(pip install \"hbilstm[teacher]\")") from None
+            raise ConfigError(f"teacher {spec}: {_NEEDS}") from None
         hf_logging.disable_progress_bar()  # our own log says when the teacher is done
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.name)
