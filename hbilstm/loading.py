@@ -27,10 +27,11 @@ def load(source: str | os.PathLike, backend: str = "auto", device: str = "auto",
     ``backend``: ``auto``, ``torch`` or ``onnx`` (ONNX Runtime on the CPU: from an exported folder, a
     run directory's current export, or the ``model.onnx`` beside a checkpoint, which must record the
     checkpoint's model). ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N`` or
-    ``mps``; ONNX Runtime takes only ``auto`` or ``cpu``. ``int8``: the caller will quantize the
-    torch model for the CPU (so torch, on the CPU). ``threads``: ONNX Runtime's intra-op threads
-    (0: its default, or torch's count where torch is loaded anyway). Errors are one-line
-    :class:`~hbilstm.errors.HbilstmError`.
+    ``mps``; ONNX Runtime takes only ``auto`` or ``cpu``. ``int8`` (CPU only): ONNX Runtime scores
+    the graph quantized to int8 (:func:`~hbilstm.export.onnx_runtime.quantized_graph`); with
+    PyTorch, the caller quantizes the model (:func:`~hbilstm.inference.quantize_int8`).
+    ``threads``: ONNX Runtime's intra-op threads (0: its default, or torch's count where torch is
+    loaded anyway). Errors are one-line :class:`~hbilstm.errors.HbilstmError`.
     """
     from .export.backend import BACKENDS, choose_backend
 
@@ -38,26 +39,25 @@ def load(source: str | os.PathLike, backend: str = "auto", device: str = "auto",
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend == "onnx" and device not in ("auto", "cpu"):
         raise ConfigError(f"backend onnx scores on the CPU; leave out device {device!r} (or give cpu)")
-    if int8 and (backend == "onnx" or device not in ("auto", "cpu")):
-        raise ConfigError("int8 quantizes the PyTorch model for the CPU: use it with backend torch and device cpu "
-                          "(or auto)")
+    if int8 and device not in ("auto", "cpu"):
+        raise ConfigError(f"int8 quantizes the model for the CPU; leave out device {device!r} (or give cpu)")
     where = Path(source).expanduser()
     if not where.exists() and HUB_ID.match(str(source)):
         where = download(str(source))
-    chosen, folder = choose_backend(where, backend, device, int8)
+    chosen, folder = choose_backend(where, backend, device)
     if chosen == "onnx" and folder is not None:
         from .export.onnx_runtime import load_onnx_folder
 
-        return load_onnx_folder(folder, threads=threads or None)
+        return load_onnx_folder(folder, threads=threads or None, int8=int8)
     from .checkpoint import load_model
     from .inference.torch_ops import resolve_device
 
     if chosen == "onnx":  # a checkpoint scored by the graph beside it (or an export of it, if it still matches)
-        return _with_graph_beside(where, threads)
+        return _with_graph_beside(where, threads, int8)
     return load_model(where, resolve_device("cpu" if int8 else device))
 
 
-def _with_graph_beside(checkpoint: Path, threads: int) -> Model:
+def _with_graph_beside(checkpoint: Path, threads: int, int8: bool) -> Model:
     """The checkpoint's model (for its encoder and labels) scored by the ``model.onnx`` beside it,
     once the graph is shown to record that very model (weights and temperatures)."""
     import torch
@@ -66,7 +66,7 @@ def _with_graph_beside(checkpoint: Path, threads: int) -> Model:
     from .export.onnx import digest_of_model
     from .export.onnx_runtime import OnnxScorer, find_onnx_model
 
-    graph = OnnxScorer(find_onnx_model(checkpoint), threads=threads or torch.get_num_threads())
+    graph = OnnxScorer(find_onnx_model(checkpoint), threads=threads or torch.get_num_threads(), int8=int8)
     loaded = load_model(checkpoint, torch.device("cpu"))
     graph.check_model(digest_of_model(loaded.model), checkpoint)
     loaded.backend, loaded.graph = "onnx", graph

@@ -3,8 +3,8 @@
 :func:`choose_backend` is the one rule that ``hbilstm predict``, ``hbilstm serve`` and
 ``hbilstm.load`` share: ``auto`` takes ONNX Runtime when the model has a current model folder
 with its graph (an exported folder, or the ``export`` folder that ``hbilstm train`` leaves in a run
-directory while its model.pt is unchanged), onnxruntime is installed, and neither ``int8`` nor a
-GPU asks for PyTorch. Nothing here imports torch.
+directory while its model.pt is unchanged), onnxruntime is installed, and no GPU asks for PyTorch
+(``int8`` quantizes whichever backend scores). Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ BACKENDS = ("auto", "torch", "onnx")
 GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")  # NVIDIA, ROCm, WSL
 
 
-def choose_backend(checkpoint: str | Path, backend: str, device: str, int8: bool) -> tuple[str, Path | None]:
+def choose_backend(checkpoint: str | Path, backend: str, device: str) -> tuple[str, Path | None]:
     """The backend that scores (torch or onnx) and, for onnx without torch, the model folder it
     reads (None: the checkpoint is loaded with torch).
 
     That folder is ``checkpoint`` itself when it is an exported folder, or the ``export`` folder
     that ``hbilstm train`` leaves in a run directory while it is current. ``auto`` takes onnx with
-    such a folder when it holds a model.onnx, onnxruntime is installed, and neither ``int8`` nor a
-    GPU (``device``, or a visible one with ``auto``) asks for torch; else torch."""
-    wants_torch = int8 or device not in ("auto", "cpu") or (device == "auto" and gpu_visible())
+    such a folder when it holds a model.onnx, onnxruntime is installed, and no GPU (``device``, or a
+    visible one with ``auto``) asks for torch; else torch. Quantizing to int8 does not change the
+    choice: both backends can."""
+    wants_torch = device not in ("auto", "cpu") or (device == "auto" and gpu_visible())
     if backend == "torch" or (backend == "auto" and wants_torch):
         return "torch", None
     folder = Path(checkpoint) if _is_exported_folder(checkpoint) else current_export(checkpoint)

@@ -82,18 +82,22 @@ def find_onnx_model(model: str | os.PathLike) -> Path:
 
 class OnnxScorer:
     """An exported graph loaded into ONNX Runtime (CPU); ``threads`` sets its intra-op threads
-    (None: ONNX Runtime's default, one per physical core)."""
+    (None: ONNX Runtime's default, one per physical core). ``int8``: score the graph with its
+    weights quantized to int8 (:func:`quantized_graph`)."""
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, int8: bool = False):
         ort = require("onnxruntime")
         self.path = Path(path)
-        self.threads = threads
+        self.threads, self.int8 = threads, int8
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            graph = quantized_graph(self.path) if int8 else str(self.path)
+            self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except CheckpointError:
+            raise
         except Exception as exc:  # onnxruntime raises its own kinds for a missing or damaged file
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{self.path}: cannot load the ONNX graph ({first})") from None
@@ -145,6 +149,31 @@ class OnnxScorer:
         return out
 
 
+def quantized_graph(path: Path) -> bytes:
+    """The graph at ``path`` with its weights quantized to int8 by ONNX Runtime's dynamic
+    quantization (``quantize_dynamic``: int8 weights in the LSTM, matrix-product and embedding
+    nodes; each batch's activations quantized on the fly, so a row's numbers depend a little on
+    the rows it is batched with), as bytes for a session. It keeps the graph's metadata (the model
+    it records). Quantizing the default model takes about 0.1 s; the graph shrinks four times."""
+    import logging
+    import tempfile
+
+    quantization = require("onnxruntime.quantization")
+    quiet = logging.getLogger()  # the quantizer logs a hint about pre-processing at WARNING, every time
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hbilstm-int8-") as tmp:
+            out = Path(tmp) / "int8.onnx"
+            quantization.quantize_dynamic(path, out, weight_type=quantization.QuantType.QInt8)
+            return out.read_bytes()
+    except (OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot quantize the ONNX graph to int8 ({first})") from None
+    finally:
+        quiet.setLevel(level)
+
+
 def _safetensors_numpy():
     try:
         import safetensors.numpy
@@ -154,12 +183,13 @@ def _safetensors_numpy():
     return safetensors.numpy
 
 
-def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify: bool = True) -> Model:
+def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify: bool = True,
+                     int8: bool = False) -> Model:
     """An exported model folder with its ``model.onnx``, as the one handle scored by ONNX Runtime
     (:class:`~hbilstm.inference.model.Model`; CheckpointError when it has no graph). With
     ``verify``, every file is first checked against the folder's integrity record, and the graph
     must record the model the record names; a process that loads a folder already checked passes
-    False."""
+    False. ``int8``: the graph quantized (:func:`quantized_graph`)."""
     path = Path(path)
     graph = find_onnx_model(path)
     config, tokens, record = read_folder_files(path, verify=verify)
@@ -174,7 +204,7 @@ def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify
             raise CheckpointError(f"{path / FALLBACK_FILE}: damaged ({exc})") from None
     shapes = config.get("member_configs") or [config["model_config"]]
     buckets = max(shape.get("ngram_buckets", 0) for shape in shapes)
-    scorer = OnnxScorer(graph, threads)
+    scorer = OnnxScorer(graph, threads, int8)
     if record is not None:
         scorer.check_model(record.get(GRAPH_KEY) or "", path)
     if scorer.reads_ngrams != bool(buckets):

@@ -15,7 +15,8 @@ A layer runs on the padded ``(batch, time, features)`` batch, rows holding their
 first: the forward direction reads each row as it is, padding after its real tokens, so padding
 can reach only the outputs at padding positions; the backward direction reads each row reversed
 *within its length* (:func:`reverse_index`), through the ``_reverse`` weights as a one-direction
-LSTM, and its outputs are put back in order by the same gather. It gives what the LSTM gives on
+LSTM, and its outputs are put back in order by the same gather (an ONNX export writes one
+bidirectional node instead, :mod:`hbilstm.model.onnx_lstm`). It gives what the LSTM gives on
 packed sequences (tests/model/packed_reference.py holds such a reference) and was measured faster,
 in training, on a 2-core CPU (a step in about two thirds of the time) and on an H200 (1.4 to 1.6
 times; cuDNN then runs its persistent kernels): docs/journal/benchmarks.md. It has no shape that
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import CARRIES
+from .onnx_lstm import bidirectional_lstm
 
 _LSTM_WEIGHTS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
@@ -108,7 +110,10 @@ class HighwayBiLSTMLayer(nn.Module):
             lstm_in = self.input_dropout(x)
             ahead = self._direction(lstm_in, backward=False)
             back = gather_steps(self._direction(gather_steps(lstm_in, reverse), backward=True), reverse)
-            out, t = self._carry(x, torch.cat([ahead, back], dim=-1))
+            h = torch.cat([ahead, back], dim=-1)
+            if self.directions is None and torch.onnx.is_in_onnx_export():
+                h = bidirectional_lstm(self.lstm, lstm_in, reverse[:, 0] + 1, h)  # lengths: reverse[:, 0] is L - 1
+            out, t = self._carry(x, h)
         if stats is not None:
             if real is None:
                 raise ValueError("layer statistics need the real positions: pass real")

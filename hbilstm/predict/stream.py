@@ -87,8 +87,9 @@ def predict(
 
     ``batch_size``: tweets per batch; None: 512 on a CPU, 2048 on a GPU (:func:`default_batch_size`).
 
-    ``int8``: score with the model's LSTM and linear weights quantized to int8 (CPU only; see
-    :func:`~hbilstm.inference.quantize_int8`).
+    ``int8``: score with the model's weights quantized to int8 (CPU only): ONNX Runtime's graph
+    (:func:`~hbilstm.export.onnx_runtime.quantized_graph`) or the torch model's LSTM and linear
+    layers (:func:`~hbilstm.inference.quantize_int8`), whichever backend scores.
 
     ``backend``: ``torch`` scores with the checkpoint's model; ``onnx`` with ONNX Runtime (on the
     CPU) from the ``model.onnx`` in or beside ``checkpoint`` (see

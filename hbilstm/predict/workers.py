@@ -85,15 +85,15 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="hbilstm-parent-watch", daemon=True).start()
 
 
-def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> None:
+def _start_worker(shipped: str, batch_size: int, parent: int | None = None, int8: bool = False) -> None:
     """Set up a worker from the file the parent wrote for it, or from the model folder it names
-    (see ``ChunkScorer._start_pool``)."""
+    (see ``ChunkScorer._start_pool``); ``int8``: quantize the folder's graph, as the parent did."""
     if parent is not None:
         _die_with_parent(parent)
     if os.path.isdir(shipped):  # an exported model folder scored by ONNX Runtime: no torch
         from ..export.onnx_runtime import load_onnx_folder
 
-        loaded = load_onnx_folder(shipped, threads=1, verify=False)  # the parent checked its graph
+        loaded = load_onnx_folder(shipped, threads=1, verify=False, int8=int8)  # the parent checked its graph
         _WORKER.update(encoder=loaded.encoder, batch_size=batch_size, model=None, onnx=loaded.graph)
         return
     if shipped.endswith(ENCODE_ONLY):  # the parent scores on its GPU: tokenize and encode, no torch
@@ -117,7 +117,7 @@ def _start_worker(shipped: str, batch_size: int, parent: int | None = None) -> N
     if "onnx" in payload:
         from ..export.onnx_runtime import OnnxScorer
 
-        _WORKER["onnx"] = OnnxScorer(payload["onnx"], threads=1)
+        _WORKER["onnx"] = OnnxScorer(payload["onnx"], threads=1, int8=payload.get("onnx_int8", False))
 
 
 def _worker_run(texts: list[str]):
@@ -231,8 +231,9 @@ class ChunkScorer:
     def __init__(self, loaded: Model, batch_size: int, workers: int, int8: bool = False, threads: int = 0):
         """``loaded``: the model (:class:`~hbilstm.inference.model.Model`), scored by its ONNX graph
         where it has one (on the CPU; from an exported folder, which workers read themselves, or
-        beside a checkpoint), else by its torch model on its device; ``int8``: score with the torch
-        model quantized by :func:`~hbilstm.inference.quantize_int8`; ``threads``: torch's CPU threads
+        beside a checkpoint; quantized to int8 when it was loaded so), else by its torch model on its
+        device; ``int8``: score with the torch model quantized by
+        :func:`~hbilstm.inference.quantize_int8`; ``threads``: torch's CPU threads
         while this process scores (0: torch's default; each worker uses one)."""
         self.loaded, self.batch_size, self.workers = loaded, batch_size, workers
         self.threads, self.int8 = threads, int8
@@ -297,7 +298,7 @@ class ChunkScorer:
             sys.warnoptions.append(_QUIET_TRACKER)
         if self.folder:
             return context.Pool(self.workers, initializer=_start_worker,
-                                initargs=(str(self.loaded.path), self.batch_size, parent))
+                                initargs=(str(self.loaded.path), self.batch_size, parent, self.onnx.int8))
         loaded = self.loaded
         if not self.workers_score:
             self.shipped = _ship_encoder(loaded)
@@ -314,7 +315,7 @@ class ChunkScorer:
             "ngram_buckets": loaded.ngram_buckets,
         }
         if self.onnx is not None:
-            payload["onnx"] = str(self.onnx.path)
+            payload.update(onnx=str(self.onnx.path), onnx_int8=self.onnx.int8)
         elif self.workers_score:
             # the full weights: each worker quantizes its own copy (quantized modules do not travel as tensors)
             payload.update(model_config=loaded.payload["model_config"], state_dict=loaded.model.state_dict(),

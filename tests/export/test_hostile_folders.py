@@ -208,7 +208,7 @@ def test_a_run_whose_export_has_no_record_is_scored_with_torch(trained_run, twee
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     export_run(run)
-    assert choose_backend(run, "auto", "cpu", False)[0] == "onnx"
+    assert choose_backend(run, "auto", "cpu")[0] == "onnx"
     (run / "export" / RECORD_FILE).unlink()
-    assert choose_backend(run, "auto", "cpu", False) == ("torch", None)
+    assert choose_backend(run, "auto", "cpu") == ("torch", None)
     assert hbilstm.load(run, device="cpu").backend == "torch"

@@ -110,6 +110,30 @@ def test_every_carry_and_pooling_exports_with_the_models_numbers(carry, pooling,
     assert np.abs(probs - torch_probs(model, tokens.numpy(), lengths.numpy())).max() < 1e-5
 
 
+def test_each_layer_is_one_bidirectional_lstm_node_that_reverses_rows_within_their_lengths(tmp_path):
+    torch.manual_seed(5)
+    model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=50, num_classes=3, embedding_dim=8, hidden=5,
+                                                layers=3)).eval()
+    graph = onnx.load(str(export_onnx(model, tmp_path / "m.onnx"))).graph
+    lstms = [node for node in graph.node if node.op_type == "LSTM"]
+    assert len(lstms) == 3
+    for node in lstms:
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attributes["direction"] == b"bidirectional" and attributes["hidden_size"] == 5
+        assert len(node.input) == 5 and node.input[4]  # X, W, R, B and the rows' lengths
+    assert not [node for node in graph.node if node.op_type == "GatherElements"]  # no reversal by gathers
+    # A row's probabilities do not depend on the padding after it, nor on the other rows of its batch,
+    # and equal the model's: the backward direction starts at each row's own last token.
+    session = OnnxScorer(tmp_path / "m.onnx").session
+    rows = [[3, 9, 27, 4, 11, 2], [8, 1], [30, 30, 5, 7]]
+    tokens, lengths = padded(rows, width=9)
+    together = session.run(["probs"], {"tokens": tokens, "lengths": lengths})[0]
+    for row, ids in enumerate(rows):
+        alone = session.run(["probs"], {"tokens": np.array([ids]), "lengths": np.array([len(ids)])})[0]
+        assert np.abs(alone[0] - together[row]).max() < 1e-6
+    assert np.abs(together - torch_probs(model, tokens, lengths)).max() < 1e-5
+
+
 def test_export_leaves_the_model_in_its_own_mode(tmp_path):
     model = HighwayBiLSTMClassifier(ModelConfig(vocab_size=30, num_classes=3, embedding_dim=8, hidden=4))
     model.train()
@@ -166,6 +190,38 @@ def test_predict_backend_onnx_in_worker_processes_and_from_the_checkpoint_file(o
     # chunks after the first go to a worker process, which loads model.onnx itself
     predict(onnx_run / "model.pt", str(tweets_file), str(pooled), workers=1, chunk_size=700, backend="onnx")
     compare_outputs(reference, pooled, TWEETS)
+
+
+def test_int8_quantizes_the_graph_beside_a_checkpoint_in_this_process_and_in_workers(onnx_run, tweets_file, tmp_path):
+    from hbilstm.loading import load
+    from hbilstm.predict import predict
+
+    full = load(onnx_run / "model.pt", backend="onnx")
+    quantized = load(onnx_run / "model.pt", backend="onnx", int8=True)
+    assert quantized.backend == "onnx" and quantized.graph.int8 and not full.graph.int8
+    encoded = real_encoded(quantized, 300)
+    a = full.graph.predict_probs(encoded.ids, 64, encoded.ngrams)
+    b = quantized.graph.predict_probs(encoded.ids, 64, encoded.ngrams)
+    assert 0 < np.abs(a - b).max() < 0.1 and (a.argmax(1) == b.argmax(1)).mean() >= 0.95
+    # chunks after the first go to a worker process, which quantizes the graph it loads too
+    runs = {}
+    for name, kwargs in (("fp32", {"workers": 0}), ("local", {"workers": 0, "int8": True}),
+                         ("pooled", {"workers": 1, "int8": True})):
+        runs[name] = tmp_path / f"{name}.csv"
+        predict(onnx_run / "model.pt", str(tweets_file), str(runs[name]), chunk_size=700, batch_size=700,
+                backend="onnx", **kwargs)
+    fp32, local, pooled = (read_rows(runs[name]) for name in ("fp32", "local", "pooled"))
+    # the same batches either way; one thread in the worker against two here moves the int8 numbers
+    # by about 1e-4 (the quantized kernels' float parts), not the labels
+    assert [r["label"] for r in pooled] == [r["label"] for r in local] and len(pooled) == TWEETS
+    columns = ("prob_negative", "prob_neutral", "prob_positive")
+
+    def gap(x, y):  # mean absolute difference of the probabilities, over the rows the worker scored
+        probs = [[float(row[c]) for c in columns] for row in x[700:] + y[700:]]
+        half = len(probs) // 2
+        return float(np.abs(np.array(probs[:half]) - np.array(probs[half:])).mean())
+
+    assert gap(local, pooled) < 1e-3 and gap(fp32, pooled) > 3 * gap(local, pooled)  # the worker's graph was int8
 
 
 def one_line_error(result):

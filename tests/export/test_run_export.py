@@ -79,20 +79,19 @@ def test_predict_scores_a_run_with_its_export_without_torch_and_with_the_torch_l
 def test_auto_takes_onnx_only_when_nothing_asks_for_torch(run, monkeypatch):
     folder = run / "export"
     monkeypatch.setattr(stream, "gpu_visible", lambda: False)
-    assert choose_backend(run, "auto", "auto", False) == ("onnx", folder)
-    assert choose_backend(run / "model.pt", "auto", "cpu", False) == ("onnx", folder)
-    assert choose_backend(folder, "auto", "cpu", False) == ("onnx", folder)  # an exported folder itself
-    assert choose_backend(run, "torch", "cpu", False) == ("torch", None)
-    assert choose_backend(run, "auto", "cpu", True) == ("torch", None)  # --int8 quantizes the torch model
-    assert choose_backend(run, "auto", "cuda", False) == ("torch", None)
+    assert choose_backend(run, "auto", "auto") == ("onnx", folder)
+    assert choose_backend(run / "model.pt", "auto", "cpu") == ("onnx", folder)
+    assert choose_backend(folder, "auto", "cpu") == ("onnx", folder)  # an exported folder itself
+    assert choose_backend(run, "torch", "cpu") == ("torch", None)
+    assert choose_backend(run, "auto", "cuda") == ("torch", None)
     monkeypatch.setattr(stream, "gpu_visible", lambda: True)
-    assert choose_backend(run, "auto", "auto", False) == ("torch", None)
-    assert choose_backend(run, "auto", "cpu", False) == ("onnx", folder)
+    assert choose_backend(run, "auto", "auto") == ("torch", None)
+    assert choose_backend(run, "auto", "cpu") == ("onnx", folder)
     monkeypatch.setattr(stream, "gpu_visible", lambda: False)
     real_find_spec = stream.importlib.util.find_spec
     monkeypatch.setattr(stream.importlib.util, "find_spec",
                         lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
-    assert choose_backend(run, "auto", "cpu", False) == ("torch", None)
+    assert choose_backend(run, "auto", "cpu") == ("torch", None)
 
 
 def test_an_export_older_than_model_pt_is_never_used(run, tweets, tmp_path):
@@ -105,7 +104,7 @@ def test_an_export_older_than_model_pt_is_never_used(run, tweets, tmp_path):
     payload["state_dict"][name] = payload["state_dict"][name] + 0.5  # as if trained on after the export
     torch.save(payload, copy / "model.pt")
     assert current_export(copy) is None
-    assert choose_backend(copy, "auto", "cpu", False) == ("torch", None)
+    assert choose_backend(copy, "auto", "cpu") == ("torch", None)
     result = runner.invoke(app, ["predict", str(copy), str(tweets), "-o", str(tmp_path / "a.csv"), "--workers", "0"])
     assert result.exit_code == 0, result.output  # scored by the new model.pt, with torch
     result = runner.invoke(app, ["predict", str(copy), str(tweets), "-o", str(tmp_path / "o.csv"),

@@ -330,16 +330,21 @@ def test_plan_keeps_small_inputs_in_one_process_when_workers_only_encode_too(tra
     assert scorer.workers == 0
 
 
-def test_int8_scoring_keeps_the_labels_of_the_full_model_on_real_tweets(trained_run, tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_int8_scoring_keeps_the_labels_of_the_full_model_on_real_tweets(trained_run, backend, tmp_path):
     import json as _json
 
     from conftest import TWEETEVAL
 
+    from hbilstm.export.exporter import export_model
+
+    # ONNX Runtime quantizes the graph of an exported folder, which each worker loads (and quantizes) itself
+    model = trained_run if backend == "torch" else export_model(trained_run, tmp_path / "folder", onnx=True)
     source = tmp_path / "in.txt"
     source.write_text("\n".join((TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:2000]) + "\n")
     full, quantized, pooled = tmp_path / "full.jsonl", tmp_path / "int8.jsonl", tmp_path / "pooled.jsonl"
-    predict(trained_run, str(source), str(full), workers=0)
-    predict(trained_run, str(source), str(quantized), workers=0, int8=True)
+    predict(model, str(source), str(full), workers=0, backend=backend)
+    predict(model, str(source), str(quantized), workers=0, int8=True, backend=backend)
     a = [_json.loads(line) for line in full.read_text().splitlines()]
     b = [_json.loads(line) for line in quantized.read_text().splitlines()]
     same = sum(x["label"] == y["label"] for x, y in zip(a, b)) / len(a)
@@ -351,7 +356,7 @@ def test_int8_scoring_keeps_the_labels_of_the_full_model_on_real_tweets(trained_
     # worker processes quantize their own copy too. Dynamic quantization scales each batch's
     # activations by that batch's range, so other batches (the workers' pieces) give slightly
     # other numbers: the labels agree, the bytes need not.
-    predict(trained_run, str(source), str(pooled), chunk_size=700, workers=2, int8=True)
+    predict(model, str(source), str(pooled), chunk_size=700, workers=2, int8=True, backend=backend)
     c = [_json.loads(line) for line in pooled.read_text().splitlines()]
     assert [r["line"] for r in c] == list(range(1, 2001))
     assert sum(x["label"] == y["label"] for x, y in zip(b, c)) / len(b) >= 0.97
@@ -360,11 +365,11 @@ def test_int8_scoring_keeps_the_labels_of_the_full_model_on_real_tweets(trained_
     assert any(a[i]["prob_negative"] != c[i]["prob_negative"] for i in range(700, 2000))
 
 
-def test_int8_is_for_the_torch_backend_on_the_cpu(trained_run, tmp_path):
+def test_int8_is_for_the_cpu(trained_run, tmp_path):
     from hbilstm.errors import ConfigError
 
     source = tmp_path / "in.txt"
     source.write_text("hello\n")
-    for kwargs in ({"device": "cuda"}, {"backend": "onnx"}):
-        with pytest.raises(ConfigError, match="int8 quantizes the PyTorch model for the CPU"):
+    for kwargs in ({"device": "cuda"}, {"device": "cuda", "backend": "torch"}):
+        with pytest.raises(ConfigError, match="int8 quantizes the model for the CPU"):
             predict(trained_run, str(source), str(tmp_path / "o.csv"), int8=True, **kwargs)
