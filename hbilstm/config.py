@@ -125,9 +125,9 @@ class TrainConfig:
         if self.gradual_unfreeze and self.cuda_graphs:
             raise ConfigError("gradual_unfreeze changes which weights train from epoch to epoch, which a recorded "
                               "CUDA graph cannot follow: set cuda_graphs false")
-        if self.init and (self.embeddings or self.vector_fallback):
-            raise ConfigError("init starts the embeddings from the pretrained encoder: leave out embeddings "
-                              "and vector_fallback")
+        if self.init and self.train_missing_vectors:
+            raise ConfigError("with init the pretrained vectors (embeddings) are joined beside the encoder's "
+                              "embeddings and stay fixed: leave out train_missing_vectors")
         if self.vector_fallback and not self.embeddings:
             raise ConfigError("vector_fallback reads unknown words through pretrained vectors: set embeddings too")
         if self.char_features and self.char_features < 5:
@@ -144,10 +144,12 @@ class TrainConfig:
             raise ConfigError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
         check_device(self.device)
 
-    def model_config(self, vocab_size: int, num_classes: int, embedding_dim: int) -> ModelConfig:
+    def model_config(self, vocab_size: int, num_classes: int, embedding_dim: int,
+                     vector_features: int = 0) -> ModelConfig:
         """The model these options train: every field the two dataclasses share, taken from here,
         with the sizes the data decides (``embedding_dim``: the pretrained vectors' width, where
-        there are vectors) and the lexicon's feature count."""
+        there are vectors and no pretrained encoder; ``vector_features``: their width, joined
+        beside a pretrained encoder's embeddings) and the lexicon's feature count."""
         shared = {name: getattr(self, name) for name in _MODEL if hasattr(self, name)}
         return ModelConfig(
             **{
@@ -155,6 +157,7 @@ class TrainConfig:
                 "vocab_size": vocab_size,
                 "num_classes": num_classes,
                 "embedding_dim": embedding_dim,
+                "vector_features": vector_features,
                 "lexicon_features": LEXICON_FEATURES.get(self.lexicon, 0),
             }
         )

@@ -19,7 +19,7 @@ from .model.config import CARRIES, POOLINGS
 # Hard caps, far above any model hbilstm trains (the default: 2 layers of 64 units, a 20k vocabulary).
 MAX_VOCAB = 10_000_000
 MAX_CLASSES = 10_000
-MAX_WIDTH = 16_384  # embedding_dim, hidden, char_features
+MAX_WIDTH = 16_384  # embedding_dim, hidden, char_features, vector_features
 MAX_LAYERS = 512
 MAX_NGRAM_BUCKETS = 1 << 26
 MAX_LEXICON_FEATURES = 1024
@@ -30,7 +30,7 @@ _WHOLE = {  # field: (least, most); the most may name another field's value
     "vocab_size": (1, MAX_VOCAB), "num_classes": (2, MAX_CLASSES), "embedding_dim": (1, MAX_WIDTH),
     "hidden": (1, MAX_WIDTH), "layers": (1, MAX_LAYERS), "padding_idx": (0, "vocab_size"),
     "unknown_idx": (0, "vocab_size"), "lexicon_features": (0, MAX_LEXICON_FEATURES),
-    "char_features": (0, MAX_WIDTH), "ngram_buckets": (0, MAX_NGRAM_BUCKETS),
+    "char_features": (0, MAX_WIDTH), "vector_features": (0, MAX_WIDTH), "ngram_buckets": (0, MAX_NGRAM_BUCKETS),
 }
 _RATES = ("dropout", "layer_dropout", "word_dropout")  # in [0, 1)
 _REQUIRED = ("vocab_size", "num_classes")

@@ -105,7 +105,11 @@ def transfer(source: dict[str, Tensor], target: nn.Module, rows: list[int],
     of the same name and shape, but for those starting with ``skip`` (the task's own classifiers,
     and the tables per vocabulary id that the builder fills from the vocabulary);
     the embedding row by row, ``rows[i]`` being the source row of target row i (-1: the word is
-    new, its row keeps its fresh start). Returns the names of the weights taken."""
+    new, its row keeps its fresh start). A first-layer weight whose target reads more inputs than
+    the source's (``target`` joins fixed word vectors to the embeddings, ``vector_features``) takes
+    the source's columns for the inputs the two share, which come first, and zeros for the rest:
+    the layer starts out computing what the encoder's did, and learns to read the new inputs.
+    Returns the names of the weights taken."""
     taken = []
     own = target.state_dict()
     with torch.no_grad():
@@ -118,7 +122,16 @@ def transfer(source: dict[str, Tensor], target: nn.Module, rows: list[int],
                 own[name][known.to(own[name].device)] = tensor[index[known]].to(own[name])
             elif own[name].shape == tensor.shape:
                 own[name].copy_(tensor)
+            elif name.startswith("layers.0.") and _widened(own[name].shape, tensor.shape):
+                own[name].zero_()
+                own[name][..., : tensor.shape[-1]] = tensor.to(own[name])
             else:
                 continue
             taken.append(name)
     return taken
+
+
+def _widened(own: torch.Size, source: torch.Size) -> bool:
+    """Whether a weight of shape ``own`` reads more inputs (its last axis) than one of shape
+    ``source``, and is otherwise alike."""
+    return len(own) == len(source) >= 2 and own[:-1] == source[:-1] and own[-1] > source[-1]

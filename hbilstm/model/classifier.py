@@ -37,10 +37,12 @@ class HighwayBiLSTMClassifier(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.padding_idx)
         if config.lexicon_features:  # fixed ratings per vocabulary id, set by whoever builds the model
             self.register_buffer("lexicon", torch.zeros(config.vocab_size, config.lexicon_features))
+        if config.vector_features:  # fixed word vectors per vocabulary id, set by whoever builds the model
+            self.register_buffer("word_vectors", torch.zeros(config.vocab_size, config.vector_features))
         if config.char_features:  # every vocabulary word's spelling, set by whoever builds the model
             self.register_buffer("spellings", torch.zeros(config.vocab_size, SPELLING_LENGTH, dtype=torch.int16))
             self.chars = CharWordEncoder(config.char_features)
-        token_width = config.embedding_dim + config.char_features + config.lexicon_features
+        token_width = config.embedding_dim + config.char_features + config.lexicon_features + config.vector_features
         widths = [token_width] + [2 * config.hidden] * config.layers
         # layer_dropout acts on the LSTM input of every layer after the first (the first one reads
         # the embeddings, dropped already); inside the layer, so the carry path is never dropped.
@@ -60,8 +62,10 @@ class HighwayBiLSTMClassifier(nn.Module):
     def embed(self, tokens: Tensor) -> Tensor:
         """Token embeddings, with words replaced by ``<unk>`` (``word_dropout``) and Gaussian
         noise (``embedding_noise``) while training, joined by the words' character-aware vectors
-        and dropped out while training, then joined by the token's lexicon features, for the
-        models that have them."""
+        and dropped out while training, then joined by the token's lexicon features and its fixed
+        word vector (dropped out too), for the models that have them. Each kind is joined after the
+        ones before it, so a pretrained encoder's first layer reads its own inputs first
+        (:func:`~hbilstm.model.bilm.transfer`)."""
         if self.training and self.config.word_dropout > 0:
             dropped = (torch.rand(tokens.shape, device=tokens.device) < self.config.word_dropout)
             tokens = tokens.masked_fill(dropped & (tokens != self.config.padding_idx), self.config.unknown_idx)
@@ -73,6 +77,8 @@ class HighwayBiLSTMClassifier(nn.Module):
         embedded = self.dropout(embedded)
         if self.config.lexicon_features:
             embedded = torch.cat([embedded, self.lexicon[tokens].to(embedded.dtype)], dim=-1)
+        if self.config.vector_features:
+            embedded = torch.cat([embedded, self.dropout(self.word_vectors[tokens]).to(embedded.dtype)], dim=-1)
         return embedded
 
     def spelt(self, tokens: Tensor) -> Tensor:

@@ -33,6 +33,9 @@ class ModelConfig:
         never at prediction.
     lexicon_features: fixed per-token features (a lexicon's ratings, held in the ``lexicon``
         buffer, one row per vocabulary id) joined to each token's embedding (default 0: none).
+    vector_features: width of fixed word vectors (held in the ``word_vectors`` buffer, one row
+        per vocabulary id) joined last to each token's features, dropped out while training
+        (default 0: none): pretrained vectors beside embeddings that a pretrained encoder gave.
     char_features: width of a character-aware word vector joined to each token's embedding: a
         CNN over the word's bytes with highway layers (:mod:`hbilstm.model.chars`), its
         spellings held in the ``spellings`` buffer, one row per vocabulary id (default 0: none).
@@ -64,6 +67,7 @@ class ModelConfig:
     embedding_noise: float = 0.0
     word_dropout: float = 0.0
     lexicon_features: int = 0
+    vector_features: int = 0
     char_features: int = 0
     ngram_buckets: int = 0
     temperatures: tuple[float, ...] = ()
@@ -85,7 +89,7 @@ class ModelConfig:
         for name in ("dropout", "layer_dropout", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
-        for name in ("lexicon_features", "char_features", "ngram_buckets"):
+        for name in ("lexicon_features", "vector_features", "char_features", "ngram_buckets"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, not {getattr(self, name)}")
         if not self.embedding_noise >= 0.0:

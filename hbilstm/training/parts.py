@@ -93,8 +93,10 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets)
     vocab = vocabulary_from_payload(resume_state, RESUME_FILE) if resume_state else None
     pretrained = load_encoder(config, tokenizer_config) if config.init and resume_state is None else None
-    extend = (with_vector_fallback(config.embeddings) if config.vector_fallback
-              else merged_vocabulary(pretrained, config.max_vocab) if pretrained is not None else None)
+    extend = merged_vocabulary(pretrained, config.max_vocab) if pretrained is not None else None
+    if config.vector_fallback:  # after the merge: the fallback reads into the whole vocabulary
+        merge, fallback = extend, with_vector_fallback(config.embeddings)
+        extend = fallback if merge is None else (lambda task_vocab: fallback(merge(task_vocab)))
     data = prepare_training_data(
         corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,
         config.max_train, extend,
@@ -119,9 +121,16 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
                                                   "cached)")
     )
     vectors = None
-    embedding_dim = config.embedding_dim
+    embedding_dim, vector_features = config.embedding_dim, 0
     if resume_state is not None:
         embedding_dim = resume_state["model_config"]["embedding_dim"]
+        vector_features = resume_state["model_config"].get("vector_features", 0)
+    elif config.embeddings and pretrained is not None:  # joined beside the encoder's embeddings, fixed
+        vectors = load_vectors(config.embeddings, data.vocab, data.token_counts, config.seed)
+        vector_features = vectors.weights.size(1)
+        log(f"embeddings: {config.embeddings}: {vectors.found:,} of {vectors.vocab_size - 2:,} vocabulary words "
+            f"({vectors.type_coverage:.1%}), {vectors.token_coverage:.1%} of training tokens; dimension "
+            f"{vector_features}, fixed, beside the encoder's embeddings (zeros for words without a vector)")
     elif config.embeddings:
         vectors = load_vectors(config.embeddings, data.vocab, data.token_counts, config.seed)
         embedding_dim = vectors.weights.size(1)
@@ -141,21 +150,24 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     )
 
     torch.manual_seed(config.seed)
-    model_config = config.model_config(len(data.vocab), len(corpus.label_names), embedding_dim)
+    model_config = config.model_config(len(data.vocab), len(corpus.label_names), embedding_dim, vector_features)
     model = HighwayBiLSTMClassifier(model_config)
-    if vectors is not None:
+    if vectors is not None and vector_features:
+        with torch.no_grad():  # the rows of words without a vector stay zero: the encoder's embeddings carry them
+            model.word_vectors[list(vectors.found_ids)] = vectors.weights[list(vectors.found_ids)]
+    elif vectors is not None:
         with torch.no_grad():
             model.embedding.weight.copy_(vectors.weights)
     if pretrained is not None:
         taken = start_from(pretrained, model, data.vocab)
-        embedding_info = {"init": taken}
+        embedding_info = {"init": taken, **({"vectors_beside": embedding_info} if embedding_info else {})}
         log(f"init: {taken['weights']} weights from {taken['encoder']}; vocabulary {taken['words_pretrained']:,} "
             f"words pretrained, {taken['words_new']:,} new from {corpus.name} train")
     frozen_rows = None
     if config.freeze_embeddings:
         if config.train_missing_vectors:  # only the pretrained rows stay fixed
             frozen_rows = resume_state.get("frozen_rows") if resume_state else (
-                [PAD_ID, *vectors.found_ids] if vectors is not None else None)
+                [PAD_ID, *vectors.found_ids] if vectors is not None and not vector_features else None)
         if frozen_rows is None:  # the whole table
             model.embedding.weight.requires_grad_(False)
     if config.lexicon != "none":

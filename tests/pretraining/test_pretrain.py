@@ -77,6 +77,63 @@ def test_init_keeps_every_pretrained_word_and_its_vector(pretrained, pretrain_da
     assert parts.model.classifier.weight.shape[0] == 3  # the task's own classifier, fresh
 
 
+def _vectors_file(path, words, dim=7):
+    generator = torch.Generator().manual_seed(2)
+    rows = {w: torch.randn(dim, generator=generator) for w in words}
+    path.write_text("".join(w + " " + " ".join(f"{v:.5f}" for v in rows[w].tolist()) + "\n" for w in words))
+    return {w: torch.tensor([float(f"{v:.5f}") for v in rows[w].tolist()]) for w in words}
+
+
+def test_vectors_join_a_pretrained_encoder_whose_first_layer_starts_out_computing_what_it_did(
+        pretrained, pretrain_data, tmp_path):  # noqa: F811
+    words = ["the", "to", "i", "a", "and", "you", "@user", "of"]
+    rows = _vectors_file(tmp_path / "vectors.txt", words)
+    base = dict(data_dir=str(pretrain_data), hidden=8, embedding_dim=12, layers=2, min_freq=1,
+                init=str(pretrained), ngram_buckets=0, threads=1)
+    plain, beside = _parts(TrainConfig(**base)), _parts(TrainConfig(**base, embeddings=str(tmp_path / "vectors.txt")))
+    assert beside.model.config.vector_features == 7 and beside.model.config.embedding_dim == 12
+    vocab, table = beside.data.vocab, beside.model.word_vectors
+    assert vocab.tokens == plain.data.vocab.tokens  # the vocabulary rule is unchanged
+    for word in words:
+        assert torch.allclose(table[vocab.id(word)], rows[word])
+    others = [i for i, t in enumerate(vocab.tokens) if t not in words]
+    assert torch.all(table[others] == 0)  # words without a vector read zeros; <pad> too
+    encoder = load_checkpoint(pretrained / "encoder.pt")["state_dict"]
+    for name in ("layers.0.lstm.weight_ih_l0", "layers.0.lstm.weight_ih_l0_reverse", "layers.0.gate.weight",
+                 "layers.0.project.weight"):
+        weight = beside.model.state_dict()[name]
+        assert weight.shape[-1] == 12 + 7
+        assert torch.equal(weight[..., :12], encoder[name]) and torch.all(weight[..., 12:] == 0)
+    # so the stack, fed the same tweets, gives the encoder's features, whatever the vectors say
+    tokens = torch.tensor([[vocab.id(w) for w in ("the", "i", "you", "of")], [vocab.id("a"), vocab.id("to"), 0, 0]])
+    lengths = torch.tensor([4, 2])
+    with torch.no_grad():
+        assert torch.allclose(beside.model.eval().encode(tokens, lengths), plain.model.eval().encode(tokens, lengths),
+                              atol=1e-6)
+    assert beside.embedding_info["vectors_beside"]["found"] == len(words)
+    with pytest.raises(ConfigError, match="leave out train_missing_vectors"):
+        TrainConfig(**base, embeddings=str(tmp_path / "vectors.txt"), freeze_embeddings=True,
+                    train_missing_vectors=True)
+
+
+def test_train_init_with_vectors_beside_from_the_command_line_then_predict_with_the_graph(
+        pretrained, pretrain_data, tmp_path):  # noqa: F811
+    from hbilstm.loading import load
+
+    _vectors_file(tmp_path / "vectors.txt", ["the", "to", "i", "a", "and", "you"])
+    run = tmp_path / "tuned"
+    result = CliRunner().invoke(app, [
+        "train", "--init", str(pretrained), "--data-dir", str(pretrain_data), "--hidden", "8", "--epochs", "1",
+        "--set", "embedding_dim=12", "--set", "min_freq=1", "--set", f"embeddings={tmp_path / 'vectors.txt'}",
+        "--threads", "1", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "beside the encoder's embeddings" in result.output
+    texts = ["the game was great", "i do not like you", "and so it goes"]
+    by_torch = load(run, backend="torch").predict_probs(texts)
+    by_graph = load(run, backend="onnx").predict_probs(texts)  # the run's export: the vectors travel in the graph
+    assert abs(by_torch - by_graph).max() < 1e-5
+
+
 def test_init_refuses_an_encoder_of_another_shape_or_tokenizer(pretrained, pretrain_data):  # noqa: F811
     base = dict(data_dir=str(pretrain_data), hidden=8, embedding_dim=12, min_freq=1, init=str(pretrained))
     with pytest.raises(ConfigError, match="layers 2, this run 3"):
