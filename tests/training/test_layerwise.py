@@ -51,7 +51,8 @@ def test_options_are_checked():
         TrainConfig(lr_layer_decay=0.0)
     with pytest.raises(ConfigError, match="CUDA graph"):
         TrainConfig(gradual_unfreeze=1, cuda_graphs=True)
-    with pytest.raises(ConfigError, match="embeddings"):
-        TrainConfig(init="runs/x", embeddings="vectors.txt")
+    with pytest.raises(ConfigError, match="leave out train_missing_vectors"):  # vectors beside an encoder stay fixed
+        TrainConfig(init="runs/x", embeddings="vectors.txt", freeze_embeddings=True, train_missing_vectors=True)
+    TrainConfig(init="runs/x", embeddings="vectors.txt")  # joined beside the encoder's embeddings
     with pytest.raises(ConfigError, match="teachers"):
         TrainConfig(unlabelled="more.txt")
