@@ -96,9 +96,7 @@ class OnnxScorer:
         try:
             graph = quantized_graph(self.path) if int8 else str(self.path)
             self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        except CheckpointError:
-            raise
-        except Exception as exc:  # onnxruntime raises its own kinds for a missing or damaged file
+        except Exception as exc:  # onnxruntime (and its quantizer) raise their own kinds for a missing or damaged file
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{self.path}: cannot load the ONNX graph ({first})") from None
         inputs = [i.name for i in self.session.get_inputs()]
@@ -167,9 +165,6 @@ def quantized_graph(path: Path) -> bytes:
             out = Path(tmp) / "int8.onnx"
             quantization.quantize_dynamic(path, out, weight_type=quantization.QuantType.QInt8)
             return out.read_bytes()
-    except (OSError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: cannot quantize the ONNX graph to int8 ({first})") from None
     finally:
         quiet.setLevel(level)
 

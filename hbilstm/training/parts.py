@@ -125,20 +125,19 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     if resume_state is not None:
         embedding_dim = resume_state["model_config"]["embedding_dim"]
         vector_features = resume_state["model_config"].get("vector_features", 0)
-    elif config.embeddings and pretrained is not None:  # joined beside the encoder's embeddings, fixed
-        vectors = load_vectors(config.embeddings, data.vocab, data.token_counts, config.seed)
-        vector_features = vectors.weights.size(1)
-        log(f"embeddings: {config.embeddings}: {vectors.found:,} of {vectors.vocab_size - 2:,} vocabulary words "
-            f"({vectors.type_coverage:.1%}), {vectors.token_coverage:.1%} of training tokens; dimension "
-            f"{vector_features}, fixed, beside the encoder's embeddings (zeros for words without a vector)")
     elif config.embeddings:
         vectors = load_vectors(config.embeddings, data.vocab, data.token_counts, config.seed)
-        embedding_dim = vectors.weights.size(1)
+        width = vectors.weights.size(1)
+        if pretrained is not None:  # joined beside the encoder's embeddings, fixed
+            vector_features = width
+        else:
+            embedding_dim = width
         log(
             f"embeddings: {config.embeddings}: {vectors.found:,} of {vectors.vocab_size - 2:,} "
             f"vocabulary words ({vectors.type_coverage:.1%}), {vectors.token_coverage:.1%} of "
-            f"training tokens; dimension {embedding_dim}"
-            + ("; trainable" if not config.freeze_embeddings else
+            f"training tokens; dimension {width}"
+            + ("; fixed, beside the encoder's embeddings (zeros for words without a vector)" if vector_features else
+               "; trainable" if not config.freeze_embeddings else
                f"; frozen, but for the {vectors.vocab_size - 2 - vectors.found:,} words without a vector"
                if config.train_missing_vectors else "; frozen")
         )
@@ -167,7 +166,7 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     if config.freeze_embeddings:
         if config.train_missing_vectors:  # only the pretrained rows stay fixed
             frozen_rows = resume_state.get("frozen_rows") if resume_state else (
-                [PAD_ID, *vectors.found_ids] if vectors is not None and not vector_features else None)
+                [PAD_ID, *vectors.found_ids] if vectors is not None else None)
         if frozen_rows is None:  # the whole table
             model.embedding.weight.requires_grad_(False)
     if config.lexicon != "none":
