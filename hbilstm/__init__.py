@@ -17,12 +17,13 @@ if TYPE_CHECKING:
     from .api import Classifier
 
 
-def load(source: Any, device: str = "auto", batch_size: int = 256, backend: str = "auto") -> "Classifier":
+def load(source: Any, device: str = "auto", batch_size: int = 256, backend: str = "auto",
+         int8: bool = False) -> "Classifier":
     """A trained model from a run directory, a ``model.pt``, an exported model folder or a Hub
     repo id; see :func:`hbilstm.api.load`."""
     from .api import load as _load
 
-    return _load(source, device, batch_size, backend)
+    return _load(source, device, batch_size, backend, int8)
 
 
 def __getattr__(name: str) -> Any:

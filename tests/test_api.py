@@ -1,5 +1,6 @@
 """The Python API: hbilstm.load and a Classifier with predict / predict_proba."""
 
+import shutil
 import subprocess
 import sys
 
@@ -8,7 +9,7 @@ import pytest
 from conftest import REPO, TWEETEVAL
 
 import hbilstm
-from hbilstm.errors import CheckpointError
+from hbilstm.errors import CheckpointError, ConfigError
 
 
 def real_tweets(n):
@@ -32,6 +33,27 @@ def test_predict_proba_is_one_row_per_text_in_order(clf):
     small_batches = hbilstm.load(clf.path, device="cpu", batch_size=7).predict_proba(texts)
     assert np.allclose(small_batches, probs, atol=1e-6)
     assert clf.predict(texts) == [clf.labels[i] for i in probs.argmax(axis=1)]
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_int8_scores_with_quantized_weights_on_either_backend(trained_run, tmp_path, backend):
+    run = trained_run
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+        from hbilstm.checkpoint import load_model
+        from hbilstm.export.onnx import export_onnx
+
+        run = tmp_path / "run"
+        shutil.copytree(trained_run, run)
+        export_onnx(load_model(run).model, run / "model.onnx")
+    texts = real_tweets(300)
+    full = hbilstm.load(run, device="cpu", backend=backend)
+    quantized = hbilstm.load(run, backend=backend, int8=True)
+    assert full.backend == quantized.backend == backend
+    a, b = full.predict_proba(texts), quantized.predict_proba(texts)
+    assert 0 < np.abs(a - b).max() < 0.1 and (a.argmax(1) == b.argmax(1)).mean() >= 0.95
+    with pytest.raises(ConfigError, match="int8 quantizes the model for the CPU"):
+        hbilstm.load(run, device="cuda", backend="torch", int8=True)
 
 
 def test_labels_config_and_the_scikit_learn_names(clf):

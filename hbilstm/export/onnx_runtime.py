@@ -153,20 +153,53 @@ def quantized_graph(path: Path) -> bytes:
     nodes; each batch's activations quantized on the fly, so a row's numbers depend a little on
     the rows it is batched with), as bytes for a session. It keeps the graph's metadata (the model
     it records). Quantizing the default model takes about 0.1 s; the graph shrinks four times."""
-    import logging
     import tempfile
 
     quantization = require("onnxruntime.quantization")
-    quiet = logging.getLogger()  # the quantizer logs a hint about pre-processing at WARNING, every time
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
+    with _QUANTIZER_HINTS:
         with tempfile.TemporaryDirectory(prefix="hbilstm-int8-") as tmp:
             out = Path(tmp) / "int8.onnx"
             quantization.quantize_dynamic(path, out, weight_type=quantization.QuantType.QInt8)
             return out.read_bytes()
-    finally:
-        quiet.setLevel(level)
+
+
+class _QuantizerHints:
+    """A filter on the root logger that drops the records below ERROR that ONNX Runtime's quantizer
+    logs there (a hint about pre-processing, at WARNING, every time), and nothing else, so that
+    other threads' warnings pass while a graph is quantized. Installed while at least one
+    quantization runs (counted under a lock)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.users = 0
+
+    @staticmethod
+    def filter(record) -> bool:
+        import logging
+
+        where = record.pathname.replace("\\", "/")
+        return record.levelno >= logging.ERROR or "/onnxruntime/quantization/" not in where
+
+    def __enter__(self) -> None:
+        import logging
+
+        with self.lock:
+            if self.users == 0:
+                logging.getLogger().addFilter(self.filter)
+            self.users += 1
+
+    def __exit__(self, *exc) -> None:
+        import logging
+
+        with self.lock:
+            self.users -= 1
+            if self.users == 0:
+                logging.getLogger().removeFilter(self.filter)
+
+
+_QUANTIZER_HINTS = _QuantizerHints()
 
 
 def _safetensors_numpy():

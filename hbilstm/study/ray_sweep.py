@@ -22,6 +22,7 @@ from typing import Callable
 
 from ..errors import ConfigError, TrainingInterrupted
 from ..ray_cluster import check_fits, connected, import_ray
+from .relay import EpochRelay
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callabl
         check_fits(ray, engine.cpus_per_run, engine.gpus_per_run, address)
         task = ray.remote(num_cpus=engine.cpus_per_run, num_gpus=engine.gpus_per_run, max_retries=0)(_train_task)
         queue = Queue()
-        waiting, pending, started, outcomes = list(todo), {}, set(), []
-        by_name = {run.name: run for run in todo}
+        waiting, pending, outcomes = list(todo), {}, []
+        relay = EpochRelay(todo, notify)
         limit = engine.max_running or len(todo)
         try:
             while waiting or pending:
@@ -73,12 +74,7 @@ def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callabl
                     run = waiting.pop(0)
                     pending[task.remote(execute, run, engine.cpus_per_run, queue)] = run
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-                while not queue.empty():
-                    name, epoch = queue.get()
-                    if name not in started:
-                        started.add(name)
-                        notify("start", by_name[name], None)
-                    notify("epoch", by_name[name], {"epoch": epoch})
+                relay.drain(queue)
                 for ref in done:
                     run = pending.pop(ref)
                     try:

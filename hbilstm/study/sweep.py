@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ..config import TrainConfig, load_config, parse_scalar
 from ..errors import ConfigError, HbilstmError, TrainingDiverged, TrainingInterrupted
 from ..fileio import refuse_file_as_folder, write_json_atomic
+from .relay import EpochRelay
 
 if TYPE_CHECKING:
     from .ray_sweep import RayEngine
@@ -240,20 +241,14 @@ def run_sweep(
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue = manager.Queue()
-        by_name = {run.name: run for run in todo}
+        relay = EpochRelay(todo, notify)
         with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             pending = {}
             for run in todo:
                 pending[pool.submit(_worker, run, threads, queue)] = run
-            started: set[str] = set()
             while pending:
                 done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
-                while not queue.empty():
-                    name, epoch = queue.get()
-                    if name not in started:
-                        started.add(name)
-                        notify("start", by_name[name], None)
-                    notify("epoch", by_name[name], {"epoch": epoch})
+                relay.drain(queue)
                 for future in done:
                     run = pending.pop(future)
                     outcome = future.result()  # TrainingInterrupted propagates: the sweep stops

@@ -224,6 +224,21 @@ def test_int8_quantizes_the_graph_beside_a_checkpoint_in_this_process_and_in_wor
     assert gap(local, pooled) < 1e-3 and gap(fp32, pooled) > 3 * gap(local, pooled)  # the worker's graph was int8
 
 
+def test_quantizing_drops_only_the_quantizers_hint_and_leaves_the_root_logger_as_it_was(onnx_run, caplog):
+    import logging
+
+    from hbilstm.export.onnx_runtime import _QUANTIZER_HINTS, quantized_graph
+
+    root = logging.getLogger()
+    filters, level = list(root.filters), root.level
+    with caplog.at_level(logging.WARNING):
+        graph = quantized_graph(onnx_run / "model.onnx")
+        with _QUANTIZER_HINTS:  # while a graph is quantized, anyone else's warnings still pass
+            logging.warning("a warning of the application's own")
+    assert graph[:2] and [r.getMessage() for r in caplog.records] == ["a warning of the application's own"]
+    assert root.filters == filters and root.level == level
+
+
 def one_line_error(result):
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.output
