@@ -50,7 +50,9 @@ def distill(
 
     The student learns the teachers' soft labels of the task's training tweets and of any
     --unlabelled tweets; it is selected, calibrated and scored on the task's real val and test
-    labels. The result is an ordinary run directory.
+    labels. The result is an ordinary run directory. A trained teacher's probabilities are kept
+    in the cache ($HBILSTM_CACHE_DIR, default ~/.cache/hbilstm), so distilling the same teachers
+    over the same tweets again (another seed or temperature) does not score them again.
 
     Examples:
 

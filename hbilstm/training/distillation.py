@@ -12,6 +12,8 @@ TweetEval task are dropped first.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,6 +26,7 @@ from ..data.pipeline import EncodedSplit, Encoder, encode, encode_ngrams
 from ..data.readers import Examples
 from ..data.unlabelled import POOL_TASKS, held_out_keys, normalised, read_texts
 from ..errors import ConfigError
+from ..fileio import atomic_open, default_cache_dir
 
 
 class DistillationLoss(nn.Module):
@@ -52,27 +55,91 @@ def softened(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def teacher_targets(teachers: Sequence[str], texts: Sequence[str], label_names: Sequence[str], temperature: float,
-                    device: str, log: Callable[[str], None]) -> np.ndarray:
+                    device: str, log: Callable[[str], None], cache_dir: Path | None = None) -> np.ndarray:
     """The teachers' mean softened probabilities ``(texts, classes)``, columns in the task's class
     order; ConfigError when a teacher's classes differ from the task's. A teacher is a trained
-    hbilstm model, or ``hf:MODEL`` for a ``transformers`` classifier (``hub_teacher``)."""
+    hbilstm model, or ``hf:MODEL`` for a ``transformers`` classifier (``hub_teacher``). With a
+    ``cache_dir``, an hbilstm teacher's probabilities are kept there (:class:`TeacherCache`), so
+    that distilling the same teachers again (another seed, temperature or student) does not
+    score the same tweets again."""
     from ..loading import load
     from .hub_teacher import HubTeacher, class_order, is_hub_teacher
 
+    cache = TeacherCache(cache_dir, texts)
     total = np.zeros((len(texts), len(label_names)))
     for path in teachers:
+        done = "scored"
         if is_hub_teacher(path):
             teacher = HubTeacher(path, device)
             columns = class_order(teacher.label_names, label_names, path, log)
+            probs = teacher.predict_probs(list(texts))[:, columns]
         else:
             teacher = load(path, backend="torch", device=device)
             if list(teacher.label_names) != list(label_names):
                 raise ConfigError(f"teacher {path} predicts {', '.join(teacher.label_names)}, the task has "
                                   f"{', '.join(label_names)}")
-            columns = list(range(len(label_names)))
-        total += softened(teacher.predict_probs(list(texts))[:, columns], temperature)
-        log(f"teacher {path}: scored {len(texts):,} tweets")
+            probs = cache.read(teacher)
+            if probs is None:
+                probs = teacher.predict_probs(list(texts))
+                cache.write(teacher, probs)
+            else:
+                done = "read the cached probabilities of"
+        total += softened(probs, temperature)
+        log(f"teacher {path}: {done} {len(texts):,} tweets")
     return total / len(teachers)
+
+
+class TeacherCache:
+    """A trained teacher's class probabilities for one list of texts, as ``.npy`` files under
+    ``root/teachers``; ``root=None`` keeps nothing. The key hashes everything the probabilities
+    depend on: the model (its weights, temperatures and shape: the ONNX export's digest), its
+    vocabulary, token limit and n-gram buckets, and the texts with the tokenizer's settings and
+    version (the token cache's key). A damaged or mismatched entry is scored again, never trusted."""
+
+    VERSION = 1
+
+    def __init__(self, root: Path | None, texts: Sequence[str]):
+        self.root = Path(root) / "teachers" if root is not None else None
+        self.texts = texts
+
+    def _path(self, teacher) -> Path | None:
+        if self.root is None:
+            return None
+        from ..data.token_cache import cache_key
+        from ..export.onnx import digest_of_model
+
+        encoder = teacher.encoder
+        digest = hashlib.sha256()
+        for part in (str(self.VERSION), digest_of_model(teacher.model), cache_key(self.texts, encoder.tokenizer_config),
+                     f"{encoder.max_tokens}:{encoder.ngram_buckets}:{encoder.vocab.fallback is not None}",
+                     *encoder.vocab.tokens):
+            digest.update(part.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00")
+        return self.root / f"{digest.hexdigest()[:32]}.npy"
+
+    def read(self, teacher) -> np.ndarray | None:
+        """The probabilities kept for ``teacher`` (a loaded :class:`~hbilstm.inference.model.Model`), or None."""
+        path = self._path(teacher)
+        if path is None or not path.is_file():
+            return None
+        try:
+            probs = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if probs.shape != (len(self.texts), len(teacher.label_names)) or not np.isfinite(probs).all():
+            return None
+        return probs
+
+    def write(self, teacher, probs: np.ndarray) -> None:
+        path = self._path(teacher)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_open(path, "wb") as handle:
+                np.save(handle, np.asarray(probs), allow_pickle=False)
+        except OSError:  # a read-only or full cache costs a rescoring next time, nothing more
+            pass
 
 
 def unlabelled_texts(config: TrainConfig, corpus: Corpus, data_dir) -> tuple[list[str], int]:
@@ -99,7 +166,7 @@ def distillation_split(config: TrainConfig, train_examples: Examples, train: Enc
     if config.unlabelled:
         log(f"unlabelled: {len(extra):,} tweets ({dropped:,} dropped as val or test tweets)")
     targets = teacher_targets(teachers, list(train_examples.texts) + extra, corpus.label_names,
-                              config.distill_temperature, device, log)
+                              config.distill_temperature, device, log, default_cache_dir())
     tokens = encoder.cache.tokenize(extra) if extra else []
     ids = train.ids + encode(tokens, vocab, config.max_tokens)
     ngrams = None

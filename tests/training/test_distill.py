@@ -63,3 +63,30 @@ def test_distill_refuses_without_a_teacher_or_with_another_task(tmp_path, data_d
                                       "--data-dir", str(data_dir), "-o", str(tmp_path / "s2")])
     assert result.exit_code == 2 and "predicts negative, neutral, positive, the task has negative, positive" \
         in " ".join(result.output.split())
+
+
+def test_teacher_probabilities_are_cached_per_model_and_texts(trained_run, ngram_run, data_dir, tmp_path, monkeypatch):
+    from hbilstm.inference.model import Model
+    from hbilstm.training.distillation import teacher_targets
+
+    texts = (data_dir / "tweeteval-sentiment" / "val_text.txt").read_text(encoding="utf-8").splitlines()[:60]
+    labels = ["negative", "neutral", "positive"]
+    teachers, lines = [str(trained_run), str(ngram_run)], []
+    first = teacher_targets(teachers, texts, labels, 2.0, "cpu", lines.append, tmp_path)
+    entries = sorted((tmp_path / "teachers").glob("*.npy"))
+    assert len(entries) == 2 and all("scored 60 tweets" in line for line in lines)
+    scored = []
+    original = Model.predict_probs
+    monkeypatch.setattr(Model, "predict_probs", lambda self, t, *a: scored.append(len(t)) or original(self, t, *a))
+    lines.clear()
+    again = teacher_targets(teachers, texts, labels, 3.0, "cpu", lines.append, tmp_path)  # another temperature
+    assert scored == [] and all("read the cached probabilities of 60 tweets" in line for line in lines)
+    assert np.allclose(again, teacher_targets(teachers, texts, labels, 3.0, "cpu", print, None))
+    assert np.allclose(first, teacher_targets(teachers, texts, labels, 2.0, "cpu", print, tmp_path))
+    scored.clear()
+    teacher_targets(teachers, texts[:59], labels, 2.0, "cpu", print, tmp_path)  # other texts: scored again
+    assert scored == [59, 59] and len(list((tmp_path / "teachers").glob("*.npy"))) == 4
+    scored.clear()
+    entries[0].write_bytes(b"not an array")  # a damaged entry is scored again and rewritten
+    assert np.allclose(first, teacher_targets(teachers, texts, labels, 2.0, "cpu", print, tmp_path))
+    assert scored == [60] and np.load(entries[0]).shape == (60, 3)
