@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import os
+import tempfile
+import threading
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -153,8 +156,6 @@ def quantized_graph(path: Path) -> bytes:
     nodes; each batch's activations quantized on the fly, so a row's numbers depend a little on
     the rows it is batched with), as bytes for a session. It keeps the graph's metadata (the model
     it records). Quantizing the default model takes about 0.1 s; the graph shrinks four times."""
-    import tempfile
-
     quantization = require("onnxruntime.quantization")
     with _QUANTIZER_HINTS:
         with tempfile.TemporaryDirectory(prefix="hbilstm-int8-") as tmp:
@@ -170,29 +171,21 @@ class _QuantizerHints:
     quantization runs (counted under a lock)."""
 
     def __init__(self) -> None:
-        import threading
-
         self.lock = threading.Lock()
         self.users = 0
 
     @staticmethod
-    def filter(record) -> bool:
-        import logging
-
+    def filter(record: logging.LogRecord) -> bool:
         where = record.pathname.replace("\\", "/")
         return record.levelno >= logging.ERROR or "/onnxruntime/quantization/" not in where
 
     def __enter__(self) -> None:
-        import logging
-
         with self.lock:
             if self.users == 0:
                 logging.getLogger().addFilter(self.filter)
             self.users += 1
 
     def __exit__(self, *exc) -> None:
-        import logging
-
         with self.lock:
             self.users -= 1
             if self.users == 0:

@@ -78,10 +78,11 @@ def teacher_targets(teachers: Sequence[str], texts: Sequence[str], label_names: 
             if list(teacher.label_names) != list(label_names):
                 raise ConfigError(f"teacher {path} predicts {', '.join(teacher.label_names)}, the task has "
                                   f"{', '.join(label_names)}")
-            probs = cache.read(teacher)
+            entry = cache.entry(teacher)
+            probs = cache.read(entry, len(label_names))
             if probs is None:
                 probs = teacher.predict_probs(list(texts))
-                cache.write(teacher, probs)
+                cache.write(entry, probs)
             else:
                 done = "read the cached probabilities of"
         total += softened(probs, temperature)
@@ -102,7 +103,9 @@ class TeacherCache:
         self.root = Path(root) / "teachers" if root is not None else None
         self.texts = texts
 
-    def _path(self, teacher) -> Path | None:
+    def entry(self, teacher) -> Path | None:
+        """Where the probabilities of ``teacher`` (a loaded :class:`~hbilstm.inference.model.Model`)
+        are kept; None without a cache."""
         if self.root is None:
             return None
         from ..data.token_cache import cache_key
@@ -117,26 +120,24 @@ class TeacherCache:
             digest.update(b"\x00")
         return self.root / f"{digest.hexdigest()[:32]}.npy"
 
-    def read(self, teacher) -> np.ndarray | None:
-        """The probabilities kept for ``teacher`` (a loaded :class:`~hbilstm.inference.model.Model`), or None."""
-        path = self._path(teacher)
-        if path is None or not path.is_file():
+    def read(self, entry: Path | None, classes: int) -> np.ndarray | None:
+        """The probabilities kept at ``entry`` (one row per text, ``classes`` columns), or None."""
+        if entry is None or not entry.is_file():
             return None
         try:
-            probs = np.load(path, allow_pickle=False)
+            probs = np.load(entry, allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
-        if probs.shape != (len(self.texts), len(teacher.label_names)) or not np.isfinite(probs).all():
+        if probs.shape != (len(self.texts), classes) or not np.isfinite(probs).all():
             return None
         return probs
 
-    def write(self, teacher, probs: np.ndarray) -> None:
-        path = self._path(teacher)
-        if path is None:
+    def write(self, entry: Path | None, probs: np.ndarray) -> None:
+        if entry is None:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_open(path, "wb") as handle:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_open(entry, "wb") as handle:
                 np.save(handle, np.asarray(probs), allow_pickle=False)
         except OSError:  # a read-only or full cache costs a rescoring next time, nothing more
             pass
