@@ -62,6 +62,7 @@ class TrainConfig:
     teachers: Optional[str] = None  # trained models to distil into this one (hbilstm distill), comma-separated
     unlabelled: Optional[str] = None  # files of unlabelled tweets the teachers label too, comma-separated
     distill_temperature: float = 2.0
+    distill_hard_weight: float = 0.0  # the gold label's share of a labelled tweet's target (0: the teachers' alone)
     # model (defaults are the model's own)
     embedding_dim: int = _MODEL["embedding_dim"]
     hidden: int = _MODEL["hidden"]
@@ -115,6 +116,9 @@ class TrainConfig:
                               "log_to": LOG_TO_CHOICES})
         if not self.distill_temperature > 0:
             raise ConfigError(f"distill_temperature must be positive, not {self.distill_temperature}")
+        if not 0.0 <= self.distill_hard_weight <= 1.0:
+            raise ConfigError(f"distill_hard_weight must be in [0, 1] (0: the teachers alone; 1: the gold label alone "
+                              f"on labelled tweets), not {self.distill_hard_weight}")
         if self.unlabelled and not self.teachers:
             raise ConfigError("unlabelled tweets are labelled by teachers: set teachers too (hbilstm distill)")
         if not 0.0 < self.lr_layer_decay <= 1.0:

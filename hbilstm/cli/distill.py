@@ -30,6 +30,10 @@ def distill(
     temperature: Optional[float] = options.train_option("distill_temperature", "T",
                                                         "Temperature softening the teachers and the student.",
                                                         flag="--temperature"),
+    hard_weight: Optional[float] = options.train_option(
+        "distill_hard_weight", "A", "The gold label's share of a labelled tweet's target, 0 to 1 (the teachers "
+                                    "have the rest; unlabelled tweets learn the teachers' alone).",
+        flag="--hard-weight"),
     init: Optional[str] = typer.Option(None, "--init", metavar="PRETRAINED",
                                        help="Start the student from a pretrained encoder (as train --init)."),
     layers: Optional[int] = options.train_option("layers", "N", "The student's stacked layers."),
@@ -64,7 +68,8 @@ def distill(
     from ..config import load_config
     from ..training import load_run_config
 
-    named = {"data": data, "data_dir": data_dir, "distill_temperature": temperature, "init": init,
+    named = {"data": data, "data_dir": data_dir, "distill_temperature": temperature,
+             "distill_hard_weight": hard_weight, "init": init,
              "layers": layers, "epochs": epochs, "device": device, "seed": seed, "threads": threads}
     overrides = {**parse_sets(sets), **{k: v for k, v in named.items() if v is not None}}
     if resume:

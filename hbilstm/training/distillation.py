@@ -4,10 +4,11 @@ the task's training tweets and any unlabelled tweets given (Tang et al., 2019, d
 a BiLSTM so), so that an ensemble's accuracy ships as one model of the usual size and speed.
 
 The student's loss is the cross-entropy between the teachers' mean softened distribution and its
-own at the same temperature T, times T² (so that its gradients keep their scale as T changes); it
-learns from no hard label. Model selection, calibration and every score still use the task's
-real val and test labels. Unlabelled tweets found in a val or test split of the task or of any
-TweetEval task are dropped first.
+own at the same temperature T, times T² (so that its gradients keep their scale as T changes). By
+default it learns from no hard label; with ``distill_hard_weight`` α a labelled tweet's target is
+``(1 − α)·teachers + α·one_hot(gold)`` (unlabelled tweets keep the teachers' alone). Model
+selection, calibration and every score still use the task's real val and test labels. Unlabelled
+tweets found in a val or test split of the task or of any TweetEval task are dropped first.
 """
 
 from __future__ import annotations
@@ -143,6 +144,19 @@ class TeacherCache:
             pass
 
 
+def with_gold(targets: np.ndarray, labels: Sequence[int], weight: float) -> np.ndarray:
+    """``targets`` with the first ``len(labels)`` rows (the labelled tweets) moved ``weight`` of the
+    way to their gold labels' one-hot rows; the rest (unlabelled tweets) as they are."""
+    if not weight:
+        return targets
+    out = np.array(targets, dtype=np.float64)
+    rows = np.arange(len(labels))
+    gold = np.zeros((len(labels), out.shape[1]))
+    gold[rows, np.asarray(labels, dtype=np.int64)] = 1.0
+    out[rows] = (1.0 - weight) * out[rows] + weight * gold
+    return out
+
+
 def unlabelled_texts(config: TrainConfig, corpus: Corpus, data_dir) -> tuple[list[str], int]:
     """The unlabelled files' tweets, less those in a val or test split of the task or of any
     TweetEval task; and how many were dropped."""
@@ -168,6 +182,7 @@ def distillation_split(config: TrainConfig, train_examples: Examples, train: Enc
         log(f"unlabelled: {len(extra):,} tweets ({dropped:,} dropped as val or test tweets)")
     targets = teacher_targets(teachers, list(train_examples.texts) + extra, corpus.label_names,
                               config.distill_temperature, device, log, default_cache_dir())
+    targets = with_gold(targets, train.labels, config.distill_hard_weight)
     tokens = encoder.cache.tokenize(extra) if extra else []
     ids = train.ids + encode(tokens, vocab, config.max_tokens)
     ngrams = None

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from hbilstm.checkpoint import load_checkpoint
 from hbilstm.cli import app
-from hbilstm.training.distillation import DistillationLoss, softened
+from hbilstm.training.distillation import DistillationLoss, softened, with_gold
 
 
 def test_distillation_loss_hand_worked():
@@ -36,6 +36,17 @@ def test_softened_is_the_softmax_of_the_logits_over_t():
     assert np.allclose(softened(probs, 1.0), probs)
 
 
+def test_with_gold_moves_only_the_labelled_rows_toward_their_labels():
+    teachers = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.5, 0.25, 0.25]])  # two labelled rows, one unlabelled
+    mixed = with_gold(teachers, [1, 2], 0.25)
+    assert np.allclose(mixed[0], [0.45, 0.475, 0.075])  # 0.75 * teachers + 0.25 * (0, 1, 0)
+    assert np.allclose(mixed[1], [0.15, 0.15, 0.7])
+    assert np.allclose(mixed[2], teachers[2]) and np.allclose(mixed.sum(1), 1.0)
+    assert np.allclose(with_gold(teachers, [1, 2], 1.0)[:2], [[0, 1, 0], [0, 0, 1]])
+    assert with_gold(teachers, [1, 2], 0.0) is teachers  # the default: the teachers alone
+    assert np.allclose(teachers[0], [0.6, 0.3, 0.1])  # the input is not changed
+
+
 def test_distill_trains_a_student_from_two_teachers(trained_run, ngram_run, data_dir, tmp_path):
     unlabelled = tmp_path / "more.txt"
     test_text = (data_dir / "tweeteval-sentiment" / "test_text.txt").read_text(encoding="utf-8").splitlines()[0]
@@ -44,17 +55,22 @@ def test_distill_trains_a_student_from_two_teachers(trained_run, ngram_run, data
     result = CliRunner().invoke(app, [
         "distill", "-t", str(trained_run), "-t", str(ngram_run), "-u", str(unlabelled), "--data-dir", str(data_dir),
         "--set", "hidden=8", "--epochs", "1", "--set", "embedding_dim=12", "--set", "min_freq=1", "--set",
-        "ngram_buckets=0", "--threads", "1", "--no-export", "-o", str(run)])
+        "ngram_buckets=0", "--threads", "1", "--hard-weight", "0.25", "--no-export", "-o", str(run)])
     assert result.exit_code == 0, result.output
     assert "unlabelled: 2 tweets (1 dropped as val or test tweets)" in result.output
     assert "scored 402 tweets" in result.output  # 400 train tweets and the 2 unlabelled ones
     saved = load_checkpoint(run / "model.pt")
     assert saved["train_config"]["teachers"] == f"{trained_run},{ngram_run}"
+    assert saved["train_config"]["distill_hard_weight"] == 0.25
 
 
 def test_distill_refuses_without_a_teacher_or_with_another_task(tmp_path, data_dir, trained_run):
     result = CliRunner().invoke(app, ["distill", "--data-dir", str(data_dir), "-o", str(tmp_path / "s")])
     assert result.exit_code == 2 and "--teacher" in result.output
+    result = CliRunner().invoke(app, ["distill", "-t", str(trained_run), "--hard-weight", "1.5", "--data-dir",
+                                      str(data_dir), "-o", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "distill_hard_weight must be in [0, 1]" in result.output
+    assert "Traceback" not in result.output
     result = CliRunner().invoke(app, ["distill", "-t", str(tmp_path / "nothing"), "--data-dir", str(data_dir),
                                       "-o", str(tmp_path / "s")])
     assert result.exit_code == 2 and "nothing: no such run directory or model" in result.output
