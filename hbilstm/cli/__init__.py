@@ -7,7 +7,8 @@ shows training and sweep progress.
 """
 
 # Imported in the order `hbilstm --help` lists the commands: the order of use.
-from . import train, pretrain, evaluate, predict, export, ensemble, distill, serve, compare, benchmark, analyze, data  # noqa: F401, I001  (registers the commands)
+from . import train, pretrain, evaluate, predict, export, ensemble, distill, serve  # noqa: F401, I001  (registers the commands)
+from . import compare, benchmark, analyze, data, cache  # noqa: F401, I001
 from ._app import app, main
 
 __all__ = ["app", "main"]

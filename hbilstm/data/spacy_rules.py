@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..cache import touch
 from ..fileio import atomic_open, default_cache_dir
 
 SNAPSHOT_FORMAT = 1
@@ -70,6 +71,7 @@ def load_rules(build: Callable[[], object], changes: Iterable[str], cache_dir: P
     try:
         snapshot = json.loads(path.read_text(encoding="utf-8"))
         if _well_formed(snapshot):
+            touch(path)  # its last use, for hbilstm cache --older-than
             return snapshot
     except (OSError, ValueError):
         pass

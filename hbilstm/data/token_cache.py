@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from ..cache import touch
 from .spacy_rules import spacy_version
 from .tokenizer import TokenizerConfig, TweetTokenizer
 
@@ -59,6 +60,7 @@ class TokenCache:
             try:
                 tokens = datasets.load_from_disk(str(path))["tokens"]
                 if len(tokens) == len(texts):
+                    touch(path)  # its last use, for hbilstm cache --older-than
                     self.hits += 1
                     return tokens
             except Exception:  # a damaged cache entry is rebuilt, never trusted

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..cache import touch
 from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit, Encoder, encode, encode_ngrams
@@ -131,6 +132,7 @@ class TeacherCache:
             return None
         if probs.shape != (len(self.texts), classes) or not np.isfinite(probs).all():
             return None
+        touch(entry)  # its last use, for hbilstm cache --older-than
         return probs
 
     def write(self, entry: Path | None, probs: np.ndarray) -> None:

@@ -1,0 +1,115 @@
+"""What hbilstm keeps in its cache folder, and clearing it (``hbilstm cache``).
+
+The cache folder (:func:`~hbilstm.fileio.default_cache_dir`) holds three kinds of entry, each in
+its own subfolder, and every one of them can be made again from its inputs, so removing one costs
+the next command that needs it some time and nothing else:
+
+* ``tokens/``: tokenized splits, one Arrow table (a folder) per list of texts and tokenizer settings;
+* ``tokenizer/``: spaCy's tokenizer rules, one JSON snapshot per spaCy version;
+* ``teachers/``: a distillation teacher's probabilities over a list of texts, one ``.npy`` each.
+
+An entry's last use is its modification time: writing it sets it, and reading it back touches it
+(:func:`touch`), so ``older_than`` selects what no command has needed for that long. Names that
+start with a dot are temporaries of a write in progress; they are left alone unless older than a
+day (then a killed process left them). Nothing outside the three subfolders is ever touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+KINDS = {
+    "tokens": "tokenized splits (Arrow tables)",
+    "tokenizer": "spaCy's tokenizer rules",
+    "teachers": "distillation teachers' probabilities",
+}
+TEMPORARY_AGE = 24 * 3600  # a temporary older than this was left by a killed write
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    path: Path
+    size: int  # bytes
+    last_used: float  # seconds since the epoch
+
+
+def touch(path: Path) -> None:
+    """Mark a cache entry as used now; a cache that cannot be written is no error."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _size(path: Path) -> int:
+    if not path.is_dir():
+        return path.stat().st_size
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+            except OSError:  # removed meanwhile
+                pass
+    return total
+
+
+def entries(root: Path, kinds: Sequence[str] = tuple(KINDS), older_than: float | None = None,
+            now: float | None = None) -> list[Entry]:
+    """The entries of ``kinds`` under ``root``, oldest use first; with ``older_than`` (seconds),
+    only those last used longer ago than that."""
+    now = time.time() if now is None else now
+    found: list[Entry] = []
+    for kind in kinds:
+        folder = Path(root) / kind
+        try:
+            children = list(folder.iterdir())
+        except OSError:  # no such folder yet, or not a folder
+            continue
+        for child in children:
+            try:
+                stat = child.lstat()
+                size = _size(child) if not child.is_symlink() else stat.st_size
+            except OSError:  # removed meanwhile
+                continue
+            if child.name.startswith(".") and now - stat.st_mtime < TEMPORARY_AGE:
+                continue  # a write in progress
+            if older_than is not None and now - stat.st_mtime <= older_than:
+                continue
+            found.append(Entry(kind, child, size, stat.st_mtime))
+    return sorted(found, key=lambda e: e.last_used)
+
+
+def remove(found: Iterable[Entry]) -> tuple[int, int]:
+    """Remove ``found`` entries; how many were removed and their bytes. An entry another process
+    removed first counts as not removed."""
+    count = size = 0
+    for entry in found:
+        try:
+            if entry.path.is_dir() and not entry.path.is_symlink():
+                shutil.rmtree(entry.path)
+            else:
+                entry.path.unlink()
+        except FileNotFoundError:
+            continue
+        count += 1
+        size += entry.size
+    return count, size
+
+
+def human_size(size: int) -> str:
+    """``1536`` -> ``1.5 kB``: decimal units, as ``du --si`` and pip's cache command print."""
+    if size < 1000:
+        return f"{size} B"
+    value = size / 1000
+    for unit in ("kB", "MB"):
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"

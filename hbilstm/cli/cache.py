@@ -1,0 +1,66 @@
+"""``hbilstm cache``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import List, Optional
+
+import typer
+
+from ._app import app, stdout, user_errors
+
+
+@app.command("cache")
+@user_errors
+def cache_command(
+    clear: bool = typer.Option(False, "--clear", help="Remove the entries listed (all, or those --kind and "
+                                                      "--older-than select)."),
+    kinds: List[str] = typer.Option([], "--kind", "-k", metavar="KIND",
+                                    help="Only tokens, tokenizer or teachers (repeatable).  [default: all three]"),
+    older_than: Optional[float] = typer.Option(None, "--older-than", min=0, metavar="DAYS",
+                                               help="Only entries no command has used for more than DAYS days."),
+    as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON instead of a table."),
+) -> None:
+    """Show what hbilstm keeps in its cache folder, or clear it.
+
+    The folder is $HBILSTM_CACHE_DIR (default ~/.cache/hbilstm). It holds tokenized splits,
+    spaCy's tokenizer rules and distillation teachers' probabilities; every entry is made again
+    when a command needs it, so clearing costs time, never results. Entries being written by a
+    running command are left alone.
+
+    Examples:
+
+    \b
+      hbilstm cache
+      hbilstm cache --clear --kind teachers
+      hbilstm cache --clear --older-than 30
+    """
+    from ..cache import KINDS, entries, human_size, remove
+    from ..errors import ConfigError
+    from ..fileio import default_cache_dir
+    from ._output import print_table
+
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ConfigError(f"unknown cache kind {unknown[0]!r}; the kinds are: {', '.join(KINDS)}")
+    chosen = [k for k in KINDS if k in kinds] or list(KINDS)
+    root = default_cache_dir()
+    found = entries(root, chosen, None if older_than is None else older_than * 86400)
+    console = stdout()
+    if clear:
+        count, size = remove(found)
+        console.print(f"removed {count:,} entries ({human_size(size)}) from {root}", highlight=False)
+        return
+    if as_json:
+        typer.echo(json.dumps({"cache_dir": str(root), "entries": [
+            {"kind": e.kind, "path": str(e.path), "bytes": e.size,
+             "last_used": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(e.last_used))} for e in found]}, indent=2))
+        return
+    console.print(f"cache: {root}", highlight=False)
+    rows = []
+    for kind in chosen:
+        mine = [e for e in found if e.kind == kind]
+        last = time.strftime("%Y-%m-%d %H:%M", time.localtime(mine[-1].last_used)) if mine else "-"
+        rows.append([kind, f"{len(mine):,}", human_size(sum(e.size for e in mine)), last, KINDS[kind]])
+    print_table(console, ["kind", "entries", "size", "last used", "what"], rows, right=("entries", "size"))
