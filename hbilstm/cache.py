@@ -86,10 +86,12 @@ def entries(root: Path, kinds: Sequence[str] = tuple(KINDS), older_than: float |
     return sorted(found, key=lambda e: e.last_used)
 
 
-def remove(found: Iterable[Entry]) -> tuple[int, int]:
-    """Remove ``found`` entries; how many were removed and their bytes. An entry another process
-    removed first counts as not removed."""
+def remove(found: Iterable[Entry]) -> tuple[int, int, list[tuple[Path, str]]]:
+    """Remove ``found`` entries: how many were removed, their bytes, and the ``(path, reason)`` of
+    each that could not be (no permission, say). One another process removed first counts as
+    neither."""
     count = size = 0
+    failed: list[tuple[Path, str]] = []
     for entry in found:
         try:
             if entry.path.is_dir() and not entry.path.is_symlink():
@@ -98,9 +100,12 @@ def remove(found: Iterable[Entry]) -> tuple[int, int]:
                 entry.path.unlink()
         except FileNotFoundError:
             continue
+        except OSError as exc:
+            failed.append((entry.path, exc.strerror or str(exc)))
+            continue
         count += 1
         size += entry.size
-    return count, size
+    return count, size, failed
 
 
 def human_size(size: int) -> str:

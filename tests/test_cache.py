@@ -5,6 +5,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from hbilstm.cache import entries, human_size, remove
@@ -52,10 +53,10 @@ def test_entries_select_by_kind_and_age_and_leave_other_files_alone(tmp_path):
     assert sorted(e.path.name for e in old) == ["aaa", "old.npy"]
     assert [e.path.name for e in entries(tmp_path, ["teachers"], now=now)] == ["old.npy", ".old.npy.host.2.cd.tmp",
                                                                             "new.npy"]
-    assert remove(old) == (2, 1320)
+    assert remove(old) == (2, 1320, [])
     assert not (tmp_path / "tokens" / "aaa").exists() and not (tmp_path / "teachers" / "old.npy").exists()
-    assert remove(old) == (0, 0)  # already gone: nothing counted
-    assert remove(entries(tmp_path, now=now)) == (4, 2577)
+    assert remove(old) == (0, 0, [])  # already gone: nothing counted
+    assert remove(entries(tmp_path, now=now)) == (4, 2577, [])
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert left == ["notes.txt", "other/thing.bin", "teachers/.new.npy.host.1.ab.tmp"]
     assert entries(tmp_path / "missing") == []
@@ -85,6 +86,21 @@ def test_cache_command_lists_and_clears(tmp_path, monkeypatch):
     assert (tmp_path / "teachers" / "new.npy").exists() and (tmp_path / "tokens" / "aaa").exists()
     cleared = runner.invoke(app, ["cache", "--clear"])
     assert "removed 5 entries" in cleared.output and not any((tmp_path / "tokens").iterdir())
+    locked = tmp_path / "teachers" / "locked.npy"
+    locked.write_bytes(b"x")
+    real_unlink = type(locked).unlink
+
+    def unlink(path, *args, **kwargs):  # as a folder the user may not write to refuses
+        if path.name == "locked.npy":
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(locked), "unlink", unlink)
+        refused = runner.invoke(app, ["cache", "--clear", "--kind", "teachers"])
+    assert refused.exit_code == 2, refused.output
+    assert f"could not remove 1 entries; the first, {locked}: Permission denied" in " ".join(refused.output.split())
+    assert locked.exists() and "removed 0 entries" in refused.output
     bad = runner.invoke(app, ["cache", "--kind", "vectors"])
     assert bad.exit_code == 2 and "unknown cache kind 'vectors'; the kinds are: tokens, tokenizer, teachers" \
         in bad.output and "Traceback" not in bad.output

@@ -49,8 +49,11 @@ def cache_command(
     found = entries(root, chosen, None if older_than is None else older_than * 86400)
     console = stdout()
     if clear:
-        count, size = remove(found)
+        count, size, failed = remove(found)
         console.print(f"removed {count:,} entries ({human_size(size)}) from {root}", highlight=False)
+        if failed:
+            path, reason = failed[0]
+            raise ConfigError(f"could not remove {len(failed):,} entries; the first, {path}: {reason}")
         return
     if as_json:
         typer.echo(json.dumps({"cache_dir": str(root), "entries": [
