@@ -11,9 +11,11 @@ Every keyword is a training option of ``hbilstm train`` (``docs/options.md``: ``
 ``fit`` writes the texts and labels as JSON lines into ``output_dir/fit`` and trains with
 :func:`hbilstm.training.train` into ``output_dir/run``, an ordinary run directory (``hbilstm
 evaluate``, ``predict`` and ``export`` take it); without ``output_dir`` both go into a temporary
-folder removed with the estimator. It follows scikit-learn's conventions (``get_params``,
-``set_params``, ``fit`` returning the estimator, ``classes_``, ``score`` as accuracy), so
-``sklearn.base.clone``, pipelines and grid searches take it, without depending on scikit-learn.
+folder removed with the estimator. It is a scikit-learn classifier (``BaseEstimator`` and
+``ClassifierMixin``: ``get_params``, ``set_params``, ``fit`` returning the estimator,
+``classes_``, ``score`` as accuracy), so ``sklearn.base.clone``, ``cross_val_score``, pipelines
+and grid searches take it; the training options are keywords, not named one by one in the
+signature, so ``get_params`` lists those given.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 _OWN = ("config", "output_dir", "verbose")
 
 
-class HighwayBiLSTMClassifier:
+class HighwayBiLSTMClassifier(ClassifierMixin, BaseEstimator):
     """Train a Highway BiLSTM stack on ``fit(texts, labels)``; then ``predict``, ``predict_proba``
     and ``score`` as any scikit-learn classifier. See the module docs."""
 
@@ -107,7 +110,7 @@ class HighwayBiLSTMClassifier:
         result = train(settings, folder / "run", overwrite=True, callback=_printer() if self.verbose else None)
         self.run_dir_ = result.run_dir
         self.classifier_ = load(result.run_dir, device=settings.device, backend="torch")
-        self.classes_ = np.array([names[label] for label in self.classifier_.labels], dtype=object)
+        self.classes_ = np.asarray([names[label] for label in self.classifier_.labels])  # as np.unique(labels) gives
         self.best_epoch_ = result.best_epoch
         return self
 
@@ -120,14 +123,6 @@ class HighwayBiLSTMClassifier:
         """The likeliest class of each text, as the values ``fit`` was given."""
         probs = self.predict_proba(texts)
         return self.classes_[probs.argmax(axis=1)] if len(probs) else self.classes_[:0]
-
-    def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
-        """Accuracy, as scikit-learn's classifiers score (``hbilstm evaluate`` gives the rest)."""
-        truth = [str(label) for label in labels]
-        predicted = [str(label) for label in self.predict(texts)]
-        if len(truth) != len(predicted):
-            raise ValueError(f"{len(predicted)} texts but {len(truth)} labels")
-        return float(np.mean([a == b for a, b in zip(truth, predicted)])) if truth else float("nan")
 
     def _fitted(self):
         if "classifier_" not in self.__dict__:

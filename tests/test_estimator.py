@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
 
 import hbilstm
 from hbilstm.errors import ConfigError
@@ -33,7 +34,7 @@ def test_fit_predict_score_with_int_labels(tweets):
     probs = clf.predict_proba(val_texts)
     assert probs.shape == (100, 3) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
     predicted = clf.predict(val_texts)
-    assert set(predicted) <= {0, 1, 2} and all(type(p) is int for p in predicted)
+    assert set(predicted) <= {0, 1, 2} and predicted.dtype.kind == "i"  # the labels' own type, as scikit-learn
     assert list(predicted) == [[0, 1, 2][i] for i in probs.argmax(1)]
     assert clf.score(val_texts, val_labels) == pytest.approx(np.mean(np.array(val_labels) == predicted))
     run = clf.run_dir_
@@ -50,7 +51,7 @@ def test_string_labels_output_dir_pickle_and_refit(tweets, tmp_path):
     (texts, labels), _ = tweets
     names = [["neg", "neu", "pos"][y] for y in labels]
     clf = hbilstm.HighwayBiLSTMClassifier(output_dir=tmp_path / "model", seed=2, **SMALL).fit(texts, names)
-    assert list(clf.classes_) == ["neg", "neu", "pos"]
+    assert list(clf.classes_) == ["neg", "neu", "pos"] and clf.predict(texts[:3]).dtype.kind == "U"
     assert clf.run_dir_ == tmp_path / "model" / "run"
     again = pickle.loads(pickle.dumps(clf))
     assert np.allclose(again.predict_proba(texts[:20]), clf.predict_proba(texts[:20]), atol=1e-6)
@@ -69,6 +70,17 @@ def test_scikit_learn_parameter_protocol():
     assert repr(hbilstm.HighwayBiLSTMClassifier(layers=2)) == "HighwayBiLSTMClassifier(layers=2)"
     with pytest.raises(AttributeError, match="no attribute 'hidden'"):
         getattr(clf, "hidden")  # noqa: B009  (an option never given is no attribute)
+
+
+def test_cross_validation_and_grid_search_take_it(tweets):
+    (texts, labels), _ = tweets
+    texts, labels = np.array(texts[:200]), np.array(labels[:200])
+    clf = hbilstm.HighwayBiLSTMClassifier(**SMALL)
+    scores = cross_val_score(clf, texts, labels, cv=2, error_score="raise")
+    assert scores.shape == (2,) and all(0.0 <= s <= 1.0 for s in scores)
+    search = GridSearchCV(clf, {"layers": [1, 2]}, cv=2, error_score="raise").fit(texts, labels)
+    assert search.best_params_["layers"] in (1, 2) and search.best_estimator_.layers == search.best_params_["layers"]
+    assert set(search.predict(texts[:5])) <= {0, 1, 2}
 
 
 def test_bad_input_is_refused_before_training(tweets, tmp_path):
