@@ -82,7 +82,7 @@ def test_cache_command_lists_and_clears(tmp_path, monkeypatch):
     assert sorted(e["path"].rsplit("/", 1)[1] for e in json.loads(old.output)["entries"]) == \
         ["aaa", "old.npy"]
     cleared = runner.invoke(app, ["cache", "--clear", "--kind", "teachers", "--older-than", "5"])
-    assert cleared.exit_code == 0 and f"removed 1 entries (1.0 kB) from {tmp_path}" in cleared.output
+    assert cleared.exit_code == 0 and f"removed 1 entry (1.0 kB) from {tmp_path}" in cleared.output
     assert (tmp_path / "teachers" / "new.npy").exists() and (tmp_path / "tokens" / "aaa").exists()
     cleared = runner.invoke(app, ["cache", "--clear"])
     assert "removed 5 entries" in cleared.output and not any((tmp_path / "tokens").iterdir())
@@ -99,7 +99,7 @@ def test_cache_command_lists_and_clears(tmp_path, monkeypatch):
         patch.setattr(type(locked), "unlink", unlink)
         refused = runner.invoke(app, ["cache", "--clear", "--kind", "teachers"])
     assert refused.exit_code == 2, refused.output
-    assert f"could not remove 1 entries; the first, {locked}: Permission denied" in " ".join(refused.output.split())
+    assert f"could not remove 1 entry; the first, {locked}: Permission denied" in " ".join(refused.output.split())
     assert locked.exists() and "removed 0 entries" in refused.output
     bad = runner.invoke(app, ["cache", "--kind", "vectors"])
     assert bad.exit_code == 2 and "unknown cache kind 'vectors'; the kinds are: tokens, tokenizer, teachers" \

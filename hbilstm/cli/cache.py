@@ -50,10 +50,10 @@ def cache_command(
     console = stdout()
     if clear:
         count, size, failed = remove(found)
-        console.print(f"removed {count:,} entries ({human_size(size)}) from {root}", highlight=False)
+        console.print(f"removed {_entries(count)} ({human_size(size)}) from {root}", highlight=False)
         if failed:
             path, reason = failed[0]
-            raise ConfigError(f"could not remove {len(failed):,} entries; the first, {path}: {reason}")
+            raise ConfigError(f"could not remove {_entries(len(failed))}; the first, {path}: {reason}")
         return
     if as_json:
         typer.echo(json.dumps({"cache_dir": str(root), "entries": [
@@ -67,3 +67,7 @@ def cache_command(
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(mine[-1].last_used)) if mine else "-"
         rows.append([kind, f"{len(mine):,}", human_size(sum(e.size for e in mine)), last, KINDS[kind]])
     print_table(console, ["kind", "entries", "size", "last used", "what"], rows, right=("entries", "size"))
+
+
+def _entries(count: int) -> str:
+    return f"{count:,} {'entry' if count == 1 else 'entries'}"
