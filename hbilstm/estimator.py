@@ -100,13 +100,13 @@ class HighwayBiLSTMClassifier(ClassifierMixin, BaseEstimator):
             folder = Path(tempfile.mkdtemp(prefix="hbilstm-fit-"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True)
         data = folder / "fit"  # its name is the dataset's name in the log and the model card
+        settings = load_config(self.config, {**self._options, "data": str(data)})  # checked before anything is written
         if data.exists():
             shutil.rmtree(data)
         data.mkdir(parents=True)
         _write_jsonl(data / "train.jsonl", train_rows)
         if val_rows is not None:
             _write_jsonl(data / "val.jsonl", val_rows)
-        settings = load_config(self.config, {**self._options, "data": str(data)})
         result = train(settings, folder / "run", overwrite=True, callback=_printer() if self.verbose else None)
         self.run_dir_ = result.run_dir
         self.classifier_ = load(result.run_dir, device=settings.device, backend="torch")

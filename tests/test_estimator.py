@@ -103,7 +103,7 @@ def test_bad_input_is_refused_before_training(tweets, tmp_path):
         make(data="tweeteval-irony").fit(texts, labels)
     with pytest.raises(ConfigError, match="layers"):
         make(layers=0).fit(texts, labels)
-    assert not (out / "run").exists()
+    assert not (out / "run").exists() and not (out / "fit").exists()
     with pytest.raises(AttributeError, match="not fitted yet"):
         make().predict(["good"])
 
