@@ -17,7 +17,7 @@ from hbilstm.errors import DataError
 runner = CliRunner()
 TINY = ["--hidden", "8", "--set", "embedding_dim=12", "--set", "min_freq=1", "--batch-size", "32"]
 COMMANDS = ["train", "pretrain", "evaluate", "predict", "export", "ensemble", "distill", "serve", "compare", "report",
-            "benchmark", "analyze", "data"]
+            "benchmark", "analyze", "data", "cache"]
 
 
 def small_table_dataset(folder):
