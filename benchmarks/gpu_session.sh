@@ -71,7 +71,7 @@ make_lines() {  # make_lines N FILE: N lines cut from TweetEval's test tweets, r
 if [ "${PART:-all}" = predict ]; then
     # The prediction path again, after a change to it: this code against the code in .gpu/old (a
     # copy of an older hbilstm/, when there is one) on the same model, then where the time goes.
-    if [ -n "$SMALL" ]; then lines=2000,20000,50000; mid=20000; else lines=12284,200000,1000000; mid=200000; fi
+    if [ -n "$SMALL" ]; then lines=2000,20000,50000; mid=20000; pdepths=2,4; else lines=12284,200000,1000000; mid=200000; pdepths=2,10; fi
     # shellcheck disable=SC2086
     step 60 "train a model of the default architecture (2,000 training tweets, one epoch)" hbilstm train --epochs 1 \
         --set max_train=2000 --device "$DEVICE" --output /tmp/runs/small --overwrite --quiet  # with its ONNX export
@@ -82,11 +82,11 @@ if [ "${PART:-all}" = predict ]; then
     make_lines 12284 /tmp/t12k.txt
     step 40 "same labels: workers (flat arrays) and one process" bash -c "hbilstm predict /tmp/runs/small /tmp/t12k.txt -o /tmp/one.csv --workers 0 --overwrite && hbilstm predict /tmp/runs/small /tmp/t12k.txt -o /tmp/pool.csv --workers 4 --overwrite && python3 benchmarks/compare_outputs.py /tmp/one.csv /tmp/pool.csv"
     step 45 "predict, --workers 0" python3 benchmarks/predict_throughput.py /tmp/runs/small --tweets "$TWEETS" --lines "12284,$mid" --extra=--workers=0
-    step 60 "profile: training steps" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths 2,10 --batches 5 --profile
+    step 60 "profile: training steps" python3 benchmarks/layer_overhead.py --device "$DEVICE" --depths "$pdepths" --batches 5 --profile
     step 60 "predict, --backend onnx (the machine's CPU cores)" python3 benchmarks/predict_throughput.py /tmp/runs/small \
         --tweets "$TWEETS" --lines "12284,$mid" --extra=--backend=onnx
     make_lines "$mid" /tmp/big.txt
-    step 50 "profile of predict's parent, $mid lines" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm.cli predict /tmp/runs/small /tmp/big.txt -o /tmp/big.csv --overwrite
+    step 50 "profile of predict's parent, $mid lines" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm predict /tmp/runs/small /tmp/big.txt -o /tmp/big.csv --overwrite
     python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('tottime').print_stats(16)" "$OUT/predict.prof" 2>&1 | tail -34 | tee -a "$OUT/log.txt"
     log "summary"
     cat "$OUT/steps.txt"
@@ -158,7 +158,7 @@ step 70 "predict, 15 workers, batch 1024" python3 benchmarks/predict_throughput.
     --lines "${lines##*,}" --extra=--workers=15,--batch-size=1024
 
 make_lines "${lines##*,}" /tmp/big.txt
-step 90 "profile of predict's parent" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm.cli predict /tmp/runs/default /tmp/big.txt -o /tmp/big.csv --overwrite
+step 90 "profile of predict's parent" python3 -m cProfile -o "$OUT/predict.prof" -m hbilstm predict /tmp/runs/default /tmp/big.txt -o /tmp/big.csv --overwrite
 python3 -c "import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats('tottime').print_stats(14)" "$OUT/predict.prof" 2>&1 | tail -32 | tee -a "$OUT/log.txt"
 fi
 
