@@ -178,6 +178,11 @@ def _pair(validation: Any) -> tuple[Iterable[str], Iterable[Any]]:
 def _rows(texts: Iterable[str], labels: Iterable[Any], what: str, which: str) -> list[tuple[str, Any]]:
     from .api import _check_texts
 
+    if not isinstance(texts, (str, bytes)):
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if isinstance(text, str) and not text.strip():
+                raise ValueError(f"{what}[{i}] is empty: there is nothing to learn from; drop it and its label")
     texts = _check_texts(texts)
     labels = list(labels.tolist() if isinstance(labels, np.ndarray) else labels)
     if len(texts) != len(labels):

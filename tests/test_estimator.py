@@ -93,7 +93,7 @@ def test_bad_input_is_refused_before_training(tweets, tmp_path):
         make().fit(texts[:5], [1] * 5)
     with pytest.raises(TypeError, match="not one string"):
         make().fit("one tweet", [1])
-    with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty: there is nothing to learn from"):
         make().fit(["good", " ", "bad"], [2, 1, 0])
     with pytest.raises(ValueError, match="validation labels 7 are not among the training labels"):
         make().fit(texts, labels, validation=(texts[:2], [7, 0]))
