@@ -126,16 +126,17 @@ class Classifier:
                 f"{where}, path={str(self.path)!r})")
 
 
-def _check_texts(texts: Iterable[str]) -> list[str]:
+def _check_texts(texts: Iterable[str], name: str = "texts",
+                 if_empty: str = "there is nothing to score; remove it (and keep track of where it was) before "
+                                 "calling") -> list[str]:
     if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a list of strings, not one string: wrap it as [text]")
+        raise TypeError(f"{name} must be a list of strings, not one string: wrap it as [text]")
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] is {type(text).__name__}, not a string")
+            raise TypeError(f"{name}[{i}] is {type(text).__name__}, not a string")
         if not text.strip():
-            raise ValueError(f"texts[{i}] is empty: there is nothing to score; remove it (and keep track of "
-                             "where it was) before calling")
+            raise ValueError(f"{name}[{i}] is empty: {if_empty}")
     return texts
 
 

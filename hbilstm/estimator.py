@@ -77,14 +77,13 @@ class HighwayBiLSTMClassifier(ClassifierMixin, BaseEstimator):
 
         train_rows = _rows(texts, labels, "texts", "labels")
         val_rows = None if validation is None else _rows(*_pair(validation), "validation texts", "validation labels")
-        classes = sorted({label for _, label in train_rows}, key=_order)
-        names = {str(c): c for c in classes}
-        if len(names) != len(classes):
+        names = {str(label): label for _, label in train_rows}  # the files hold str(label); predict gives label back
+        if len(names) != len({label for _, label in train_rows}):
             raise ValueError("two labels have the same str(); use labels that print differently")
-        if len(classes) < 2:
-            raise ValueError(f"fit needs at least two classes; the labels hold only {classes!r}")
-        if val_rows is not None and {label for _, label in val_rows} - set(classes):
-            unknown = sorted({str(label) for _, label in val_rows} - set(names))
+        if len(names) < 2:
+            raise ValueError(f"fit needs at least two classes; the labels hold only {list(names.values())!r}")
+        unknown = sorted({str(label) for _, label in val_rows or []} - set(names))
+        if unknown:
             raise ValueError(f"validation labels {', '.join(unknown)} are not among the training labels")
         unknown = set(self._options) - set(_train_fields())
         if unknown:
@@ -164,11 +163,6 @@ def _train_fields() -> Sequence[str]:
     return tuple(TrainConfig.__dataclass_fields__)
 
 
-def _order(label: Any) -> tuple:
-    """Numbers in numeric order, then everything else by its text (as the table reader orders)."""
-    return (0, float(label), "") if isinstance(label, (int, float, np.integer)) else (1, 0.0, str(label))
-
-
 def _pair(validation: Any) -> tuple[Iterable[str], Iterable[Any]]:
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise TypeError("validation must be a pair (texts, labels)")
@@ -178,12 +172,7 @@ def _pair(validation: Any) -> tuple[Iterable[str], Iterable[Any]]:
 def _rows(texts: Iterable[str], labels: Iterable[Any], what: str, which: str) -> list[tuple[str, Any]]:
     from .api import _check_texts
 
-    if not isinstance(texts, (str, bytes)):
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if isinstance(text, str) and not text.strip():
-                raise ValueError(f"{what}[{i}] is empty: there is nothing to learn from; drop it and its label")
-    texts = _check_texts(texts)
+    texts = _check_texts(texts, what, "there is nothing to learn from; drop it and its label")
     labels = list(labels.tolist() if isinstance(labels, np.ndarray) else labels)
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} {what} but {len(labels)} {which}")

@@ -152,10 +152,8 @@ def with_gold(targets: np.ndarray, labels: Sequence[int], weight: float) -> np.n
     if not weight:
         return targets
     out = np.array(targets, dtype=np.float64)
-    rows = np.arange(len(labels))
-    gold = np.zeros((len(labels), out.shape[1]))
-    gold[rows, np.asarray(labels, dtype=np.int64)] = 1.0
-    out[rows] = (1.0 - weight) * out[rows] + weight * gold
+    out[:len(labels)] *= 1.0 - weight
+    out[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)] += weight
     return out
 
 
