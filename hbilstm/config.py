@@ -89,6 +89,7 @@ class TrainConfig:
     ema: float = 0.0
     swa_start: int = 3  # the training recipe's (docs/journal/accuracy.md, fourth round)
     calibrate: bool = True  # fit each classifier's temperature on val after training (fifth round)
+    decision_offsets: bool = False  # fit one offset per class on val to the metric (fourteenth round)
     lr_layer_decay: float = 1.0  # discriminative fine-tuning: each lower layer's lr is this times the one above's
     gradual_unfreeze: int = 0  # epochs between unfreezing each next layer, from the top down (0: all train)
     metric: str = "auto"

@@ -37,7 +37,8 @@ def evaluate(
     """Score a model on a dataset's test split, or another split.
 
     Prints accuracy, macro-F1 and macro-recall, per-class scores, the confusion matrix, and the
-    expected calibration error (15 bins) with the model's temperatures and without them.
+    expected calibration error (15 bins) with the model's temperatures and without them, and the
+    model's decision offsets where it has them (training's decision_offsets).
 
     Examples:
 
@@ -97,3 +98,6 @@ def print_report(report: dict[str, Any]) -> None:
         console.print(f"expected calibration error ({report['calibration']['bins']} bins): {100 * report['ece']:.2f}%"
                       + (f" (without its temperatures: {100 * before:.2f}%)" if before is not None else
                          " (the model has no temperatures)"))
+    if report.get("offsets"):
+        console.print("decision offsets fitted on val (added to the log-probabilities): " + ", ".join(
+            f"{name} {value:+.1f}" for name, value in report["offsets"].items()))

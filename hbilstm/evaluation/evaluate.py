@@ -104,7 +104,8 @@ def evaluate(
     ``dataset``, ``split``, ``split_note`` (what the split is, where that needs saying),
     ``official_metric``, the expected calibration error ``ece`` (15 bins) with the model's
     temperatures and ``ece_before_temperatures`` without them (None where it has none), and the
-    bins of both (``calibration``), which ``--plot`` draws.
+    bins of both (``calibration``), which ``--plot`` draws; the model's decision ``offsets`` by
+    class (empty where it has none), with which every score above was made.
     """
     scoring = scoring_data(checkpoint, data, split, data_dir, device, text_column, label_column)
     loaded, encoded = scoring.loaded, scoring.encoded
@@ -123,6 +124,7 @@ def evaluate(
         "ece": after["ece"],
         "ece_before_temperatures": before["ece"] if before is not None else None,
         "temperatures": list(loaded.model.config.temperatures),
+        "offsets": dict(zip(loaded.label_names, getattr(loaded.model.config, "offsets", ()))),
         "calibration": {"bins": CALIBRATION_BINS, "after": after["bins"],
                         "before": before["bins"] if before is not None else None},
     }

@@ -132,13 +132,17 @@ class HighwayBiLSTMClassifier(nn.Module):
             return parts if self.config.ngram_buckets else logits
         return self.combine(parts)
 
-    def combine(self, parts: Tensor, temperatures: bool = True) -> Tensor:
+    def combine(self, parts: Tensor, temperatures: bool = True, offsets: bool = True) -> Tensor:
         """The logits the model gives in eval mode, from the ``parts`` of :meth:`part_logits`: each
         divided by its temperature (unless ``temperatures`` is False), their mean probability (as
-        log) where there are two."""
+        log) where there are two, plus each class's offset where the model has them (unless
+        ``offsets`` is False)."""
         if temperatures:
             parts = self.tempered(parts)
-        return mean_of_probabilities(parts) if self.config.ngram_buckets else parts[0]
+        logits = mean_of_probabilities(parts) if self.config.ngram_buckets else parts[0]
+        if offsets and self.config.offsets:
+            logits = logits + logits.new_tensor(self.config.offsets)
+        return logits
 
     def tempered(self, parts: Tensor) -> Tensor:
         """``parts`` (as :meth:`part_logits` gives them), each divided by its classifier's

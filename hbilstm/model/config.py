@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 CARRIES = ("highway", "plain", "residual", "gated-residual")
@@ -50,6 +51,10 @@ class ModelConfig:
         their probabilities are taken (and averaged): one for the stack, a second for the
         n-gram classifier where there is one. Fitted on validation data after training
         (:mod:`hbilstm.training.calibration`); empty (the default): none, as 1.
+    offsets: at prediction, one number per class added to the (tempered, averaged) logits, so
+        that the argmax and the probabilities move toward the classes with the larger ones.
+        Fitted on validation data to the task's metric after training
+        (:mod:`hbilstm.training.offsets`); empty (the default): none, as 0.
     """
 
     vocab_size: int
@@ -71,6 +76,7 @@ class ModelConfig:
     char_features: int = 0
     ngram_buckets: int = 0
     temperatures: tuple[float, ...] = ()
+    offsets: tuple[float, ...] = ()
 
     @property
     def parts(self) -> int:
@@ -79,6 +85,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.temperatures = tuple(float(t) for t in self.temperatures)
+        self.offsets = tuple(float(b) for b in self.offsets)
         if self.carry not in CARRIES:
             raise ValueError(f"carry must be one of {', '.join(CARRIES)}, not {self.carry!r}")
         if self.pooling not in POOLINGS:
@@ -97,9 +104,15 @@ class ModelConfig:
         if self.temperatures and (len(self.temperatures) != self.parts or not all(t > 0 for t in self.temperatures)):
             raise ValueError(f"temperatures must be {self.parts} positive numbers (one per classifier) "
                              f"or none, not {list(self.temperatures)}")
+        if self.offsets and (len(self.offsets) != self.num_classes or not all(math.isfinite(b) for b in self.offsets)):
+            raise ValueError(f"offsets must be {self.num_classes} finite numbers (one per class) or none, "
+                             f"not {list(self.offsets)}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.offsets:  # left out when empty, so that models from before offsets keep their digests
+            del data["offsets"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":

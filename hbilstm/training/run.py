@@ -43,6 +43,7 @@ from .distributed import Distributed
 from .hub_teacher import check_hub_teacher, is_hub_teacher
 from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
+from .offsets import fit_offsets
 from .parts import build
 from .state import TrainState
 from .warm_start import encoder_path
@@ -287,6 +288,30 @@ def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
                        _stopped(state, config), val, test, time.perf_counter() - started, dist.is_main)
 
 
+def _fit_on_val(corpus, parts, trainer: Trainer, config: TrainConfig, device: torch.device) -> dict | None:
+    """With ``calibrate``, each classifier's temperature (training/calibration.py); then, with
+    ``decision_offsets``, each class's offset (training/offsets.py): both fitted on val, both set in
+    the model's configuration. Returns the offsets' record for results.json (None without them)."""
+    split = parts.data.val
+    logits = predict_part_logits(parts.model, split.ids, batch_size=max(256, config.batch_size), device=device,
+                                 amp=config.amp, ngrams=split.ngrams)
+    if config.calibrate:
+        temperatures = parts.model_config.temperatures = fit_temperatures(logits, torch.tensor(split.labels))
+        names = ("the stack", "the n-gram classifier")
+        trainer.callback.log("calibrated on val: temperature " + ", ".join(
+            f"{t:.2f} for {name}" for t, name in zip(temperatures, names)))
+    if not config.decision_offsets:
+        return None
+    log_probs = torch.log_softmax(parts.model.combine(logits, offsets=False).float(), dim=-1).numpy()
+    offsets, before, after = fit_offsets(log_probs, split.labels, parts.metric, corpus.label_names)
+    parts.model_config.offsets = offsets
+    by_class = dict(zip(corpus.label_names, offsets))
+    moved = ", ".join(f"{name} {value:+.1f}" for name, value in by_class.items() if value) or "none moved"
+    trainer.callback.log(f"decision offsets fitted on val: {moved} ({parts.metric} {100 * before:.2f} -> "
+                         f"{100 * after:.2f})")
+    return {"by_class": by_class, "val_without": before}
+
+
 def _stopped(state: TrainState, config: TrainConfig) -> str:
     return "early-stopped" if len(state.history) < config.epochs else "completed"
 
@@ -294,21 +319,19 @@ def _stopped(state: TrainState, config: TrainConfig) -> str:
 def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, config: TrainConfig,
             tracker: Tracker, device: torch.device) -> tuple[dict, dict | None]:
     """Score the best epoch's model on val and test and write results.json (rank 0's work); with
-    ``calibrate``, first fit the model's temperatures on val and keep them in model.pt."""
+    ``calibrate`` or ``decision_offsets``, first fit them on val and keep them in model.pt."""
     best = load_checkpoint(run_dir / MODEL_FILE)
     parts.model.load_state_dict(best["state_dict"])
-    if config.calibrate:
-        split = parts.data.val
-        logits = predict_part_logits(parts.model, split.ids, batch_size=max(256, config.batch_size), device=device,
-                                     amp=config.amp, ngrams=split.ngrams)
-        temperatures = parts.model_config.temperatures = fit_temperatures(logits, torch.tensor(split.labels))
-        names = ("the stack", "the n-gram classifier")
-        trainer.callback.log("calibrated on val: temperature " + ", ".join(
-            f"{t:.2f} for {name}" for t, name in zip(temperatures, names)))
+    fits = config.calibrate or config.decision_offsets
+    offsets = _fit_on_val(corpus, parts, trainer, config, device) if fits else None
     val = trainer.evaluate_split(parts.data.val)
-    if config.calibrate:
+    if fits:
         save_checkpoint(run_dir / MODEL_FILE, {**best, "model_config": parts.model_config.to_dict(), "val": val})
     test = trainer.evaluate_split(parts.data.test) if parts.data.test is not None else None
+    if offsets is not None and test is not None:  # what test would have scored without them, for the record
+        kept, parts.model_config.offsets = parts.model_config.offsets, ()
+        offsets["test_without"] = trainer.evaluate_split(parts.data.test)[parts.metric]
+        parts.model_config.offsets = kept
     layers = layer_statistics(parts.model, parts.data.val.ids, device=device)
     epochs_run = len(state.history)
     write_json_atomic(run_dir / RESULTS_FILE, {
@@ -322,6 +345,7 @@ def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, c
         "val": val,
         "test": test,
         "layers": layers,
+        **({"decision_offsets": offsets} if offsets is not None else {}),
     })
     tracker.finish(epochs_run=epochs_run, best_epoch=state.stopping.best_epoch, val=val, test=test, layers=layers)
     return val, test

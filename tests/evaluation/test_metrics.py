@@ -24,3 +24,27 @@ def test_all_classes_present_is_the_ordinary_macro_average():
     scores = classification_metrics([0, 1, 2, 1], [0, 2, 2, 1], LABELS)
     assert scores["macro_recall"] == pytest.approx((1 + 0.5 + 1) / 3)
     assert scores["macro_over"] == LABELS
+
+
+@pytest.mark.parametrize("metric, names", [
+    ("accuracy", ["a", "b", "c"]), ("macro_recall", ["negative", "neutral", "positive"]),
+    ("macro_f1", ["a", "b", "c", "d"]), ("irony_f1", ["non_irony", "irony"]),
+    ("stance_f1", ["none", "against", "favor"]),
+])
+def test_the_metric_from_a_confusion_matrix_is_the_one_classification_metrics_gives(metric, names):
+    import numpy as np
+
+    from hbilstm.evaluation.metrics import official_from_confusion
+
+    rng = np.random.default_rng(len(names))
+    k = len(names)
+    y_true = rng.integers(0, k, 300)
+    if metric.startswith("macro"):
+        y_true[y_true == k - 1] = 1  # the last class never occurs: averaged over the others
+    y_pred = rng.integers(0, k, 300)
+    y_pred[y_true == 0] = 0  # some classes better predicted than others
+    confusion = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+    expected = classification_metrics(y_true.tolist(), y_pred.tolist(), names)[metric]
+    assert official_from_confusion(confusion, metric, names) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="unknown metric"):
+        official_from_confusion(confusion, "f2", names)
