@@ -81,6 +81,11 @@ def check_model_config(config: Any, where: str, key: str = "model_config") -> No
             or not all(number(t) and t > 0 for t in temperatures)):
         raise _fail(where, f"{key}.temperatures must be a list of {parts} positive number(s) (one per classifier) "
                            f"or empty, not {temperatures!r}")
+    offsets = config.get("offsets", [])
+    classes = config["num_classes"]
+    if not isinstance(offsets, (list, tuple)) or len(offsets) not in (0, classes) or not all(map(number, offsets)):
+        raise _fail(where, f"{key}.offsets must be a list of {classes} finite number(s) (one per class) or empty, "
+                           f"not {_short(offsets)}")
 
 
 def check_labels(labels: Any, classes: int, where: str) -> list[str]:

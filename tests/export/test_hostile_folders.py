@@ -138,6 +138,8 @@ CONFIGS = [
     (("model_config", "ngram_buckets"), 0, "temperatures must be a list of 1 positive number", None),
     (("model_config", "temperatures"), "hot", "temperatures must be a list of 2 positive number", None),
     (("model_config", "temperatures"), [1.0, -1.0], "temperatures must be a list of 2 positive number", None),
+    (("model_config", "offsets"), [0.0, "up", 1.0], "offsets must be a list of 3 finite number(s)", None),
+    (("model_config", "offsets"), [0.0, 1.0], "offsets must be a list of 3 finite number(s)", None),
     (("model_config", "carry"), "skip", "model_config.carry must be one of", None),
     (("model_config", "dropout"), 1.5, "model_config.dropout must be a number in [0, 1)", None),
 ]
