@@ -38,8 +38,9 @@ def benchmark(
     Each task and seed is an ordinary run directory under OUT/runs/, trained with the same
     recipe (--config, --set) and stopped early and scored on test once by the task's official
     metric. OUT gets leaderboard.md, .html, .csv and a bar chart (.png), with TweetEval's
-    published rows and ALL(TE), the mean of the seven tasks, beside ours (mean ± sd over seeds),
-    and predictions/ in the layout TweetEval's scorer reads. Rerunning the command skips finished
+    published rows and ALL(TE), the mean of the seven tasks, beside ours (mean ± sd over seeds;
+    with --set decision_offsets=true, the same models without their offsets too), and
+    predictions/ in the layout TweetEval's scorer reads. Rerunning the command skips finished
     runs and resumes unfinished ones.
 
     Examples:

@@ -32,6 +32,7 @@ from .sweep import RUNS_DIR, PlannedRun, plan
 TASKS = ("emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance")
 BENCHMARK_FILE = "benchmark.json"
 OURS = "hbilstm"
+WITHOUT_OFFSETS = "hbilstm without its decision offsets"  # the same models (decision_offsets: training/offsets.py)
 # TweetEval's leaderboard, test split, official metrics (Barbieri et al., 2020; ../shared/data/README.md):
 # emoji, emotion, hate, irony, offensive, sentiment, stance, ALL(TE).
 PUBLISHED = {
@@ -86,16 +87,19 @@ def _cores() -> int:
 
 
 def task_scores(out: Path) -> dict[str, dict]:
-    """``{task: {"metric", "scores": [per seed], "seeds": [...], "runs": [run dirs]}}`` over the
-    finished runs, seeds in order."""
+    """``{task: {"metric", "scores": [per seed], "seeds": [...], "runs": [run dirs], "without":
+    [per seed]}}`` over the finished runs, seeds in order; ``without`` holds what test scored
+    without the decision offsets, for the runs trained with ``decision_offsets``."""
     found: dict[str, dict] = {}
     for run in sorted(collect(out), key=lambda r: r.config.get("seed", 0)):
         task = str(run.config.get("data", "")).removeprefix("tweeteval-")
         if run.status != "finished" or task not in TASKS or not (run.results or {}).get("test"):
             continue
         metric = run.results["metric"]
-        entry = found.setdefault(task, {"metric": metric, "scores": [], "seeds": [], "runs": []})
+        entry = found.setdefault(task, {"metric": metric, "scores": [], "seeds": [], "runs": [], "without": []})
         entry["scores"].append(100 * run.results["test"][metric])
+        if "test_without" in run.results.get("decision_offsets", {}):
+            entry["without"].append(100 * run.results["decision_offsets"]["test_without"])
         entry["seeds"].append(run.config.get("seed"))
         entry["runs"].append(out / RUNS_DIR / run.name)
     return found
@@ -103,17 +107,22 @@ def task_scores(out: Path) -> dict[str, dict]:
 
 def leaderboard_rows(scores: dict[str, dict]) -> list[dict]:
     """The published rows and ours: ``{"system", "cells": {task: (mean, sd or None)}, "all"}``,
-    ours last; ALL(TE) only when every task is scored."""
+    ours last; ALL(TE) only when every task is scored. Where every run was trained with decision
+    offsets, the same models without them come just before ours (:data:`WITHOUT_OFFSETS`)."""
     rows = [{"system": name, "cells": {t: (v, None) for t, v in zip(TASKS, values)}, "all": values[-1]}
             for name, values in PUBLISHED.items()]
-    cells = {}
-    for task, entry in scores.items():
-        values = entry["scores"]
-        cells[task] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
-    complete = all(t in cells for t in TASKS)
-    rows.append({"system": OURS, "cells": cells,
-                 "all": statistics.fmean(cells[t][0] for t in TASKS) if complete else None})
+    if scores and all(entry.get("without") and len(entry["without"]) == len(entry["scores"])
+                      for entry in scores.values()):
+        rows.append(_our_row(WITHOUT_OFFSETS, {task: entry["without"] for task, entry in scores.items()}))
+    rows.append(_our_row(OURS, {task: entry["scores"] for task, entry in scores.items()}))
     return rows
+
+
+def _our_row(system: str, scores: dict[str, list[float]]) -> dict:
+    cells = {task: (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
+             for task, values in scores.items()}
+    complete = all(t in cells for t in TASKS)
+    return {"system": system, "cells": cells, "all": statistics.fmean(cells[t][0] for t in TASKS) if complete else None}
 
 
 def _cell(value: tuple[float, float | None] | None) -> str:

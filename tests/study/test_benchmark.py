@@ -1,5 +1,5 @@
 """hbilstm benchmark tweeteval (issue 30, item 2): over two tasks cut to a few hundred training
-tweets, the leaderboard files, the prediction files in the layout TweetEval's scorer reads (and
+tweets (with decision offsets), the leaderboard files, the prediction files in the layout TweetEval's scorer reads (and
 scoring what the leaderboard says), a rerun that trains nothing again, and bad task names."""
 
 import csv
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hbilstm.cli import app
 from hbilstm.data.corpora import STANCE_TARGETS
-from hbilstm.study.tweeteval import PUBLISHED, TASKS, leaderboard_rows, parse_tasks
+from hbilstm.study.tweeteval import PUBLISHED, TASKS, WITHOUT_OFFSETS, leaderboard_rows, parse_tasks
 
 runner = CliRunner()
 TINY = ["--set", "epochs=1", "--set", "hidden=8", "--set", "max_train=200", "--set", "ngram_buckets=4096"]
@@ -33,13 +33,13 @@ def official_from_files(task, prediction_files):
 def test_a_benchmark_over_two_tasks_writes_the_leaderboard_and_the_scorers_files_and_resumes(tmp_path):
     out = tmp_path / "bench"
     command = ["benchmark", "tweeteval", "-o", str(out), "--tasks", "irony,stance", "--seeds", "2",
-               "--data-dir", str(SHARED), *TINY]
+               "--data-dir", str(SHARED), *TINY, "--set", "decision_offsets=true"]
     result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
     for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv", "leaderboard.png"):
         assert (out / name).stat().st_size > 0
     rows = {row["system"]: row for row in csv.DictReader((out / "leaderboard.csv").open())}
-    assert set(rows) == {*PUBLISHED, "hbilstm"} and rows["LSTM"]["all_te"] == "56.5000"
+    assert set(rows) == {*PUBLISHED, "hbilstm", WITHOUT_OFFSETS} and rows["LSTM"]["all_te"] == "56.5000"
     ours = rows["hbilstm"]
     assert ours["all_te"] == "" and ours["emoji"] == ""  # five tasks not run: no ALL(TE)
     runs = sorted(p.name for p in (out / "runs").iterdir())
@@ -51,6 +51,9 @@ def test_a_benchmark_over_two_tasks_writes_the_leaderboard_and_the_scorers_files
         assert metric == {"irony": "irony_f1", "stance": "stance_f1"}[task]
         mean = 100 * (seed_one["test"][metric] + seed_two["test"][metric]) / 2
         assert float(ours[task]) == pytest.approx(mean, abs=1e-3)
+        # the same models without their offsets: the row before ours, from what each run recorded
+        without = 50 * sum(seed["decision_offsets"]["test_without"] for seed in (seed_one, seed_two))
+        assert float(rows[WITHOUT_OFFSETS][task]) == pytest.approx(without, abs=1e-3)
         files = ([out / "predictions" / "stance" / f"{t}.txt" for t in STANCE_TARGETS] if task == "stance"
                  else [out / "predictions" / f"{task}.txt"])
         # the files hold the first seed's predictions: the scorer gives its score
@@ -83,6 +86,16 @@ def test_all_te_is_the_mean_of_the_seven_task_means():
     assert ours["cells"]["irony"] == (44.0, pytest.approx(1.4142, abs=1e-4))
     assert ours["all"] == pytest.approx(sum(41.0 + i for i in range(7)) / 7)
     assert parse_tasks("tweeteval-irony, emoji") == ["irony", "emoji"] and parse_tasks(None) == list(TASKS)
+    assert WITHOUT_OFFSETS not in [row["system"] for row in leaderboard_rows(scores)]  # no run had offsets
+
+
+def test_models_with_decision_offsets_are_shown_without_them_too_when_every_run_recorded_it():
+    scores = {task: {"scores": [50.0 + i], "without": [49.0 + i]} for i, task in enumerate(TASKS)}
+    *_, without, ours = leaderboard_rows(scores)
+    assert (without["system"], ours["system"]) == (WITHOUT_OFFSETS, "hbilstm")
+    assert without["all"] == pytest.approx(ours["all"] - 1.0) and without["cells"]["emoji"] == (49.0, None)
+    scores["emoji"]["without"] = []  # one task trained without them: no such row, rather than a mixed one
+    assert leaderboard_rows(scores)[-2]["system"] == "BERTweet"
 
 
 def test_a_depth_sweep_on_a_task_with_a_class_wise_metric_writes_its_report(tmp_path):
