@@ -124,7 +124,7 @@ def evaluate(
         "ece": after["ece"],
         "ece_before_temperatures": before["ece"] if before is not None else None,
         "temperatures": list(loaded.model.config.temperatures),
-        "offsets": dict(zip(loaded.label_names, getattr(loaded.model.config, "offsets", ()))),
+        "offsets": dict(zip(loaded.label_names, loaded.model.config.offsets)),
         "calibration": {"bins": CALIBRATION_BINS, "after": after["bins"],
                         "before": before["bins"] if before is not None else None},
     }

@@ -51,7 +51,7 @@ def make_ensemble(sources: list[str | os.PathLike], out: str | os.PathLike, over
         **{k: first.payload[k] for k in ("hbilstm_version", "tokenizer", "max_tokens", "train_config", "dataset",
                                           "data_files", "metric") if k in first.payload},
         "kind": "model",
-        "model_config": configs[0].to_dict(),
+        "model_config": ensemble.config.to_dict(),  # the shape as the ensemble reads text
         "member_configs": [c.to_dict() for c in configs],
         "members": [str(m.path) for m in members],
         "state_dict": {k: v.detach().cpu() for k, v in ensemble.state_dict().items()},

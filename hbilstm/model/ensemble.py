@@ -31,7 +31,8 @@ class EnsembleClassifier(nn.Module):
                              f"({', '.join(f'{b:,}' for b in sorted(buckets))})")
         self.members = nn.ModuleList(HighwayBiLSTMClassifier(c) for c in configs)
         # vocabulary size and classes are the same in every member; n-grams are read if any member reads them
-        self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0))
+        # each member adds its own decision offsets; the ensemble's average has none of its own
+        self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0), offsets=())
 
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
         return mean_of_probabilities(torch.stack([

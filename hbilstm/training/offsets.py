@@ -43,21 +43,17 @@ def fit_offsets(log_probs: np.ndarray, labels: Sequence[int], metric: str, label
         return official_from_confusion(confusion, metric, label_names)
 
     offsets = np.zeros(classes)
-    before = best = score(offsets)
+    before = score(offsets)
     for _ in range(passes):
         changed = False
         for c in range(1, classes):
-            held = offsets[c]
-            values = []
-            for value in grid[order]:
+            held, top = offsets[c], -1.0
+            for value in grid[order]:  # the first of the best values, in order of distance from 0
                 offsets[c] = value
-                values.append((score(offsets), value))
-            top = max(v[0] for v in values)
-            chosen = next(value for s, value in values if s == top)
+                if (scored := score(offsets)) > top:
+                    top, chosen = scored, value
             offsets[c] = chosen
-            if chosen != held:
-                changed = True
-            best = top
+            changed |= chosen != held
         if not changed:
             break
-    return tuple(float(v) for v in offsets), float(before), float(best)
+    return tuple(float(v) for v in offsets), float(before), float(score(offsets))

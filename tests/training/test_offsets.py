@@ -126,3 +126,15 @@ def test_evaluate_names_the_offsets_it_scored_with(offsets_run, trained_run):
     printed = CliRunner().invoke(app, ["evaluate", str(offsets_run), "--split", "val"])
     assert printed.exit_code == 0, printed.output
     assert "decision offsets fitted on val (added to the log-probabilities): negative +0.0, " in printed.output
+
+
+def test_an_ensemble_of_models_with_offsets_averages_their_shifted_probabilities_and_adds_none(offsets_run,
+                                                                                               tmp_path, data_dir):
+    from hbilstm.export.ensemble import make_ensemble
+
+    made = make_ensemble([offsets_run, offsets_run], tmp_path / "ensemble")
+    assert "offsets" not in load_checkpoint(made)["model_config"]
+    assert evaluate(tmp_path / "ensemble", split="val")["offsets"] == {}  # each member's are its own
+    texts = list(load_corpus("tweeteval-sentiment", data_dir).split("val").texts)
+    assert np.allclose(load_model(tmp_path / "ensemble").predict_probs(texts),
+                       load_model(offsets_run).predict_probs(texts), atol=1e-5)
