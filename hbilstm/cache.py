@@ -9,7 +9,8 @@ the next command that needs it some time and nothing else:
 * ``teachers/``: a distillation teacher's probabilities over a list of texts, one ``.npy`` each.
 
 An entry's last use is its modification time: writing it sets it, and reading it back touches it
-(:func:`touch`), so ``older_than`` selects what no command has needed for that long. Names that
+(:func:`touch`), so ``older_than`` selects what no command has needed for that long, and
+:func:`beyond` the least recently used entries past a size the user will keep. Names that
 start with a dot are temporaries of a write in progress; they are left alone unless older than a
 day (then a killed process left them). Nothing outside the three subfolders is ever touched.
 """
@@ -17,6 +18,7 @@ day (then a killed process left them). Nothing outside the three subfolders is e
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -106,6 +108,33 @@ def remove(found: Iterable[Entry]) -> tuple[int, int, list[tuple[Path, str]]]:
         count += 1
         size += entry.size
     return count, size, failed
+
+
+def beyond(found: Sequence[Entry], keep: int) -> list[Entry]:
+    """The entries to remove so that the rest of ``found`` take at most ``keep`` bytes: the least
+    recently used first, as few as that needs."""
+    total = sum(e.size for e in found)
+    chosen = []
+    for entry in sorted(found, key=lambda e: e.last_used):
+        if total <= keep:
+            break
+        chosen.append(entry)
+        total -= entry.size
+    return chosen
+
+
+_SIZE = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*(b|kb?|mb?|gb?|tb?)?\s*$")
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+          "t": 10**12, "tb": 10**12}
+
+
+def parse_size(text: str) -> int:
+    """``"2GB"``, ``"500 MB"``, ``"1.5g"``, ``"0"`` -> bytes (decimal units, as :func:`human_size`
+    prints them); ValueError for anything else."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a size: give a number with B, kB, MB, GB or TB (2GB, 500MB)")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
 
 
 def human_size(size: int) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from hbilstm.cache import entries, human_size, remove
+from hbilstm.cache import beyond, entries, human_size, parse_size, remove
 from hbilstm.cli import app
 from hbilstm.data.token_cache import TokenCache
 from hbilstm.data.tokenizer import TweetTokenizer
@@ -104,6 +104,28 @@ def test_cache_command_lists_and_clears(tmp_path, monkeypatch):
     bad = runner.invoke(app, ["cache", "--kind", "vectors"])
     assert bad.exit_code == 2 and "unknown cache kind 'vectors'; the kinds are: tokens, tokenizer, teachers" \
         in bad.output and "Traceback" not in bad.output
+
+
+def test_keep_removes_the_least_recently_used_until_the_rest_fit(tmp_path, monkeypatch):
+    make_cache(tmp_path, time.time())
+    found = entries(tmp_path)  # by last use: aaa 320 B (40 days), old.npy 1,000 (10), ... new.npy 2,000 (0.5)
+    assert [e.path.name for e in beyond(found, 3_000)] == ["aaa", "old.npy"]  # 3,897 -> 2,577 bytes
+    assert beyond(found, 10_000) == [] and len(beyond(found, 0)) == len(found)
+    assert parse_size("2GB") == 2 * 10**9 and parse_size("500 mb") == 5 * 10**8 and parse_size("1.5k") == 1500
+    assert parse_size("0") == 0
+    for bad in ("", "-1GB", "2 GiB", "lots"):
+        with pytest.raises(ValueError, match="not a size"):
+            parse_size(bad)
+    monkeypatch.setenv("HBILSTM_CACHE_DIR", str(tmp_path))
+    runner = CliRunner()
+    cleared = runner.invoke(app, ["cache", "--clear", "--keep", "3kB"])
+    assert cleared.exit_code == 0 and f"removed 2 entries (1.3 kB) from {tmp_path}" in cleared.output
+    assert not (tmp_path / "tokens" / "aaa").exists() and (tmp_path / "teachers" / "new.npy").exists()
+    assert sum(e.size for e in entries(tmp_path)) <= 3000
+    for args, message in ((["--keep", "1GB"], "--keep says how much --clear leaves"),
+                          (["--clear", "--keep", "lots"], "--keep: 'lots' is not a size")):
+        refused = runner.invoke(app, ["cache", *args])
+        assert refused.exit_code == 2 and message in refused.output and "Traceback" not in refused.output
 
 
 def test_reading_an_entry_marks_it_used(tmp_path):

@@ -20,6 +20,9 @@ def cache_command(
                                     help="Only tokens, tokenizer or teachers (repeatable).  [default: all three]"),
     older_than: Optional[float] = typer.Option(None, "--older-than", min=0, metavar="DAYS",
                                                help="Only entries no command has used for more than DAYS days."),
+    keep: Optional[str] = typer.Option(None, "--keep", metavar="SIZE",
+                                       help="With --clear: remove the least recently used of the entries selected "
+                                            "until the rest take at most SIZE (2GB, 500MB)."),
     as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON instead of a table."),
 ) -> None:
     """Show what hbilstm keeps in its cache folder, or clear it.
@@ -35,8 +38,9 @@ def cache_command(
       hbilstm cache
       hbilstm cache --clear --kind teachers
       hbilstm cache --clear --older-than 30
+      hbilstm cache --clear --keep 2GB
     """
-    from ..cache import KINDS, entries, human_size, remove
+    from ..cache import KINDS, beyond, entries, human_size, parse_size, remove
     from ..errors import ConfigError
     from ..fileio import default_cache_dir
     from ._output import print_table
@@ -44,12 +48,18 @@ def cache_command(
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ConfigError(f"unknown cache kind {unknown[0]!r}; the kinds are: {', '.join(KINDS)}")
+    if keep is not None and not clear:
+        raise ConfigError("--keep says how much --clear leaves: give both (hbilstm cache --clear --keep 2GB)")
+    try:
+        kept = None if keep is None else parse_size(keep)
+    except ValueError as exc:
+        raise ConfigError(f"--keep: {exc}") from None
     chosen = [k for k in KINDS if k in kinds] or list(KINDS)
     root = default_cache_dir()
     found = entries(root, chosen, None if older_than is None else older_than * 86400)
     console = stdout()
     if clear:
-        count, size, failed = remove(found)
+        count, size, failed = remove(found if kept is None else beyond(found, kept))
         console.print(f"removed {_entries(count)} ({human_size(size)}) from {root}", highlight=False)
         if failed:
             path, reason = failed[0]
