@@ -51,6 +51,8 @@ class TrainConfig:
     normalize_mentions: bool = True
     emoji_names: bool = True
     emoji_sentiment: bool = True
+    split_hashtags: bool = False
+    keep_hashtags: bool = False
     min_freq: int = 2
     max_vocab: int = 50000
     max_tokens: int = 128
@@ -120,6 +122,8 @@ class TrainConfig:
         if not 0.0 <= self.distill_hard_weight <= 1.0:
             raise ConfigError(f"distill_hard_weight must be in [0, 1] (0: the teachers alone; 1: the gold label alone "
                               f"on labelled tweets), not {self.distill_hard_weight}")
+        if self.keep_hashtags and not self.split_hashtags:
+            raise ConfigError("keep_hashtags keeps a hashtag beside its words: set split_hashtags true too")
         if self.unlabelled and not self.teachers:
             raise ConfigError("unlabelled tweets are labelled by teachers: set teachers too (hbilstm distill)")
         if not 0.0 < self.lr_layer_decay <= 1.0:

@@ -112,6 +112,8 @@ def check_tokenizer(settings: Any, where: str) -> None:
     for name in TokenizerConfig.__dataclass_fields__:
         if name in settings and not isinstance(settings[name], bool):
             raise _fail(where, f"tokenizer.{name} must be true or false, not {settings[name]!r}")
+    if settings.get("keep_hashtags") and not settings.get("split_hashtags"):
+        raise _fail(where, "tokenizer.keep_hashtags is true but split_hashtags is not")
 
 
 def check_model_values(values: dict[str, Any], where: str, vocab: Sequence[Any] | None = None) -> None:

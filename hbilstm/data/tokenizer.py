@@ -14,8 +14,9 @@
 Lowercasing, squashing of elongations (``soooo`` -> ``soo``), mapping every mention to
 ``@user`` (as TweetEval does), reading emoji as the emoticon of their sentiment (``😂`` -> ``:)``,
 :mod:`hbilstm.data.emoji_sentiment`) and writing the others as the words of their Unicode names
-(``🙄`` -> ``face with rolling eyes``) are options, stored with a trained model so prediction
-tokenizes exactly as training did.
+(``🙄`` -> ``face with rolling eyes``) and reading a hashtag as the words it is made of
+(``#BuildThatWall`` -> ``#``, ``build``, ``that``, ``wall``; :mod:`hbilstm.data.hashtags`) are
+options, stored with a trained model so prediction tokenizes exactly as training did.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .limits import MAX_PIECE_CHARS, MAX_TEXT_CHARS
 
 URL_TOKEN = "<url>"
 USER_TOKEN = "@user"
+HASHTAG_TOKEN = "#"  # what a split hashtag starts with, before its words
 
 _URL = re.compile(r"(?i)^(?:https?://|www\.|pic\.twitter\.com/)\S+$")
 _HASHTAG_OR_MENTION = re.compile(r"^[#@]\w+$")
@@ -82,6 +84,15 @@ class TokenizerConfig:
     emoji_sentiment: write each emoji that the Emoji Sentiment Ranking finds mostly positive as
         ``:)`` and mostly negative as ``:(`` (hbilstm.data.emoji_sentiment), one emoticon per
         such pictograph of a sequence; the other emoji as ``emoji_names`` says (default False).
+    split_hashtags: write each hashtag as ``#`` followed by the words it is made of
+        (:mod:`hbilstm.data.hashtags`), so that a hashtag never seen in training is read through
+        words that were (default False: each hashtag is one token).
+    keep_hashtags: with ``split_hashtags``, the hashtag itself (normalised) comes before its words
+        instead of ``#`` (``#maga`` -> ``#maga``, ``maga``), so that a model reads both what a
+        hashtag it has seen meant in training and the words of one it has not (default False).
+
+    The last two are left out of :meth:`to_dict` when false, so that the settings stored before
+    they existed, and what was derived from them (cached tokens, digests), stay as they were.
     """
 
     lowercase: bool = True
@@ -89,9 +100,19 @@ class TokenizerConfig:
     normalize_mentions: bool = True
     emoji_names: bool = False
     emoji_sentiment: bool = False
+    split_hashtags: bool = False
+    keep_hashtags: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keep_hashtags and not self.split_hashtags:
+            raise ValueError("keep_hashtags keeps a hashtag beside its words: it needs split_hashtags")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        settings = asdict(self)
+        for name in ("split_hashtags", "keep_hashtags"):
+            if not settings[name]:
+                del settings[name]
+        return settings
 
     @classmethod
     def from_dict(cls, data: dict) -> "TokenizerConfig":
@@ -151,6 +172,7 @@ class TweetTokenizer:
 
             self._emoticons = emoji_emoticons()
         self._read_emoji = self.config.emoji_names or self.config.emoji_sentiment
+        self._split_hashtags = self.config.split_hashtags
 
     def _normalise(self, token: str) -> str:
         try:
@@ -204,7 +226,10 @@ class TweetTokenizer:
             tokens: list[str] = []
             for piece in html.unescape(text[:MAX_TEXT_CHARS]).split():
                 if (_PLAIN.match(piece) or _HASHTAG_OR_MENTION.match(piece)) and piece not in special:
-                    tokens.append(normalise(piece))
+                    if self._split_hashtags and piece[0] == "#":
+                        tokens.extend(self._hashtag_tokens(piece))
+                    else:
+                        tokens.append(normalise(piece))
                 else:
                     known = pieces.get(piece)
                     tokens.extend(known if known is not None else self._new_piece(piece, most - len(tokens)))
@@ -236,8 +261,29 @@ class TweetTokenizer:
         for token in self._affixes(piece):
             if self._read_emoji and _EMOJI.match(token):
                 tokens.extend(self._emoji_tokens(token))
+            elif self._split_hashtags and token[0] == "#" and _HASHTAG_OR_MENTION.match(token):
+                tokens.extend(self._hashtag_tokens(token))
             else:
                 tokens.append(self._normalise(token))
+        return tokens
+
+    def _hashtag_tokens(self, hashtag: str) -> list[str]:
+        """``#`` (or the hashtag, with ``keep_hashtags``) and the words of a hashtag, each normalised
+        as any token is (remembered, as pieces are); the hashtag alone when its body has no word
+        (``#_``)."""
+        known = self._pieces.get(hashtag)
+        if known is not None:
+            return known
+        from .hashtags import hashtag_words
+
+        body = _ELONGATION.sub(r"\1\1", hashtag[1:]) if self.config.squash_elongations else hashtag[1:]
+        words = hashtag_words(body)
+        head = self._normalise(hashtag) if self.config.keep_hashtags else HASHTAG_TOKEN
+        tokens = [head, *map(self._normalise, words)] if words else [self._normalise(hashtag)]
+        if len(hashtag) <= self.MEMO_CHARS:
+            if len(self._pieces) >= self.MEMO_LIMIT:
+                self._pieces.clear()
+            self._pieces[hashtag] = tokens
         return tokens
 
     def _emoji_tokens(self, sequence: str) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import torch
 
 from ..data.batching import bucket_order, iter_batches
-from ..data.tokenizer import EMOJI_SEQUENCE, URL_TOKEN
+from ..data.tokenizer import EMOJI_SEQUENCE, HASHTAG_TOKEN, URL_TOKEN
 from ..data.vocab import UNK as UNK_TOKEN
 from ..errors import ConfigError, DataError
 from ..inference import layer_statistics, predict_probs
@@ -171,6 +171,8 @@ def token_category(token: str) -> str:
         return "unknown"
     if token == URL_TOKEN:
         return "url"
+    if token == HASHTAG_TOKEN:  # a split hashtag's marker (split_hashtags); its words are words
+        return "hashtag"
     if len(token) > 1 and token[0] in "#@":
         return "hashtag" if token[0] == "#" else "mention"
     if _EMOJI.fullmatch(token):

@@ -32,6 +32,8 @@ class PretrainConfig:
     normalize_mentions: bool = _TRAIN["normalize_mentions"]
     emoji_names: bool = _TRAIN["emoji_names"]
     emoji_sentiment: bool = _TRAIN["emoji_sentiment"]
+    split_hashtags: bool = _TRAIN["split_hashtags"]
+    keep_hashtags: bool = _TRAIN["keep_hashtags"]
     min_freq: int = _TRAIN["min_freq"]
     max_vocab: int = _TRAIN["max_vocab"]
     max_tokens: int = 64
@@ -72,6 +74,8 @@ class PretrainConfig:
         unknown = [o for o in self.objective_list if o not in OBJECTIVES]
         if unknown or not self.objective_list:
             raise ConfigError(f"objectives must be lm, emoji or lm,emoji, not {self.objectives!r}")
+        if self.keep_hashtags and not self.split_hashtags:
+            raise ConfigError("keep_hashtags keeps a hashtag beside its words: set split_hashtags true too")
         check_device(self.device)
 
     @property

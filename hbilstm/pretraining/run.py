@@ -71,7 +71,8 @@ class PretrainResult:
 
 def tokenizer_config_of(config: PretrainConfig) -> TokenizerConfig:
     return TokenizerConfig(config.lowercase, config.squash_elongations, config.normalize_mentions,
-                           config.emoji_names, config.emoji_sentiment)
+                           config.emoji_names, config.emoji_sentiment, config.split_hashtags,
+                           config.keep_hashtags)
 
 
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:

@@ -44,7 +44,7 @@ class Parts:
 
 def tokenizer_config_for(config: TrainConfig) -> TokenizerConfig:
     return TokenizerConfig(config.lowercase, config.squash_elongations, config.normalize_mentions, config.emoji_names,
-                           config.emoji_sentiment)
+                           config.emoji_sentiment, config.split_hashtags, config.keep_hashtags)
 
 
 def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:

@@ -43,11 +43,13 @@ def load_encoder(config: TrainConfig, tokenizer_config: TokenizerConfig) -> dict
         payload = load_checkpoint(path)
     except CheckpointError as exc:
         raise ConfigError(f"init: {exc}") from None
-    if TokenizerConfig.from_dict(payload["tokenizer"]) != tokenizer_config:
-        theirs = TokenizerConfig.from_dict(payload["tokenizer"]).to_dict()
-        name = next(k for k, v in tokenizer_config.to_dict().items() if theirs.get(k) != v)
-        raise ConfigError(f"init: the encoder was pretrained with {name} {theirs.get(name)}, this run has "
-                          f"{getattr(tokenizer_config, name)}: tokenize as it did (--set {name}={theirs.get(name)})")
+    theirs = TokenizerConfig.from_dict(payload["tokenizer"])
+    if theirs != tokenizer_config:
+        name = next(k for k in TokenizerConfig.__dataclass_fields__
+                    if getattr(theirs, k) != getattr(tokenizer_config, k))
+        value = str(getattr(theirs, name)).lower()
+        raise ConfigError(f"init: the encoder was pretrained with {name} {value}, this run has "
+                          f"{str(getattr(tokenizer_config, name)).lower()}: tokenize as it did (--set {name}={value})")
     shape = payload["model_config"]
     for name in SHAPE:
         if shape.get(name, 0) != getattr(config, name):

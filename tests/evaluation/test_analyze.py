@@ -169,9 +169,11 @@ def test_tokens_are_grouped_by_kind_and_each_kind_weighs_its_occurrences():
     from hbilstm.evaluation.analyze import category_means, token_category
 
     assert [
-        token_category(t) for t in ["good", "#win", "@user", "<url>", "🙂", "👍🏽", "!!", "...", "2024", "<unk>", "b4"]
+        token_category(t) for t in ["good", "#win", "#", "@user", "<url>", "🙂", "👍🏽", "!!", "...", "2024", "<unk>",
+                                    "b4"]
     ] == [
         "word",
+        "hashtag",
         "hashtag",
         "mention",
         "url",

@@ -129,6 +129,7 @@ CONFIGS = [
     ("labels", ["negative", "neutral"], "2 labels for a model of 3 classes", None),
     ("tokenizer", None, "tokenizer must be a mapping", None),
     ("tokenizer", {"lowercase": "yes"}, "tokenizer.lowercase must be true or false", None),
+    ("tokenizer", {"keep_hashtags": True}, "tokenizer.keep_hashtags is true but split_hashtags is not", None),
     ("max_tokens", "abc", "max_tokens must be a whole number", None),
     ("max_tokens", -5, "max_tokens must be a whole number between 1", None),
     (("model_config", "layers"), 1e9, "model_config.layers must be a whole number", None),
