@@ -36,7 +36,6 @@ def cache_command(
 
     \b
       hbilstm cache
-      hbilstm cache --clear --kind teachers
       hbilstm cache --clear --older-than 30
       hbilstm cache --clear --keep 2GB
     """
