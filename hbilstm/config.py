@@ -24,6 +24,7 @@ import yaml
 from .data.lexicon import FEATURES as LEXICON_FEATURES
 from .data.lexicon import LEXICONS
 from .data.ngrams import NGRAM_BUCKETS
+from .data.tokenizer import TokenizerConfig
 from .errors import ConfigError
 from .model.config import ModelConfig
 
@@ -108,8 +109,9 @@ class TrainConfig:
         self._check()
 
     def _check(self) -> None:
-        try:  # the model's options, by the model's own checks
+        try:  # the model's and the tokenizer's options, by their own checks
             self.model_config(vocab_size=1, num_classes=1, embedding_dim=self.embedding_dim)
+            TokenizerConfig.of(self)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         check_ranges(self, at_least={"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 1,
@@ -122,8 +124,6 @@ class TrainConfig:
         if not 0.0 <= self.distill_hard_weight <= 1.0:
             raise ConfigError(f"distill_hard_weight must be in [0, 1] (0: the teachers alone; 1: the gold label alone "
                               f"on labelled tweets), not {self.distill_hard_weight}")
-        if self.keep_hashtags and not self.split_hashtags:
-            raise ConfigError("keep_hashtags keeps a hashtag beside its words: set split_hashtags true too")
         if self.unlabelled and not self.teachers:
             raise ConfigError("unlabelled tweets are labelled by teachers: set teachers too (hbilstm distill)")
         if not 0.0 < self.lr_layer_decay <= 1.0:

@@ -25,7 +25,7 @@ import html
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from .limits import MAX_PIECE_CHARS, MAX_TEXT_CHARS
 
@@ -105,7 +105,8 @@ class TokenizerConfig:
 
     def __post_init__(self) -> None:
         if self.keep_hashtags and not self.split_hashtags:
-            raise ValueError("keep_hashtags keeps a hashtag beside its words: it needs split_hashtags")
+            raise ValueError("keep_hashtags keeps a hashtag beside its words, so it needs split_hashtags: set "
+                             "split_hashtags true too")
 
     def to_dict(self) -> dict:
         settings = asdict(self)
@@ -113,6 +114,11 @@ class TokenizerConfig:
             if not settings[name]:
                 del settings[name]
         return settings
+
+    @classmethod
+    def of(cls, options: Any) -> "TokenizerConfig":
+        """The tokenizer settings of a training or pretraining config: its fields of these names."""
+        return cls(**{name: getattr(options, name) for name in cls.__dataclass_fields__})
 
     @classmethod
     def from_dict(cls, data: dict) -> "TokenizerConfig":

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Optional
 
 from ..config import LOG_TO_CHOICES, TrainConfig, check_device, check_ranges, coerce_fields, from_dict
+from ..data.tokenizer import TokenizerConfig
 from ..errors import ConfigError
 from ..model.config import ModelConfig
 
@@ -63,8 +64,9 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         coerce_fields(self)
-        try:
+        try:  # the model's and the tokenizer's options, by their own checks
             self.model_config(vocab_size=3, num_classes=1)
+            TokenizerConfig.of(self)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         check_ranges(self, at_least={"epochs": 1, "batch_size": 1, "min_freq": 1, "max_vocab": 3, "max_tokens": 2,
@@ -74,8 +76,6 @@ class PretrainConfig:
         unknown = [o for o in self.objective_list if o not in OBJECTIVES]
         if unknown or not self.objective_list:
             raise ConfigError(f"objectives must be lm, emoji or lm,emoji, not {self.objectives!r}")
-        if self.keep_hashtags and not self.split_hashtags:
-            raise ConfigError("keep_hashtags keeps a hashtag beside its words: set split_hashtags true too")
         check_device(self.device)
 
     @property

@@ -69,12 +69,6 @@ class PretrainResult:
     part_epoch: bool = False  # the run stopped in an epoch, after epochs_run whole ones
 
 
-def tokenizer_config_of(config: PretrainConfig) -> TokenizerConfig:
-    return TokenizerConfig(config.lowercase, config.squash_elongations, config.normalize_mentions,
-                           config.emoji_names, config.emoji_sentiment, config.split_hashtags,
-                           config.keep_hashtags)
-
-
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
     refuse_file_as_folder(run_dir, "--output takes a folder for the pretraining run")
     if resume:
@@ -100,7 +94,7 @@ class _Pretraining:
     def __init__(self, config: PretrainConfig, pool: Pool, device: torch.device, saved: dict | None) -> None:
         self.config, self.device = config, device
         self.objectives = config.objective_list
-        encoder = Encoder(tokenizer_config_of(config), default_cache_dir(), config.max_tokens)
+        encoder = Encoder(TokenizerConfig.of(config), default_cache_dir(), config.max_tokens)
         tokens = encoder.tokens(Examples(list(pool.texts), [""] * len(pool.texts), [""] * len(pool.texts)))
         self.vocab = (vocabulary_from_payload(saved) if saved is not None
                       else Vocabulary.build(tokens, min_freq=config.min_freq, max_size=config.max_vocab))
@@ -222,7 +216,7 @@ class _Pretraining:
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             **vocab_payload(self.vocab),
             "labels": list(self.labels),
-            "tokenizer": tokenizer_config_of(self.config).to_dict(),
+            "tokenizer": TokenizerConfig.of(self.config).to_dict(),
             "max_tokens": self.config.max_tokens,
             "pretrain_config": self.config.to_dict(),
             "dataset": EMOJI_TASK if "emoji" in self.objectives else "unlabelled tweets",

@@ -42,11 +42,6 @@ class Parts:
     head_criterion: nn.Module | None = None  # the n-gram classifier's loss, when the model has one
 
 
-def tokenizer_config_for(config: TrainConfig) -> TokenizerConfig:
-    return TokenizerConfig(config.lowercase, config.squash_elongations, config.normalize_mentions, config.emoji_names,
-                           config.emoji_sentiment, config.split_hashtags, config.keep_hashtags)
-
-
 def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:
     """``n / (classes * count)`` per class: every class weighs the same in the loss, which is
     what macro-averaged recall rewards (a class absent from train gets weight 0)."""
@@ -89,7 +84,7 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
           log: Callable[[str], None]) -> Parts:
     """Encode the corpus, build the model (with pretrained vectors when asked) on ``device``, and
     its optimizer and loss. A resume keeps the saved vocabulary and embedding size."""
-    tokenizer_config = tokenizer_config_for(config)
+    tokenizer_config = TokenizerConfig.of(config)
     encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets)
     vocab = vocabulary_from_payload(resume_state, RESUME_FILE) if resume_state else None
     pretrained = load_encoder(config, tokenizer_config) if config.init and resume_state is None else None
