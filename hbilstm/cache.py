@@ -10,9 +10,12 @@ the next command that needs it some time and nothing else:
 
 An entry's last use is its modification time: writing it sets it, and reading it back touches it
 (:func:`touch`), so ``older_than`` selects what no command has needed for that long, and
-:func:`beyond` the least recently used entries past a size the user will keep. Names that
-start with a dot are temporaries of a write in progress; they are left alone unless older than a
-day (then a killed process left them). Nothing outside the three subfolders is ever touched.
+:func:`beyond` the least recently used entries past a size the user will keep. With
+``$HBILSTM_CACHE_LIMIT`` set (a size, ``2GB``), every new entry is followed by :func:`trim`,
+which removes the least recently used others until the folder is within it, so the cache never
+grows without bound. Names that start with a dot are temporaries of a write in progress; they
+are left alone unless older than a day (then a killed process left them). Nothing outside the
+three subfolders is ever touched.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ KINDS = {
     "teachers": "distillation teachers' probabilities",
 }
 TEMPORARY_AGE = 24 * 3600  # a temporary older than this was left by a killed write
+LIMIT_VARIABLE = "HBILSTM_CACHE_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -147,3 +151,34 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1000
     return f"{value:.1f} GB"
+
+
+def limit() -> int | None:
+    """The most bytes the cache may hold, from ``$HBILSTM_CACHE_LIMIT``; None when it is unset or
+    empty. A value that is not a size is the user's error, reported in one line."""
+    text = os.environ.get(LIMIT_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{LIMIT_VARIABLE}: {exc}") from None
+
+
+def trim(root: Path, written: Path) -> int:
+    """After ``written`` (a new entry under ``root``) was stored: with a limit set (:func:`limit`),
+    remove the least recently used other entries until the whole cache fits it. The new entry
+    itself is kept even when it alone is larger. How many entries were removed; a cache that
+    cannot be read or cleared is no error (it costs disk, never a run)."""
+    most = limit()
+    if most is None:
+        return 0
+    written = Path(written)
+    found = entries(root)
+    mine = [e for e in found if e.path == written]
+    others = [e for e in found if e.path != written]
+    room = max(0, most - sum(e.size for e in mine))
+    count, _, _ = remove(beyond(others, room))
+    return count

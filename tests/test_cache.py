@@ -12,6 +12,7 @@ from hbilstm.cache import beyond, entries, human_size, parse_size, remove
 from hbilstm.cli import app
 from hbilstm.data.token_cache import TokenCache
 from hbilstm.data.tokenizer import TweetTokenizer
+from hbilstm.errors import ConfigError
 from hbilstm.training.distillation import TeacherCache
 
 DAY = 86400
@@ -143,3 +144,34 @@ def test_reading_an_entry_marks_it_used(tmp_path):
     os.utime(entry, (long_ago, long_ago))
     assert teachers.read(entry, 2) is not None and entry.stat().st_mtime > long_ago + DAY
     assert entries(tmp_path, older_than=30 * DAY) == []
+
+
+def test_a_limit_keeps_the_cache_within_it_as_commands_write(tmp_path, monkeypatch):
+    now = time.time()
+    make_cache(tmp_path, now)  # 3,897 bytes in six entries, the oldest used 40 days ago
+    monkeypatch.setenv("HBILSTM_CACHE_LIMIT", "3.5kB")
+    cache = TokenCache(TweetTokenizer(), tmp_path)
+    cache.tokenize(["a new split to keep"])
+    (new,) = [p for p in (tmp_path / "tokens").iterdir() if p.name not in ("aaa", "bbb")]
+    found = entries(tmp_path)
+    assert new in [e.path for e in found] and sum(e.size for e in found) <= 3500
+    assert not (tmp_path / "tokens" / "aaa").exists()  # the least recently used went first
+    assert (tmp_path / "teachers" / "new.npy").exists()  # used half a day ago: still room for it
+    teachers = TeacherCache(tmp_path, ["a", "b"])
+    entry = tmp_path / "teachers" / "big.npy"
+    monkeypatch.setenv("HBILSTM_CACHE_LIMIT", "10")  # smaller than the new entry alone
+    teachers.write(entry, np.zeros((2, 2)))
+    assert [e.path for e in entries(tmp_path)] == [entry]  # the new one stays, every other went
+    assert (tmp_path / "teachers" / ".new.npy.host.1.ab.tmp").exists()  # a write in progress: left alone
+    monkeypatch.delenv("HBILSTM_CACHE_LIMIT")
+    TokenCache(TweetTokenizer(), tmp_path).tokenize(["another"])
+    assert len(entries(tmp_path)) == 2  # no limit, nothing removed
+    monkeypatch.setenv("HBILSTM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("HBILSTM_CACHE_LIMIT", "2GB")
+    listed = CliRunner().invoke(app, ["cache"])
+    assert "limit: 2.0 GB ($HBILSTM_CACHE_LIMIT" in listed.output
+    monkeypatch.setenv("HBILSTM_CACHE_LIMIT", "lots")
+    refused = CliRunner().invoke(app, ["cache"])
+    assert refused.exit_code == 2 and "HBILSTM_CACHE_LIMIT: 'lots' is not a size" in refused.output
+    with pytest.raises(ConfigError, match="HBILSTM_CACHE_LIMIT"):
+        TokenCache(TweetTokenizer(), tmp_path)

@@ -30,7 +30,8 @@ def cache_command(
     The folder is $HBILSTM_CACHE_DIR (default ~/.cache/hbilstm). It holds tokenized splits,
     spaCy's tokenizer rules and distillation teachers' probabilities; every entry is made again
     when a command needs it, so clearing costs time, never results. Entries being written by a
-    running command are left alone.
+    running command are left alone. Set $HBILSTM_CACHE_LIMIT (2GB) to have every command keep
+    the folder within that size, removing the least recently used entries.
 
     Examples:
 
@@ -39,7 +40,7 @@ def cache_command(
       hbilstm cache --clear --older-than 30
       hbilstm cache --clear --keep 2GB
     """
-    from ..cache import KINDS, beyond, entries, human_size, parse_size, remove
+    from ..cache import KINDS, LIMIT_VARIABLE, beyond, entries, human_size, limit, parse_size, remove
     from ..errors import ConfigError
     from ..fileio import default_cache_dir
     from ._output import print_table
@@ -53,6 +54,7 @@ def cache_command(
         kept = None if keep is None else parse_size(keep)
     except ValueError as exc:
         raise ConfigError(f"--keep: {exc}") from None
+    most = limit()
     chosen = [k for k in KINDS if k in kinds] or list(KINDS)
     root = default_cache_dir()
     found = entries(root, chosen, None if older_than is None else older_than * 86400)
@@ -65,11 +67,14 @@ def cache_command(
             raise ConfigError(f"could not remove {_entries(len(failed))}; the first, {path}: {reason}")
         return
     if as_json:
-        typer.echo(json.dumps({"cache_dir": str(root), "entries": [
+        typer.echo(json.dumps({"cache_dir": str(root), "limit_bytes": most, "entries": [
             {"kind": e.kind, "path": str(e.path), "bytes": e.size,
              "last_used": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(e.last_used))} for e in found]}, indent=2))
         return
     console.print(f"cache: {root}", highlight=False)
+    if most is not None:
+        console.print(f"limit: {human_size(most)} (${LIMIT_VARIABLE}; the least recently used entries go first)",
+                      highlight=False)
     rows = []
     for kind in chosen:
         mine = [e for e in found if e.kind == kind]

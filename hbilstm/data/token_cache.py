@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..cache import touch
+from ..cache import limit, touch, trim
 from .spacy_rules import spacy_version
 from .tokenizer import TokenizerConfig, TweetTokenizer
 
@@ -45,6 +45,8 @@ class TokenCache:
     def __init__(self, tokenizer: TweetTokenizer, root: Path | None):
         self.tokenizer = tokenizer
         self.root = Path(root) / "tokens" if root is not None else None
+        if root is not None:
+            limit()  # a bad $HBILSTM_CACHE_LIMIT is reported before any work, not after it
         self.hits = 0
         self.misses = 0
 
@@ -83,6 +85,7 @@ class TokenCache:
             )
             table.save_to_disk(str(tmp))
             os.replace(tmp, path)
+            trim(path.parent.parent, path)
         except OSError:
             # An unwritable cache (or one written meanwhile by a parallel run) only costs
             # speed; never fail a run over it.

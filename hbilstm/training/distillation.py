@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..cache import touch
+from ..cache import limit, touch, trim
 from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit, Encoder, encode, encode_ngrams
@@ -103,6 +103,8 @@ class TeacherCache:
 
     def __init__(self, root: Path | None, texts: Sequence[str]):
         self.root = Path(root) / "teachers" if root is not None else None
+        if root is not None:
+            limit()  # a bad $HBILSTM_CACHE_LIMIT is reported before the teachers score anything
         self.texts = texts
 
     def entry(self, teacher) -> Path | None:
@@ -142,6 +144,7 @@ class TeacherCache:
             entry.parent.mkdir(parents=True, exist_ok=True)
             with atomic_open(entry, "wb") as handle:
                 np.save(handle, np.asarray(probs), allow_pickle=False)
+            trim(entry.parent.parent, entry)
         except OSError:  # a read-only or full cache costs a rescoring next time, nothing more
             pass
 
