@@ -106,7 +106,7 @@ class TokenizerConfig:
     def __post_init__(self) -> None:
         if self.keep_hashtags and not self.split_hashtags:
             raise ValueError("keep_hashtags keeps a hashtag beside its words, so it needs split_hashtags: set "
-                             "split_hashtags true too")
+                             "split_hashtags true, or keep_hashtags false too")
 
     def to_dict(self) -> dict:
         settings = asdict(self)

@@ -74,7 +74,7 @@ def test_keep_hashtags_puts_the_hashtag_itself_before_its_words():
     from hbilstm.pretraining.config import PretrainConfig
 
     for kind in (TrainConfig, PretrainConfig):
-        with pytest.raises(ConfigError, match="set split_hashtags true too"):
+        with pytest.raises(ConfigError, match="set split_hashtags true, or keep_hashtags false too"):
             kind(keep_hashtags=True)
 
 
