@@ -88,18 +88,25 @@ def _cores() -> int:
 
 def task_scores(out: Path) -> dict[str, dict]:
     """``{task: {"metric", "scores": [per seed], "seeds": [...], "runs": [run dirs], "without":
-    [per seed]}}`` over the finished runs, seeds in order; ``without`` holds what test scored
-    without the decision offsets, for the runs trained with ``decision_offsets``."""
+    [per seed], "val": [per seed]}}`` over the finished runs, seeds in order; ``without`` holds
+    what test scored without the decision offsets, for the runs trained with ``decision_offsets``;
+    ``val`` the official metric on val, without the offsets where a run has them (they were fitted
+    there), so that recipes can be chosen on it."""
     found: dict[str, dict] = {}
     for run in sorted(collect(out), key=lambda r: r.config.get("seed", 0)):
         task = str(run.config.get("data", "")).removeprefix("tweeteval-")
         if run.status != "finished" or task not in TASKS or not (run.results or {}).get("test"):
             continue
         metric = run.results["metric"]
-        entry = found.setdefault(task, {"metric": metric, "scores": [], "seeds": [], "runs": [], "without": []})
+        entry = found.setdefault(task, {"metric": metric, "scores": [], "seeds": [], "runs": [], "without": [],
+                                        "val": []})
         entry["scores"].append(100 * run.results["test"][metric])
-        if "test_without" in run.results.get("decision_offsets", {}):
-            entry["without"].append(100 * run.results["decision_offsets"]["test_without"])
+        offsets = run.results.get("decision_offsets", {})
+        if "test_without" in offsets:
+            entry["without"].append(100 * offsets["test_without"])
+        val = offsets.get("val_without", (run.results.get("val") or {}).get(metric))
+        if val is not None:
+            entry["val"].append(100 * val)
         entry["seeds"].append(run.config.get("seed"))
         entry["runs"].append(out / RUNS_DIR / run.name)
     return found
@@ -116,6 +123,14 @@ def leaderboard_rows(scores: dict[str, dict]) -> list[dict]:
         rows.append(_our_row(WITHOUT_OFFSETS, {task: entry["without"] for task, entry in scores.items()}))
     rows.append(_our_row(OURS, {task: entry["scores"] for task, entry in scores.items()}))
     return rows
+
+
+def val_mean(scores: dict[str, dict]) -> float | None:
+    """The mean over the tasks of each task's mean val score (official metric, without decision
+    offsets); None unless every task scored has val scores for all its runs."""
+    if not scores or any(len(entry.get("val") or []) != len(entry["scores"]) for entry in scores.values()):
+        return None
+    return statistics.fmean(statistics.fmean(entry["val"]) for entry in scores.values())
 
 
 def _our_row(system: str, scores: dict[str, list[float]]) -> dict:
@@ -142,14 +157,21 @@ def render_markdown(rows: list[dict], scores: dict[str, dict], record: dict, com
         name = f"**{row['system']}**" if row["system"] == OURS else row["system"]
         everything = "–" if row["all"] is None else f"{row['all']:.1f}"
         lines.append(f"| {name} | " + " | ".join(_cell(row["cells"].get(t)) for t in TASKS) + f" | {everything} |")
-    lines += ["", "| task | official metric | seeds | per seed |", "| --- | --- | --- | --- |"]
+    lines += ["", "| task | official metric | seeds | per seed | val, mean |", "| --- | --- | --- | --- | ---: |"]
     for task in TASKS:
         entry = scores.get(task)
         if entry:
+            val = entry.get("val") or []
             lines.append(f"| {task} | {METRIC_NAMES.get(entry['metric'], entry['metric'])} | "
-                         f"{', '.join(map(str, entry['seeds']))} | {', '.join(f'{s:.2f}' for s in entry['scores'])} |")
+                         f"{', '.join(map(str, entry['seeds']))} | {', '.join(f'{s:.2f}' for s in entry['scores'])} | "
+                         f"{f'{statistics.fmean(val):.2f}' if val else '–'} |")
         else:
-            lines.append(f"| {task} | {METRIC_NAMES[TWEETEVAL_TASKS[task]]} | – | not run |")
+            lines.append(f"| {task} | {METRIC_NAMES[TWEETEVAL_TASKS[task]]} | – | not run | – |")
+    chosen_on = val_mean(scores)
+    if chosen_on is not None:
+        lines += ["", f"Val, the mean over the {len(scores)} task(s) of each task's mean (official metric, without "
+                      f"decision offsets): **{chosen_on:.2f}**. Compare recipes by it, over the same tasks and seeds; "
+                      "test is for reporting the one chosen."]
     machines = sorted({s["machine"] for s in record["sessions"]})
     lines += ["", f"Time on the machine: {seconds / 60:.1f} min over {len(record['sessions'])} invocation(s), "
                   f"last {record['sessions'][-1]['date']}; machine: {'; '.join(machines)}.",

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hbilstm.cli import app
 from hbilstm.data.corpora import STANCE_TARGETS
-from hbilstm.study.tweeteval import PUBLISHED, TASKS, WITHOUT_OFFSETS, leaderboard_rows, parse_tasks
+from hbilstm.study.tweeteval import PUBLISHED, TASKS, WITHOUT_OFFSETS, leaderboard_rows, parse_tasks, val_mean
 
 runner = CliRunner()
 TINY = ["--set", "epochs=1", "--set", "hidden=8", "--set", "max_train=200", "--set", "ngram_buckets=4096"]
@@ -60,6 +60,13 @@ def test_a_benchmark_over_two_tasks_writes_the_leaderboard_and_the_scorers_files
         assert official_from_files(task, files) == pytest.approx(100 * seed_one["test"][metric], abs=1e-6)
     page = (out / "leaderboard.md").read_text()
     assert "| irony | F1 of irony | 1, 2 |" in page and "Time on the machine" in page
+    # val, where recipes are chosen: each run's score there before its offsets were fitted
+    val = {task: 50 * sum(json.loads((out / "runs" / f"s{seed}-data=tweeteval-{task}" / "results.json").read_text())
+                          ["decision_offsets"]["val_without"] for seed in (1, 2)) for task in ("irony", "stance")}
+    assert f"over the 2 task(s) of each task's mean (official metric, without decision offsets): " \
+           f"**{(val['irony'] + val['stance']) / 2:.2f}**" in page
+    (stance_line,) = [line for line in page.splitlines() if line.startswith("| stance |")]
+    assert stance_line.endswith(f"| {val['stance']:.2f} |")
 
     models = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/model.pt")}
     again = runner.invoke(app, command)
@@ -87,6 +94,13 @@ def test_all_te_is_the_mean_of_the_seven_task_means():
     assert ours["all"] == pytest.approx(sum(41.0 + i for i in range(7)) / 7)
     assert parse_tasks("tweeteval-irony, emoji") == ["irony", "emoji"] and parse_tasks(None) == list(TASKS)
     assert WITHOUT_OFFSETS not in [row["system"] for row in leaderboard_rows(scores)]  # no run had offsets
+
+
+def test_the_val_mean_needs_every_run_scored_on_val():
+    scores = {"irony": {"scores": [60.0, 62.0], "val": [64.0, 66.0]}, "stance": {"scores": [61.0], "val": [70.0]}}
+    assert val_mean(scores) == pytest.approx((65.0 + 70.0) / 2)
+    scores["stance"]["val"] = []
+    assert val_mean(scores) is None and val_mean({}) is None
 
 
 def test_models_with_decision_offsets_are_shown_without_them_too_when_every_run_recorded_it():
