@@ -195,5 +195,5 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> M
     model = build_model(payload, file).to(device).eval()
     vocab = vocabulary_from_payload(payload, file)  # labels and vocabulary: checked with the payload
     encoder = TextEncoder(TokenizerConfig.from_dict(payload["tokenizer"]), vocab, payload["max_tokens"],
-                          model.config.ngram_buckets)
+                          model.config.ngram_buckets, model.config.ngram_words)
     return Model(list(payload["labels"]), encoder, file, payload, "torch", torch.device(device), model=model)

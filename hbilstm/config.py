@@ -80,6 +80,7 @@ class TrainConfig:
     lexicon: str = "none"
     char_features: int = _MODEL["char_features"]
     ngram_buckets: int = NGRAM_BUCKETS  # the training recipe's; a ModelConfig without one has none (older models)
+    ngram_words: int = _MODEL["ngram_words"]
     # training
     epochs: int = 10
     batch_size: int = 64

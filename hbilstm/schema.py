@@ -14,7 +14,7 @@ import math
 from typing import Any, Sequence
 
 from .errors import CheckpointError
-from .model.config import CARRIES, POOLINGS
+from .model.config import CARRIES, MAX_NGRAM_WORDS, POOLINGS
 
 # Hard caps, far above any model hbilstm trains (the default: 2 layers of 64 units, a 20k vocabulary).
 MAX_VOCAB = 10_000_000
@@ -31,6 +31,7 @@ _WHOLE = {  # field: (least, most); the most may name another field's value
     "hidden": (1, MAX_WIDTH), "layers": (1, MAX_LAYERS), "padding_idx": (0, "vocab_size"),
     "unknown_idx": (0, "vocab_size"), "lexicon_features": (0, MAX_LEXICON_FEATURES),
     "char_features": (0, MAX_WIDTH), "vector_features": (0, MAX_WIDTH), "ngram_buckets": (0, MAX_NGRAM_BUCKETS),
+    "ngram_words": (0, MAX_NGRAM_WORDS),
 }
 _RATES = ("dropout", "layer_dropout", "word_dropout")  # in [0, 1)
 _REQUIRED = ("vocab_size", "num_classes")
@@ -75,6 +76,9 @@ def check_model_config(config: Any, where: str, key: str = "model_config") -> No
     for name, choices in (("carry", CARRIES), ("pooling", POOLINGS)):
         if name in config and config[name] not in choices:
             raise _fail(where, f"{key}.{name} must be one of {', '.join(choices)}, not {config[name]!r}")
+    if config.get("ngram_words") and not config.get("ngram_buckets"):
+        raise _fail(where, f"{key}.ngram_words is {config['ngram_words']!r}, but the model has no n-gram classifier "
+                           "(ngram_buckets 0) to read them")
     temperatures = config.get("temperatures", [])
     parts = 2 if config.get("ngram_buckets") else 1
     if (not isinstance(temperatures, (list, tuple)) or len(temperatures) not in (0, parts)

@@ -76,13 +76,14 @@ def trained_run(tmp_path_factory, data_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def ngram_run(tmp_path_factory, data_dir) -> Path:
-    """Like ``trained_run``, with a linear classifier over character n-grams beside the stack (ngram_buckets)."""
+    """Like ``trained_run``, with a linear classifier over character n-grams and runs of one and two
+    words beside the stack (ngram_buckets, ngram_words)."""
     from hbilstm.config import TrainConfig
     from hbilstm.training import train
 
     run = tmp_path_factory.mktemp("runs") / "ngrams"
     config = TrainConfig(data_dir=str(data_dir), layers=2, hidden=16, embedding_dim=24, ngram_buckets=4096,
-                         epochs=2, batch_size=32, min_freq=1, seed=3)
+                         ngram_words=2, epochs=2, batch_size=32, min_freq=1, seed=3)
     train(config, run)
     return run
 

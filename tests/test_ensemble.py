@@ -84,6 +84,11 @@ def test_members_hashing_ngrams_into_other_bucket_counts_are_refused_but_one_wit
     result = runner.invoke(app, ["ensemble", str(seeds[0]), str(fewer), "-o", str(tmp_path / "ens")])
     assert result.exit_code == 2 and "different numbers of buckets (1,024, 262,144)" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "ens").exists()
+    worded = tmp_path / "worded"  # the same buckets, but pairs of words hashed into them too
+    train(TrainConfig(**settings, ngram_words=2), worded)
+    result = runner.invoke(app, ["ensemble", str(seeds[0]), str(worded), "-o", str(tmp_path / "ens")])
+    assert result.exit_code == 2 and "different numbers of words (ngram_words 0, 2)" in result.stderr
+    assert not (tmp_path / "ens").exists()
     # a member without the n-gram classifier joins one with it: each is called with what it reads
     result = runner.invoke(app, ["ensemble", str(seeds[0]), str(without), "-o", str(tmp_path / "mixed")])
     assert result.exit_code == 0, result.output

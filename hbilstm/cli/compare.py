@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import textwrap
 from pathlib import Path
 from typing import List, Optional
 
@@ -61,8 +62,10 @@ def _compare_help() -> str:
 
     flags = ", ".join("--" + name.replace("_", "-") for name in TrainConfig.__dataclass_fields__
                       if name not in ("carry", "layers", "seed", "data", "data_dir"))
+    # laid out here, under click's no-rewrap mark, so that no flag is broken at its hyphens
+    lines = textwrap.wrap(flags + ".", width=76, break_on_hyphens=False, break_long_words=False)
     return (inspect.cleandoc(_COMPARE) + "\n\nEvery other training option, as --name VALUE (fixed) or --name V1,V2,... "
-            f"(swept), or --set name=VALUE: {flags}. What each does: docs/options.md.")
+            "(swept), or --set name=VALUE (what each does: docs/options.md):\n\n\b\n" + "\n".join(lines))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, help=_compare_help())

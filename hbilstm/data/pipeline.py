@@ -38,13 +38,14 @@ def encode_labels(labels: Sequence[str], label_names: Sequence[str], source: str
 
 
 def encode_ngrams(
-    token_lists: Sequence[Sequence[str]], buckets: int, max_tokens: int | None = None
+    token_lists: Sequence[Sequence[str]], buckets: int, max_tokens: int | None = None, words: int = 0
 ) -> list[list[int]] | None:
-    """Each token list's hashed character n-gram ids (:func:`~hbilstm.data.ngrams.ngram_ids`),
-    of the tokens a model reads (cut to ``max_tokens``); None when ``buckets`` is 0."""
+    """Each token list's hashed character n-gram ids (and word n-grams up to ``words`` tokens:
+    :func:`~hbilstm.data.ngrams.ngram_ids`), of the tokens a model reads (cut to
+    ``max_tokens``); None when ``buckets`` is 0."""
     if not buckets:
         return None
-    return [ngram_ids(tokens[:max_tokens] if max_tokens else tokens, buckets) for tokens in token_lists]
+    return [ngram_ids(tokens[:max_tokens] if max_tokens else tokens, buckets, words) for tokens in token_lists]
 
 
 class EncodedTexts(NamedTuple):
@@ -58,26 +59,27 @@ class EncodedTexts(NamedTuple):
 
 
 def encode_texts(tokenizer: TweetTokenizer, vocab: Vocabulary, max_tokens: int, texts: Sequence[str],
-                 ngram_buckets: int = 0) -> EncodedTexts:
-    """Tokenize and encode ``texts`` for a model (``ngram_buckets``: its ``ngram_buckets``). Every
+                 ngram_buckets: int = 0, ngram_words: int = 0) -> EncodedTexts:
+    """Tokenize and encode ``texts`` for a model (``ngram_buckets``, ``ngram_words``: its own). Every
     way of scoring texts comes here, so every one cuts them alike: to ``max_tokens`` tokens, read
     from at most :data:`~hbilstm.data.limits.MAX_TEXT_CHARS` characters."""
     token_lists = list(tokenizer.tokenize_many(texts, limit=max_tokens))
     cut = [len(tokens) > max_tokens or len(text) > MAX_TEXT_CHARS for tokens, text in zip(token_lists, texts)]
     return EncodedTexts(encode(token_lists, vocab, max_tokens), cut,
-                        encode_ngrams(token_lists, ngram_buckets, max_tokens))
+                        encode_ngrams(token_lists, ngram_buckets, max_tokens, ngram_words))
 
 
 class TextEncoder:
     """Everything that turns texts into what a model reads, in one object: the tokenizer's settings,
-    the vocabulary (with its word fallback), the token limit and the n-gram buckets. Saved models
+    the vocabulary (with its word fallback), the token limit and the n-gram settings. Saved models
     carry these; every way of scoring (this process, worker processes, ONNX Runtime, the service)
     encodes through one. It pickles (worker processes get it whole), and builds its tokenizer
     on first use."""
 
-    def __init__(self, tokenizer_config: TokenizerConfig, vocab: Vocabulary, max_tokens: int, ngram_buckets: int = 0):
+    def __init__(self, tokenizer_config: TokenizerConfig, vocab: Vocabulary, max_tokens: int, ngram_buckets: int = 0,
+                 ngram_words: int = 0):
         self.tokenizer_config, self.vocab = tokenizer_config, vocab
-        self.max_tokens, self.ngram_buckets = max_tokens, ngram_buckets
+        self.max_tokens, self.ngram_buckets, self.ngram_words = max_tokens, ngram_buckets, ngram_words
         self._tokenizer: TweetTokenizer | None = None
 
     @property
@@ -88,7 +90,7 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str]) -> "EncodedTexts":
         """:func:`encode_texts` with this encoder's settings."""
-        return encode_texts(self.tokenizer, self.vocab, self.max_tokens, texts, self.ngram_buckets)
+        return encode_texts(self.tokenizer, self.vocab, self.max_tokens, texts, self.ngram_buckets, self.ngram_words)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_tokenizer": None}  # the receiving process builds its own
@@ -118,14 +120,14 @@ class EncodedSplit:
 
 class Encoder:
     """Tokenizes with a cache and encodes with a vocabulary, for a fixed label set (and hashes
-    n-grams into ``ngram_buckets``, for a model that reads them)."""
+    n-grams into ``ngram_buckets``, words up to ``ngram_words`` too, for a model that reads them)."""
 
     def __init__(self, tokenizer_config: TokenizerConfig, cache_dir: Path | None, max_tokens: int,
-                 ngram_buckets: int = 0):
+                 ngram_buckets: int = 0, ngram_words: int = 0):
         self.tokenizer_config = tokenizer_config
         self.cache = TokenCache(TweetTokenizer(tokenizer_config), cache_dir)
         self.max_tokens = max_tokens
-        self.ngram_buckets = ngram_buckets
+        self.ngram_buckets, self.ngram_words = ngram_buckets, ngram_words
 
     def tokens(self, examples: Examples) -> list[list[str]]:
         return self.cache.tokenize(examples.texts)
@@ -143,7 +145,7 @@ class Encoder:
             encode(tokens, vocab, self.max_tokens),
             encode_labels(examples.labels, label_names, source),
             list(examples.ids),
-            encode_ngrams(tokens, self.ngram_buckets, self.max_tokens),
+            encode_ngrams(tokens, self.ngram_buckets, self.max_tokens, self.ngram_words),
         )
 
 

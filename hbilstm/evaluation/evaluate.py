@@ -45,7 +45,8 @@ def encode_split(scoring: ScoringData, split: str) -> EncodedSplit:
     data has no such split."""
     examples, name, _ = choose_split(scoring.corpus, split, scoring.training)
     loaded = scoring.loaded
-    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets)
+    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets,
+                      loaded.ngram_words)
     return encoder.encode(examples, loaded.vocab, loaded.label_names, f"{scoring.corpus.name} {name}")
 
 
@@ -77,7 +78,8 @@ def scoring_data(
     )
     training = trained if trained_on(corpus, loaded.payload, data) else None
     examples, split, note = choose_split(corpus, split, training)
-    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets)
+    encoder = Encoder(loaded.tokenizer, default_cache_dir(), loaded.max_tokens, loaded.ngram_buckets,
+                      loaded.ngram_words)
     encoded = encoder.encode(examples, loaded.vocab, loaded.label_names, f"{corpus.name} {split}")
     official = loaded.payload.get("metric") if data == trained.get("data") else corpus.metric
     return ScoringData(loaded, torch_device, corpus, split, note, encoded, official or corpus.metric, training)

@@ -44,7 +44,7 @@ def make_ensemble(sources: list[str | os.PathLike], out: str | os.PathLike, over
     try:
         ensemble = EnsembleClassifier(configs)
     except ValueError as exc:  # members the model cannot join (n-grams hashed differently)
-        raise ConfigError(f"{exc}; train them with the same ngram_buckets") from None
+        raise ConfigError(f"{exc}; train them with the same ngram_buckets and ngram_words") from None
     for slot, member in zip(ensemble.members, members):
         slot.load_state_dict(member.model.state_dict())
     payload = {

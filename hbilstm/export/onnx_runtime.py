@@ -225,6 +225,7 @@ def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify
             raise CheckpointError(f"{path / FALLBACK_FILE}: damaged ({exc})") from None
     shapes = config.get("member_configs") or [config["model_config"]]
     buckets = max(shape.get("ngram_buckets", 0) for shape in shapes)
+    words = max(shape.get("ngram_words", 0) for shape in shapes)
     scorer = OnnxScorer(graph, threads, int8)
     if record is not None:
         scorer.check_model(record.get(GRAPH_KEY) or "", path)
@@ -232,5 +233,5 @@ def load_onnx_folder(path: str | os.PathLike, threads: int | None = None, verify
         raise CheckpointError(f"{path}: config.json says the model reads {buckets} n-gram buckets, but its graph "
                               f"{'reads' if scorer.reads_ngrams else 'takes no'} n-grams")
     encoder = TextEncoder(TokenizerConfig.from_dict(config["tokenizer"]), Vocabulary(tokens, fallback),
-                          config["max_tokens"], buckets)
+                          config["max_tokens"], buckets, words)
     return Model(list(config["labels"]), encoder, path, config, "onnx", graph=scorer, source=path)

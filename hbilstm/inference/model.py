@@ -50,6 +50,11 @@ class Model:
         """Hash buckets of the model's character n-grams (0: it reads none)."""
         return self.encoder.ngram_buckets
 
+    @property
+    def ngram_words(self) -> int:
+        """The longest run of words the n-gram classifier reads (0: characters only)."""
+        return self.encoder.ngram_words
+
     def score(self, encoded: EncodedTexts, batch_size: int = 256) -> np.ndarray:
         """Class probabilities ``(rows, classes)``, float32, of texts already encoded, in their order."""
         if self.graph is not None:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 
 CARRIES = ("highway", "plain", "residual", "gated-residual")
 POOLINGS = ("max", "mean", "last", "attention")
+MAX_NGRAM_WORDS = 3  # the longest run of words the n-gram classifier may read
 
 
 @dataclass
@@ -43,6 +44,9 @@ class ModelConfig:
     ngram_buckets: a second, linear classifier over the tweet's character n-grams hashed into
         this many buckets (:mod:`hbilstm.model.ngram_head`), averaged with the stack (default 0:
         none). The model then takes each row's n-gram ids too.
+    ngram_words: the n-gram classifier also reads every run of 1 to this many words, hashed into
+        the same buckets (:func:`hbilstm.data.ngrams.ngram_ids`; default 0: characters only).
+        It changes no weight's shape; the data code reads it from here to encode texts alike.
     layer_dropout: dropout rate on the LSTM input of every layer after the first; the gate and
         the carry path see their input undropped (default 0).
     padding_idx: the padding id in the embedding table (default 0).
@@ -75,6 +79,7 @@ class ModelConfig:
     vector_features: int = 0
     char_features: int = 0
     ngram_buckets: int = 0
+    ngram_words: int = 0
     temperatures: tuple[float, ...] = ()
     offsets: tuple[float, ...] = ()
 
@@ -99,6 +104,10 @@ class ModelConfig:
         for name in ("lexicon_features", "vector_features", "char_features", "ngram_buckets"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0, not {getattr(self, name)}")
+        if not 0 <= self.ngram_words <= MAX_NGRAM_WORDS:
+            raise ValueError(f"ngram_words must be 0 (characters only) to {MAX_NGRAM_WORDS}, not {self.ngram_words}")
+        if self.ngram_words and not self.ngram_buckets:
+            raise ValueError("ngram_words adds words to the n-gram classifier: set ngram_buckets too")
         if not self.embedding_noise >= 0.0:
             raise ValueError(f"embedding_noise must be at least 0, not {self.embedding_noise}")
         if self.temperatures and (len(self.temperatures) != self.parts or not all(t > 0 for t in self.temperatures)):
@@ -112,6 +121,8 @@ class ModelConfig:
         data = asdict(self)
         if not self.offsets:  # left out when empty, so that models from before offsets keep their digests
             del data["offsets"]
+        if not self.ngram_words:  # the same for models from before word n-grams
+            del data["ngram_words"]
         return data
 
     @classmethod

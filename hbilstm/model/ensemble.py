@@ -29,10 +29,15 @@ class EnsembleClassifier(nn.Module):
         if len(buckets) > 1:
             raise ValueError("the members hash character n-grams into different numbers of buckets "
                              f"({', '.join(f'{b:,}' for b in sorted(buckets))})")
+        words = {c.ngram_words for c in configs if c.ngram_buckets}
+        if len(words) > 1:
+            raise ValueError(f"the members' n-gram classifiers read runs of different numbers of words "
+                             f"(ngram_words {', '.join(map(str, sorted(words)))})")
         self.members = nn.ModuleList(HighwayBiLSTMClassifier(c) for c in configs)
         # vocabulary size and classes are the same in every member; n-grams are read if any member reads them
         # each member adds its own decision offsets; the ensemble's average has none of its own
-        self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0), offsets=())
+        self.config = dataclasses.replace(configs[0], ngram_buckets=max(buckets, default=0),
+                                          ngram_words=max(words, default=0), offsets=())
 
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
         return mean_of_probabilities(torch.stack([

@@ -85,6 +85,28 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="hbilstm-parent-watch", daemon=True).start()
 
 
+def stop_pool(pool, wait: float = 10.0) -> bool:
+    """Stop a ``multiprocessing`` pool's workers; True when it stopped as ``Pool.terminate`` stops it.
+
+    ``Pool.terminate`` first takes the lock of the pool's task queue, which an idle worker holds
+    while it waits for a task: if that worker died (killed from outside, say), the lock is never
+    given back and ``terminate`` waits forever. So it runs in a thread of its own here; should it
+    not return within ``wait`` seconds, the workers are killed and the thread is left behind
+    (blocked on that lock, a daemon, harmless: the pool's own exit handler was used by it)."""
+    workers = list(getattr(pool, "_pool", []))
+    stopper = threading.Thread(target=pool.terminate, name="hbilstm-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(wait)
+    if not stopper.is_alive():
+        pool.join()
+        return True
+    for worker in workers:
+        with contextlib.suppress(Exception):
+            worker.kill()
+            worker.join(1.0)
+    return False
+
+
 def _start_worker(shipped: str, batch_size: int, parent: int | None = None, int8: bool = False) -> None:
     """Set up a worker from the file the parent wrote for it, or from the model folder it names
     (see ``ChunkScorer._start_pool``); ``int8``: quantize the folder's graph, as the parent did."""
@@ -109,7 +131,7 @@ def _start_worker(shipped: str, batch_size: int, parent: int | None = None, int8
     torch.set_num_threads(1)  # one process per core: threads would only compete
     payload = torch.load(shipped, weights_only=True)
     encoder = TextEncoder(TokenizerConfig.from_dict(payload["tokenizer"]), vocabulary_from_payload(payload),
-                          payload["max_tokens"], payload.get("ngram_buckets", 0))
+                          payload["max_tokens"], payload.get("ngram_buckets", 0), payload.get("ngram_words", 0))
     _WORKER.update(encoder=encoder, batch_size=batch_size,
                    model=build_model(payload).eval() if "state_dict" in payload else None)
     if payload.get("int8") and _WORKER["model"] is not None:
@@ -313,6 +335,7 @@ class ChunkScorer:
             **vocab_payload(loaded.vocab),
             "max_tokens": loaded.max_tokens,
             "ngram_buckets": loaded.ngram_buckets,
+            "ngram_words": loaded.ngram_words,
         }
         if self.onnx is not None:
             payload.update(onnx=str(self.onnx.path), onnx_int8=self.onnx.int8)
@@ -327,9 +350,8 @@ class ChunkScorer:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
+            pool, self.pool = self.pool, None
+            stop_pool(pool)
         if self.shipped is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.shipped)

@@ -118,7 +118,8 @@ class TeacherCache:
         encoder = teacher.encoder
         digest = hashlib.sha256()
         for part in (str(self.VERSION), digest_of_model(teacher.model), cache_key(self.texts, encoder.tokenizer_config),
-                     f"{encoder.max_tokens}:{encoder.ngram_buckets}:{encoder.vocab.fallback is not None}",
+                     f"{encoder.max_tokens}:{encoder.ngram_buckets}:{encoder.vocab.fallback is not None}"
+                     + (f":{encoder.ngram_words}" if encoder.ngram_words else ""),
                      *encoder.vocab.tokens):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
@@ -190,6 +191,7 @@ def distillation_split(config: TrainConfig, train_examples: Examples, train: Enc
     ids = train.ids + encode(tokens, vocab, config.max_tokens)
     ngrams = None
     if train.ngrams is not None:
-        ngrams = train.ngrams + (encode_ngrams(tokens, config.ngram_buckets, config.max_tokens) or [])
+        extra_ngrams = encode_ngrams(tokens, config.ngram_buckets, config.max_tokens, config.ngram_words)
+        ngrams = train.ngrams + (extra_ngrams or [])
     row_ids = train.row_ids + [f"unlabelled-{i + 1}" for i in range(len(extra))]
     return EncodedSplit(ids, targets.astype(np.float32).tolist(), row_ids, ngrams)

@@ -85,7 +85,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     """Encode the corpus, build the model (with pretrained vectors when asked) on ``device``, and
     its optimizer and loss. A resume keeps the saved vocabulary and embedding size."""
     tokenizer_config = TokenizerConfig.of(config)
-    encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets)
+    encoder = Encoder(tokenizer_config, default_cache_dir(), config.max_tokens, config.ngram_buckets,
+                      config.ngram_words)
     vocab = vocabulary_from_payload(resume_state, RESUME_FILE) if resume_state else None
     pretrained = load_encoder(config, tokenizer_config) if config.init and resume_state is None else None
     extend = merged_vocabulary(pretrained, config.max_vocab) if pretrained is not None else None

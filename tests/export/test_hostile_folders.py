@@ -137,6 +137,8 @@ CONFIGS = [
     (("model_config", "layers"), 400, "weights do not fit the model", "skip"),
     (("model_config", "hidden"), 16000, "weights do not fit the model", "skip"),
     (("model_config", "ngram_buckets"), 0, "temperatures must be a list of 1 positive number", None),
+    (("model_config", "ngram_words"), 7, "model_config.ngram_words must be between 0 and 3", None),
+    (("model_config", "ngram_words"), "two", "model_config.ngram_words must be a whole number", None),
     (("model_config", "temperatures"), "hot", "temperatures must be a list of 2 positive number", None),
     (("model_config", "temperatures"), [1.0, -1.0], "temperatures must be a list of 2 positive number", None),
     (("model_config", "offsets"), [0.0, "up", 1.0], "offsets must be a list of 3 finite number(s)", None),

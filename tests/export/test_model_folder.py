@@ -56,7 +56,7 @@ def test_a_folder_loads_without_unpickling_and_scores_like_the_checkpoint(folder
     from hbilstm.data.tokenizer import TweetTokenizer
 
     ids, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, real_tweets(300),
-                                  loaded.ngram_buckets)
+                                  loaded.ngram_buckets, loaded.ngram_words)
     assert torch.equal(
         predict_probs(loaded.model, ids, ngrams=ngrams), predict_probs(original.model, ids, ngrams=ngrams)
     )

@@ -44,7 +44,8 @@ def tweets_file(real_tweets_file):
 def real_encoded(loaded, n):
     """Token ids and n-gram ids of the first ``n`` real test tweets (the default model reads both)."""
     texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:n]
-    return encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+    return encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets,
+                        loaded.ngram_words)
 
 
 def padded(sequences, width=None):

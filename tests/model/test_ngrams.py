@@ -33,6 +33,30 @@ def test_ids_are_stable_crc32_buckets_from_1_with_0_left_for_padding():
     assert ngram_ids(["good"], NGRAM_BUCKETS) == ngram_ids(["good"], NGRAM_BUCKETS)
 
 
+def test_word_ngrams_follow_the_characters_one_id_per_run_of_words():
+    chars = ngram_ids(["not", "so", "good"], 1000)
+    both = ngram_ids(["not", "so", "good"], 1000, words=2)
+    assert both[:len(chars)] == chars and len(both) == len(chars) + 3 + 2  # three words, two pairs
+    assert both[-1] == zlib.crc32("\x01so good".encode()) % 1000 + 1
+    assert both[len(chars)] == zlib.crc32(b"\x01not") % 1000 + 1
+    assert len(ngram_ids(["a", "b", "c"], 1000, words=3)) == len(ngram_ids(["a", "b", "c"], 1000)) + 3 + 2 + 1
+    assert ngram_ids([], 1000, words=2) == [0]
+    # the order of the words matters to a pair, not to the characters
+    assert sorted(ngram_ids(["good", "not"], 10**6)) == sorted(ngram_ids(["not", "good"], 10**6))
+    assert ngram_ids(["good", "not"], 10**6, words=2)[-1] != ngram_ids(["not", "good"], 10**6, words=2)[-1]
+    with pytest.raises(ValueError, match="ngram_words must be 0"):
+        ModelConfig(vocab_size=5, num_classes=2, ngram_buckets=10, ngram_words=4)
+    with pytest.raises(ValueError, match="set ngram_buckets too"):
+        ModelConfig(vocab_size=5, num_classes=2, ngram_words=1)
+    assert "ngram_words" not in ModelConfig(vocab_size=5, num_classes=2, ngram_buckets=10).to_dict()  # older digests
+    assert ModelConfig(vocab_size=5, num_classes=2, ngram_buckets=10, ngram_words=2).to_dict()["ngram_words"] == 2
+    from hbilstm.errors import CheckpointError
+    from hbilstm.schema import check_model_config
+
+    with pytest.raises(CheckpointError, match="ngram_words is 1, but the model has no n-gram classifier"):
+        check_model_config({"vocab_size": 5, "num_classes": 2, "ngram_words": 1}, "folder")
+
+
 def test_encoding_texts_gives_ngrams_of_the_tokens_the_model_reads_only_when_asked():
     tokenizer = TweetTokenizer()
     from hbilstm.data.vocab import Vocabulary
@@ -132,9 +156,10 @@ def test_a_checkpoint_round_trip_and_every_scoring_path_agree(ngram_run):
 
     loaded = load_model(ngram_run)
     assert loaded.ngram_buckets == 4096 and loaded.model.config.ngram_buckets == 4096
+    assert loaded.ngram_words == 2 and loaded.model.config.ngram_words == 2
     texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:150]
     encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
-                           loaded.ngram_buckets)
+                           loaded.ngram_buckets, loaded.ngram_words)
     probs = predict_probs(loaded.model, encoded.ids, 64, ngrams=encoded.ngrams)
     api = load(ngram_run, device="cpu").predict_proba(texts)
     assert abs(api - probs.numpy()).max() < 1e-6
@@ -146,6 +171,9 @@ def test_a_checkpoint_round_trip_and_every_scoring_path_agree(ngram_run):
     # the n-grams matter to this model: without their spellings it scores differently
     blank = [[0] for _ in texts]
     assert (predict_probs(loaded.model, encoded.ids, 64, ngrams=blank) - probs).abs().max() > 1e-4
+    # and so do the words: the characters alone score differently
+    chars = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+    assert (predict_probs(loaded.model, encoded.ids, 64, ngrams=chars.ngrams) - probs).abs().max() > 1e-4
 
 
 def test_the_onnx_graph_takes_ngrams_and_predict_gives_the_torch_labels(ngram_run, tmp_path):

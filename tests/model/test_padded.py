@@ -89,7 +89,7 @@ def test_same_logits_with_trained_weights_on_real_tweets(trained_run):
     loaded = load_model(trained_run)
     texts = (TWEETEVAL / "test_text.txt").read_text(encoding="utf-8").splitlines()[:300]
     sequences, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
-                                        loaded.ngram_buckets)
+                                        loaded.ngram_buckets, loaded.ngram_words)
     assert min(map(len, sequences)) <= 5 and max(map(len, sequences)) >= 30  # really mixed lengths
     batch = collate(sequences, None, list(range(len(sequences))), ngrams=ngrams)
     assert max_diff(loaded.model, *batch.inputs) < TOLERANCE

@@ -233,7 +233,8 @@ def test_workers_that_only_encode_read_their_file_without_torch(ngram_run):
         os.unlink(shipped)
     assert done.returncode == 0, done.stderr
     ids, ngrams, dtype, imported_torch = json.loads(done.stdout)
-    here = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets)
+    here = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts, loaded.ngram_buckets,
+                        loaded.ngram_words)
     assert ids == here.ids and ngrams == here.ngrams and len(ngrams[0]) > 0
     assert dtype == "int32" and imported_torch is False
 
@@ -256,7 +257,7 @@ def test_sorted_batches_give_the_predictions_of_one_tweet_at_a_time(trained_run,
     loaded = load_model(trained_run)
     texts = ["good", "a much longer tweet about nothing much at all today", "bad bad day", "meh #monday"] * 5
     sequences, _, ngrams = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, texts,
-                                        loaded.ngram_buckets)
+                                        loaded.ngram_buckets, loaded.ngram_words)
     batched = predict_probs(loaded.model, sequences, batch_size=7, ngrams=ngrams)
     single = torch.cat([predict_probs(loaded.model, [s], batch_size=1, ngrams=[g]) for s, g in zip(sequences, ngrams)])
     assert torch.allclose(batched, single, atol=1e-6)

@@ -91,7 +91,7 @@ def test_a_calibrated_run_keeps_the_temperatures_fitted_on_val_and_scores_with_t
 
     val = load_corpus("tweeteval-sentiment", data_dir).split("val")
     encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, list(val.texts),
-                           loaded.ngram_buckets)
+                           loaded.ngram_buckets, loaded.ngram_words)
     labels = torch.tensor([loaded.label_names.index(label) for label in val.labels])
     logits = predict_part_logits(loaded.model, encoded.ids, ngrams=encoded.ngrams)
     assert fit_temperatures(logits, labels) == temperatures

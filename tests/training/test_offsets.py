@@ -87,7 +87,7 @@ def test_a_run_keeps_the_offsets_fitted_on_val_and_every_score_uses_them(offsets
     loaded = load_model(offsets_run)
     val = load_corpus("tweeteval-sentiment", data_dir).split("val")
     encoded = encode_texts(TweetTokenizer(loaded.tokenizer), loaded.vocab, loaded.max_tokens, list(val.texts),
-                           loaded.ngram_buckets)
+                           loaded.ngram_buckets, loaded.ngram_words)
     logits = predict_part_logits(loaded.model, encoded.ids, ngrams=encoded.ngrams)
     log_probs = torch.log_softmax(loaded.model.combine(logits, offsets=False), -1).numpy()
     labels = [loaded.label_names.index(label) for label in val.labels]
