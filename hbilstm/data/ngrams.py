@@ -7,10 +7,10 @@ adds only ``" x "``. Each n-gram is hashed (CRC-32 of its UTF-8 bytes, stable ac
 machines) into one of ``buckets`` ids, 1 to ``buckets``; 0 is left free for padding. A word the
 vocabulary lacks (a new name, a hashtag, a misspelling) still shares n-grams with words it has.
 
-With ``words``, each run of 1 to ``words`` consecutive tokens is
-hashed into the same buckets as well (fastText's word n-grams): ``not good`` then counts as a
-feature of its own, which the characters of ``not`` and ``good`` apart cannot say. A word
-n-gram's key starts with a control character no character n-gram holds, so the two kinds share
+With ``words``, each run of 1 to ``words`` consecutive tokens is hashed into the same buckets
+as well (fastText's word n-grams): ``not good`` then counts as a feature of its own, which the
+characters of ``not`` and ``good`` apart cannot say. A word n-gram's key starts with a control
+character no character n-gram holds, so the two kinds share
 buckets only where the hash makes them collide.
 
 Data code only: nothing here knows of the model.
@@ -38,9 +38,13 @@ def token_ngrams(token: str) -> list[str]:
     return grams
 
 
+def _bucket(key: str, buckets: int) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % buckets + 1
+
+
 @lru_cache(maxsize=262_144)
 def _token_ids(token: str, buckets: int) -> tuple[int, ...]:
-    return tuple(zlib.crc32(gram.encode("utf-8", "surrogatepass")) % buckets + 1 for gram in token_ngrams(token))
+    return tuple(_bucket(gram, buckets) for gram in token_ngrams(token))
 
 
 def ngram_ids(tokens: Sequence[str], buckets: int, words: int = 0) -> list[int]:
@@ -51,7 +55,5 @@ def ngram_ids(tokens: Sequence[str], buckets: int, words: int = 0) -> list[int]:
     for token in tokens:
         ids += _token_ids(token, buckets)
     for n in range(1, words + 1):
-        for start in range(len(tokens) - n + 1):
-            key = _WORD_KEY + " ".join(tokens[start:start + n])
-            ids.append(zlib.crc32(key.encode("utf-8", "surrogatepass")) % buckets + 1)
+        ids += [_bucket(_WORD_KEY + " ".join(tokens[start:start + n]), buckets) for start in range(len(tokens) - n + 1)]
     return ids or [0]

@@ -118,8 +118,7 @@ class TeacherCache:
         encoder = teacher.encoder
         digest = hashlib.sha256()
         for part in (str(self.VERSION), digest_of_model(teacher.model), cache_key(self.texts, encoder.tokenizer_config),
-                     f"{encoder.max_tokens}:{encoder.ngram_buckets}:{encoder.vocab.fallback is not None}"
-                     + (f":{encoder.ngram_words}" if encoder.ngram_words else ""),
+                     f"{encoder.max_tokens}:{encoder.ngram_buckets}:{encoder.vocab.fallback is not None}",
                      *encoder.vocab.tokens):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
