@@ -18,7 +18,7 @@ from ..data.pipeline import EncodedSplit, Encoder, training_splits
 from ..data.readers import Examples
 from ..errors import DataError
 from ..fileio import default_cache_dir, sha256_file
-from ..inference import predict_part_logits, predict_probs, resolve_device, torch_threads
+from ..inference import cpu_settings, predict_part_logits, predict_probs, resolve_device
 from ..inference.model import Model
 from .metrics import CALIBRATION_BINS, calibration, classification_metrics
 
@@ -111,7 +111,7 @@ def evaluate(
     """
     scoring = scoring_data(checkpoint, data, split, data_dir, device, text_column, label_column)
     loaded, encoded = scoring.loaded, scoring.encoded
-    with torch_threads(threads):
+    with cpu_settings(threads):
         probs, untempered = probabilities(loaded.model, encoded, batch_size, scoring.device)
     metrics = classification_metrics(encoded.labels, probs.argmax(-1).tolist(), loaded.label_names)
     after = calibration(probs.numpy(), encoded.labels)

@@ -15,7 +15,7 @@ from typing import Any
 
 _WHERE = {
     "Model": ".model",
-    "resolve_device": ".torch_ops", "autocast": ".torch_ops", "torch_threads": ".torch_ops",
+    "resolve_device": ".torch_ops", "autocast": ".torch_ops", "cpu_settings": ".torch_ops",
     "quantize_int8": ".torch_ops", "predict_probs": ".torch_ops", "predict_part_logits": ".torch_ops",
     "layer_statistics": ".torch_ops",
 }

@@ -30,16 +30,23 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """``threads`` CPU threads for torch inside the block (0: leave torch's setting), restored after:
-    on a machine shared with other work, fewer threads than cores can be many times faster."""
+def cpu_settings(threads: int) -> Iterator[None]:
+    """Inside the block: ``threads`` CPU threads for torch (0: leave torch's setting) and
+    subnormal floats flushed to zero; both restored after. Fewer threads than cores can be many
+    times faster on a machine shared with other work. Subnormal floats (below 1.2e-38) appear in
+    a model's arithmetic as training goes on, and the CPU takes many times longer over each: left
+    alone they made the tenth epoch of the vectors recipe three times as slow as the first
+    (docs/journal/benchmarks.md); as zeros they changed no score we measured."""
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
+    flushing = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing changed)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        if flushing:
+            torch.set_flush_denormal(False)
 
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:

@@ -292,9 +292,9 @@ class ChunkScorer:
             return np.empty(0, dtype=np.float32)
         if self.onnx is not None:
             return self.onnx.predict_probs(encoded.ids, self.batch_size, encoded.ngrams)
-        from ..inference import predict_probs, torch_threads
+        from ..inference import cpu_settings, predict_probs
 
-        with torch_threads(self.threads):
+        with cpu_settings(self.threads):
             return predict_probs(self.model, encoded.ids, self.batch_size, self.device, ngrams=encoded.ngrams).numpy()
 
     def submit(self, texts: list[str]):

@@ -39,7 +39,7 @@ from ..data.vocab import Vocabulary
 from ..errors import ConfigError, TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import classification_metrics
 from ..fileio import default_cache_dir, json_line, refuse_file_as_folder, write_json_atomic, write_text_atomic
-from ..inference import autocast, predict_probs, resolve_device, torch_threads
+from ..inference import autocast, cpu_settings, predict_probs, resolve_device
 from ..model import HighwayBiLSTMClassifier
 from ..model.bilm import BiLMHead, block_diagonal_start
 from ..tracking import open_tracker
@@ -264,7 +264,7 @@ def pretrain(config: PretrainConfig, out: str | Path, files: tuple[str, ...] = (
     callback = callback or TrainCallback()
     run_dir = Path(out)
     started = time.perf_counter()
-    with torch_threads(config.threads), open_tracker(config.log_to, pretraining=True) as tracker:
+    with cpu_settings(config.threads), open_tracker(config.log_to, pretraining=True) as tracker:
         device = resolve_device(config.device)
         saved = _check_run_dir(run_dir, resume, overwrite)
         if saved is not None:  # the run's own options and files, but for those a resume may change

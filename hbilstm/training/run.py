@@ -34,7 +34,7 @@ from ..data.corpora import load_corpus
 from ..data.spacy_vectors import is_spacy_source
 from ..errors import ConfigError, TrainingDiverged
 from ..fileio import refuse_file_as_folder, write_json_atomic, write_text_atomic
-from ..inference import layer_statistics, predict_part_logits, resolve_device, torch_threads
+from ..inference import cpu_settings, layer_statistics, predict_part_logits, resolve_device
 from ..tracking import open_tracker
 from .calibration import fit_temperatures
 from .callbacks import TrainCallback
@@ -200,7 +200,7 @@ def train(
     if not dist.is_main:  # rank 0 alone reports and logs (see hbilstm.training.distributed)
         open_tracker(config.log_to).close()  # the same check of the option on every rank
         callback = None
-    with torch_threads(config.threads), open_tracker(config.log_to if dist.is_main else "none") as tracker:
+    with cpu_settings(config.threads), open_tracker(config.log_to if dist.is_main else "none") as tracker:
         return _train(config, Path(out) if out is not None else default_run_dir(config), resume, overwrite,
                       callback or TrainCallback(), tracker, dist)
 

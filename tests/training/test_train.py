@@ -276,3 +276,27 @@ def test_a_run_written_before_label_smoothing_existed_resumes_as_it_was_trained(
     assert (resumed.label_smoothing, resumed.embedding_noise) == (0.0, 0.0)  # not today's defaults
     train(resumed, run, resume=True)
     assert yaml.safe_load((run / "config.yaml").read_text())["label_smoothing"] == 0.0
+
+
+SUBNORMAL = 1e-39  # below float32's smallest normal number (1.2e-38)
+
+
+def _subnormal_survives() -> bool:
+    return (torch.tensor([SUBNORMAL], dtype=torch.float32) * 1.0).item() != 0.0
+
+
+@pytest.mark.skipif(not torch.set_flush_denormal(False), reason="this CPU cannot flush subnormal floats to zero")
+def test_training_flushes_subnormal_floats_to_zero_and_puts_both_settings_back(tmp_path, data_dir):
+    from hbilstm.training import TrainCallback
+
+    seen = []
+
+    class Watch(TrainCallback):
+        def epoch_end(self, record: dict) -> None:
+            seen.append((_subnormal_survives(), torch.get_num_threads()))
+
+    threads_before = torch.get_num_threads()
+    assert _subnormal_survives()
+    train(tiny(data_dir, epochs=1, threads=1), tmp_path / "run", callback=Watch())
+    assert seen == [(False, 1)]  # inside training: subnormals are zeros, and the thread count is the config's
+    assert _subnormal_survives() and torch.get_num_threads() == threads_before  # and both are back after
