@@ -29,6 +29,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+_flushing = False  # whether a cpu_settings block has subnormals flushed now (torch cannot say)
+
+
 @contextlib.contextmanager
 def cpu_settings(threads: int) -> Iterator[None]:
     """Inside the block: ``threads`` CPU threads for torch (0: leave torch's setting) and
@@ -37,16 +40,18 @@ def cpu_settings(threads: int) -> Iterator[None]:
     a model's arithmetic as training goes on, and the CPU takes many times longer over each: left
     alone they made the tenth epoch of the vectors recipe three times as slow as the first
     (docs/journal/benchmarks.md); as zeros they changed no score we measured."""
-    before = torch.get_num_threads()
+    global _flushing
+    before, flushed_before = torch.get_num_threads(), _flushing
     if threads:
         torch.set_num_threads(threads)
-    flushing = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing changed)
+    _flushing = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing changed)
     try:
         yield
     finally:
         torch.set_num_threads(before)
-        if flushing:
+        if _flushing and not flushed_before:  # an enclosing block keeps its flush
             torch.set_flush_denormal(False)
+        _flushing = flushed_before
 
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:

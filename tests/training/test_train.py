@@ -300,3 +300,14 @@ def test_training_flushes_subnormal_floats_to_zero_and_puts_both_settings_back(t
     train(tiny(data_dir, epochs=1, threads=1), tmp_path / "run", callback=Watch())
     assert seen == [(False, 1)]  # inside training: subnormals are zeros, and the thread count is the config's
     assert _subnormal_survives() and torch.get_num_threads() == threads_before  # and both are back after
+
+
+@pytest.mark.skipif(not torch.set_flush_denormal(False), reason="this CPU cannot flush subnormal floats to zero")
+def test_a_nested_cpu_settings_block_leaves_the_enclosing_blocks_flush_on():
+    from hbilstm.inference import cpu_settings
+
+    with cpu_settings(0):
+        with cpu_settings(1):
+            assert not _subnormal_survives()
+        assert not _subnormal_survives()
+    assert _subnormal_survives()
