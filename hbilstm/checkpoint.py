@@ -113,7 +113,11 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
         raise CheckpointError(f"{path}: {exc}") from None
     if size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
-    if not _looks_like_torch_file(path):
+    try:
+        torch_file = _looks_like_torch_file(path)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not torch_file:
         raise CheckpointError(f"{path}: not a model ({EXPECTED})")
     try:
         with warnings.catch_warnings():

@@ -12,6 +12,7 @@ a new model option is a field of ``ModelConfig``, a field here and a line in def
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -239,11 +240,16 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif kind is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
         # YAML 1.1 reads "1e-3" (no dot) as text; accept it as the number it plainly is.
-        if isinstance(value, str) and _FLOAT.match(value.strip()):
-            return float(value)
+        elif isinstance(value, str) and _FLOAT.match(value.strip()):
+            number = float(value)
+        if number is not None:
+            if not math.isfinite(number):  # no option means anything by nan or inf (lr=inf trains to NaN)
+                raise ConfigError(f"{name} must be a finite number, not {number}")
+            return number
     elif kind is str:
         if isinstance(value, str):
             return value

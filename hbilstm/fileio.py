@@ -261,8 +261,29 @@ def read_json_if_any(path: str | os.PathLike, cap: int = 64 << 20) -> Any:
 
 
 def refuse_file_as_folder(path: str | os.PathLike, what: str) -> None:
-    """ConfigError when ``path`` exists as a file where ``what`` (a folder) is to be written."""
+    """ConfigError when ``path`` cannot be the folder ``what`` asks for: it exists as a file, a
+    file stands where one of its parent folders would be, or the folder that holds it (or would)
+    cannot be written."""
     from .errors import ConfigError
 
-    if Path(path).exists() and not Path(path).is_dir():
+    if os.path.exists(path) and not os.path.isdir(path):
         raise ConfigError(f"{path}: is a file; {what}")
+    nearest = next(p for p in (Path(path).absolute(), *Path(path).absolute().parents) if os.path.exists(p))
+    if not os.path.isdir(nearest):
+        raise ConfigError(f"{path}: {nearest} is a file; {what}")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: cannot write into {nearest} (permission denied)")
+
+
+def unwritable_file(path: str | os.PathLike) -> str | None:
+    """Why a file cannot be written at ``path`` (its folder is missing or a file, it is itself a
+    folder, or its folder cannot be written), or None when it can."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return f"{path.parent} is a file, not a folder" if path.parent.exists() else \
+            f"folder {path.parent} does not exist"
+    if path.is_dir():
+        return "is a folder, expected a file name"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"cannot write into {path.parent} (permission denied)"
+    return None

@@ -50,12 +50,28 @@ def test_file_then_overrides(tmp_path):
     ("device: gpu\n", "device must be auto, cpu"),
     ("- a\n- b\n", "expected a mapping"),
     ("layers: [\n", "not valid YAML line"),
+    ("lr: .inf\n", "lr must be a finite number, not inf"),
+    ("clip: .nan\n", "clip must be a finite number, not nan"),
+    ("gate_bias: -.inf\n", "gate_bias must be a finite number"),
+    ("weight_decay: 1e999\n", "weight_decay must be a finite number"),
 ])
 def test_bad_configs_name_the_key(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_numbers_that_are_not_finite_are_refused_from_set_too():
+    from hbilstm.config import parse_scalar
+    from hbilstm.pretraining import PretrainConfig
+
+    # lr=inf once trained to NaN weights and saved them as the best model, with exit code 0
+    for key, raw in (("lr", "inf"), ("distill_temperature", "inf"), ("clip", "nan")):
+        with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
+            load_config(None, {key: parse_scalar(raw)})
+    with pytest.raises(ConfigError, match="emoji_weight must be a finite number, not nan"):
+        load_config(None, {"emoji_weight": parse_scalar("nan")}, kind=PretrainConfig)
 
 
 def test_missing_config_file_is_one_clear_error(tmp_path):

@@ -63,6 +63,7 @@ def test_every_command_takes_an_ensemble(seeds, tmp_path, data_dir):
         app, ["analyze", str(tmp_path / "ens"), "-o", str(tmp_path / "a"), "--data-dir", str(data_dir)]
     )
     assert analysed.exit_code == 2 and "analyze one of its members" in analysed.stderr
+    assert not (tmp_path / "a").exists()  # it once left the empty folder behind
 
 
 def test_members_that_read_text_differently_are_refused(seeds, tmp_path, data_dir, trained_run):
@@ -94,3 +95,22 @@ def test_members_hashing_ngrams_into_other_bucket_counts_are_refused_but_one_wit
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", str(tmp_path / "mixed"), "--json", str(tmp_path / "m.json")])
     assert result.exit_code == 0, result.output
+
+
+def test_an_ensemble_as_a_member_or_a_members_folder_as_the_output_is_refused(seeds, tmp_path):
+    import shutil
+
+    make_ensemble(seeds, tmp_path / "ens")
+    result = runner.invoke(app, ["ensemble", str(tmp_path / "ens"), str(seeds[0]), "-o", str(tmp_path / "nested")])
+    assert result.exit_code == 2, result.output  # was a traceback (load_state_dict)
+    assert result.stderr == f"error: {tmp_path / 'ens'}: is itself an ensemble; give its members instead\n"
+    assert not (tmp_path / "nested").exists()
+    member = tmp_path / "member"
+    shutil.copytree(seeds[1], member)
+    before = (member / "model.pt").read_bytes()
+    for given in (member, member / "model.pt"):
+        result = runner.invoke(app, ["ensemble", str(seeds[0]), str(given), "-o", str(member), "--overwrite"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (f"error: {member}: holds the member {given}, whose model.pt the ensemble would "
+                                 "replace; choose another --output\n")
+    assert (member / "model.pt").read_bytes() == before

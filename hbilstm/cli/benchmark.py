@@ -53,7 +53,7 @@ def benchmark(
     """
     from ..config import load_config
     from ..errors import ConfigError
-    from ..study.sweep import check_reusable, locate_base, parse_values, run_sweep, save_sweep
+    from ..study.sweep import check_data, check_reusable, locate_base, parse_values, run_sweep, save_sweep
     from ..study.tweeteval import axes, parse_tasks, plan_benchmark, record_session, write_leaderboard
     from ._progress import SweepProgress
 
@@ -72,6 +72,8 @@ def benchmark(
     base = locate_base(out, load_config(config, {"data_dir": data_dir, **fixed}))
     runs = plan_benchmark(base, chosen, seeds, out)
     check_reusable(runs)  # before anything is written or trained
+    if address is None:  # a Ray cluster reads the data from its own storage, which may not be here
+        check_data(runs)
     command = " ".join(["hbilstm", *sys.argv[1:]])
     save_sweep(out, base, axes(chosen, seeds), ["hbilstm", *sys.argv[1:]])
     console = stderr()

@@ -94,7 +94,7 @@ def compare(
 ) -> None:
     from ..config import load_config
     from ..study.report import build_report
-    from ..study.sweep import check_reusable, locate_base, parse_values, plan, run_sweep, save_sweep
+    from ..study.sweep import check_data, check_reusable, locate_base, parse_values, plan, run_sweep, save_sweep
     from ._progress import SweepProgress
 
     ray = options.ray_engine(engine, address, cpus_per_run, gpus_per_run, jobs)
@@ -114,6 +114,8 @@ def compare(
     axes = {"carry": parse_values(carry), "layers": parse_values(depths), "seed": list(range(1, seeds + 1)), **swept}
     runs = plan(base, axes, out)
     check_reusable(runs)  # before sweep.json is rewritten or anything is trained
+    if address is None:  # a Ray cluster reads the data from its own storage, which may not be here
+        check_data(runs)
     save_sweep(out, base, axes, ["hbilstm", *sys.argv[1:]])
     console = stderr()
     with SweepProgress(console, runs) as progress:

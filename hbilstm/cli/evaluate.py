@@ -49,11 +49,12 @@ def evaluate(
     """
     from ..errors import DataError
     from ..evaluation.evaluate import evaluate as run_evaluation
-    from ..fileio import write_json_atomic
+    from ..fileio import unwritable_file, write_json_atomic
 
     for path in (json_out, plot):
-        if path is not None and not path.parent.is_dir():
-            raise DataError(f"{path}: folder {path.parent} does not exist")
+        reason = unwritable_file(path) if path is not None else None
+        if reason:
+            raise DataError(f"{path}: {reason}")
     report = run_evaluation(checkpoint, data, split, data_dir, batch_size, device, text_column, label_column,
                             threads=threads)
     print_report(report)

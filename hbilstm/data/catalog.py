@@ -40,6 +40,8 @@ class DatasetInfo:
 def list_datasets(data_dir: str | os.PathLike | None = None) -> tuple[Path, list[DatasetInfo]]:
     """The data directory used, and every dataset it holds or that a name would look for there."""
     root = resolve_data_dir(data_dir)
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root}: is a file; the data directory is the folder that holds the datasets")
     found: list[DatasetInfo] = []
     for name, folder_name in NAMED.items():
         found.append(_describe(name, root / folder_name, "sst" if folder_name == "sst" else "tweeteval", root))

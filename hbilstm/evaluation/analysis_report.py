@@ -13,16 +13,17 @@ from .metrics import METRIC_NAMES
 
 
 def check_output_dir(out: Path) -> None:
-    """ConfigError, before any work, when ``out`` cannot be the report's folder."""
+    """ConfigError, before any work, when ``out`` cannot be the report's folder (nothing is created
+    until the report is written, so that a failed analysis leaves no empty folder)."""
     refuse_file_as_folder(out, "--output takes a folder for the analysis")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"{out}: cannot create this folder ({exc.strerror or exc})") from None
 
 
 def write_analysis(analysis: Analysis, out: Path) -> dict[str, Path]:
     check_output_dir(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot create this folder ({exc.strerror or exc})") from None
     paths = {name: out / name for name in ("analysis.json", "lesions.csv", "tokens.csv", "lesions.png", "analysis.md")}
     write_json_atomic(paths["analysis.json"], analysis.to_dict())
     with atomic_open(paths["lesions.csv"], "w", encoding="utf-8", newline="") as handle:

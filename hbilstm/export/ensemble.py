@@ -27,9 +27,17 @@ def make_ensemble(sources: list[str | os.PathLike], out: str | os.PathLike, over
         raise ConfigError("an ensemble needs at least two models")
     out = Path(out)
     refuse_file_as_folder(out, "--output takes a folder for the ensemble")
+    target = (out / MODEL_FILE).resolve()
+    for source in sources:
+        if target in (Path(source).resolve(), (Path(source) / MODEL_FILE).resolve()):
+            raise ConfigError(f"{out}: holds the member {source}, whose {MODEL_FILE} the ensemble would replace; "
+                              "choose another --output")
     if (out / MODEL_FILE).exists() and not overwrite:
         raise ConfigError(f"{out / MODEL_FILE} already exists; use --overwrite to replace it")
     members = [load_model(source) for source in sources]
+    for source, member in zip(sources, members):
+        if member.payload.get("member_configs"):  # its weights are its members', in another layout
+            raise ConfigError(f"{source}: is itself an ensemble; give its members instead")
     first = members[0]
     for source, member in zip(sources[1:], members[1:]):
         for what, mine, theirs in (("vocabulary", member.vocab.tokens, first.vocab.tokens),

@@ -19,6 +19,9 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, *, onnx: boo
     (``results.json``) and, unless ``onnx`` is False, ``model.onnx``. ``extra`` goes into its
     config.json too."""
     source = Path(source)
+    where, target = source.resolve(), Path(out).resolve()
+    if target == where or target in where.parents:  # --overwrite would delete the model itself
+        raise ConfigError(f"{out}: holds the model being exported ({source}); write the folder elsewhere")
     if is_model_folder(source):
         payload = read_model_folder(source)
         results = payload.get("results")

@@ -86,7 +86,11 @@ def verify_folder(folder: str | os.PathLike) -> dict[str, Any]:
             size = check_regular(path, cap_of(name), inside)
         except FileRefused as exc:
             raise CheckpointError(f"{path}: {exc}") from None
-        if size != facts["bytes"] or sha256_file(path) != facts["sha256"]:
+        try:
+            digest = sha256_file(path) if size == facts["bytes"] else None
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if digest != facts["sha256"]:
             raise CheckpointError(f"{path}: changed or damaged since export (its size or SHA-256 differs from "
                                   f"{RECORD_FILE}); export the model again")
     return record

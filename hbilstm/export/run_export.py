@@ -60,7 +60,11 @@ def current_export(model: str | os.PathLike) -> Path | None:
     if run_dir is None:
         return None
     folder = run_dir / EXPORT_DIR
-    if not (is_model_folder(folder) and (folder / ONNX_FILE).is_file() and has_record(folder)):
+    try:
+        usable = is_model_folder(folder) and (folder / ONNX_FILE).is_file() and has_record(folder)
+    except OSError:  # a folder this user may not read
+        usable = False
+    if not usable:
         return None  # none, or one exported before folders had an integrity record: score with torch
     config = read_json_if_any(folder / CONFIG_FILE)
     source = config.get(SOURCE_KEY) if isinstance(config, dict) else None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import DataError
-from ..fileio import json_line
+from ..fileio import json_line, unwritable_file
 
 OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
 
@@ -60,10 +60,9 @@ def check_output(source: str, output: str | None, overwrite: bool) -> None:
     out = Path(output)
     if source != "-" and out.exists() and out.resolve() == Path(source).resolve():
         raise DataError(f"{output}: the output would overwrite the input; choose another path")
-    if not out.parent.is_dir():
-        raise DataError(f"{output}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise DataError(f"{output}: is a folder, expected a file name")
+    reason = unwritable_file(out)
+    if reason:
+        raise DataError(f"{output}: {reason}")
     if out.exists() and not overwrite:
         raise DataError(f"{output}: already exists; pass --overwrite to replace it")
 

@@ -70,6 +70,8 @@ class PretrainResult:
 
 
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in --output and --overwrite starts it again: give one")
     refuse_file_as_folder(run_dir, "--output takes a folder for the pretraining run")
     if resume:
         if not (run_dir / RESUME_FILE).is_file():
@@ -275,6 +277,10 @@ def pretrain(config: PretrainConfig, out: str | Path, files: tuple[str, ...] = (
         tasks = config.task_list()
         pool = build_pool(data_dir, files, POOL_TASKS if tasks is None else tasks, config.text_column,
                           emoji="emoji" in config.objective_list)
+        unread = [name for name in tasks or () if f"{name} train" not in pool.sources]
+        if unread:  # a task named but not found (a typo) would shrink the pool unsaid
+            raise ConfigError(f"--tasks: {unread[0]} has no train split in {data_dir}; name datasets that "
+                              "`hbilstm data` lists, or tweeteval (every TweetEval task found), or none")
         callback.log(f"pool: {len(pool.texts):,} tweets from {len(pool.sources)} sources "
                      f"({pool.held_out:,} dropped as val or test tweets of {len(pool.checked_against)} datasets, "
                      f"{pool.repeated:,} as repeats)"

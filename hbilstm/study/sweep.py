@@ -111,6 +111,16 @@ def check_reusable(runs: list[PlannedRun]) -> None:
             )
 
 
+def check_data(runs: list[PlannedRun]) -> None:
+    """Read each dataset that the runs still to train use, before any starts: a missing or
+    malformed one is the sweep's one-line error, not a failure recorded in every run."""
+    from ..data.corpora import load_corpus
+
+    for where in dict.fromkeys((r.config.data, r.config.data_dir, r.config.text_column, r.config.label_column,
+                                r.config.id_column) for r in runs if run_state(r) != "finished"):
+        load_corpus(*where)
+
+
 def run_state(run: PlannedRun) -> str:
     """``finished``, ``failed`` (diverged or errored, recorded), ``interrupted`` or ``new``."""
     if (run.run_dir / "results.json").is_file():

@@ -121,6 +121,8 @@ def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: TrainCo
     ``--resume`` on a run stopped before its first checkpoint returns None (start afresh); on a
     finished run with nothing left to train it says how to train longer or start again.
     """
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in --output and --overwrite starts it again: give one")
     refuse_file_as_folder(run_dir, "--output takes a folder for the run")
     if resume:
         if not (run_dir / RESUME_FILE).is_file():
@@ -229,19 +231,25 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
 
 def _prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, manifest: dict
                      ) -> tuple[dict | None, dict]:
-    """Check the run directory, clear it or check what is resumed, and write config.yaml;
-    return the resume state (None: start afresh) and the manifest to write."""
+    """Check the run directory and what is resumed, changing nothing; return the resume state
+    (None: start afresh) and the manifest to write."""
     saved = _check_run_dir(run_dir, resume, overwrite, config)
-    if saved is None:
-        _clear_run_dir(run_dir)
-    else:
+    if saved is not None:
         _check_resumable(saved, config)
         if (run_dir / MANIFEST_FILE).is_file():
             previous = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
             _check_same_data(previous["data"]["files"], manifest["data"]["files"])
             manifest = {**previous, "resumed": previous.get("resumed", []) + [manifest["created"]]}
-    write_text_atomic(run_dir / CONFIG_FILE, to_yaml(config))
     return saved, manifest
+
+
+def _start_run_dir(config: TrainConfig, run_dir: Path, saved: dict | None) -> None:
+    """Clear the run directory when starting afresh, and write config.yaml: only once the data and
+    the model are built, so that bad input found there (a damaged --init, vectors, teachers) leaves
+    the directory as it was."""
+    if saved is None:
+        _clear_run_dir(run_dir)
+    write_text_atomic(run_dir / CONFIG_FILE, to_yaml(config))
 
 
 def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, callback: TrainCallback,
@@ -260,6 +268,7 @@ def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
                      "beginning")
     # Rank 0 tokenizes first, so that the others find the token cache filled.
     parts = dist.main_first(lambda: build(config, corpus, device, saved, callback.log))
+    dist.share(lambda: _start_run_dir(config, run_dir, saved))
     manifest["parameters"] = parts.model.num_parameters()
     manifest["embeddings"] = parts.embedding_info
     if dist.is_main:

@@ -1,5 +1,8 @@
 """Damaged or unsafe checkpoints through the CLI: one line, exit code 2, and no code runs."""
 
+import os
+import shutil
+
 import pytest
 import torch
 from test_checkpoint import Payload
@@ -44,3 +47,42 @@ def test_bad_checkpoints_are_refused(trained_run, tmp_path, command, kind):
     assert "Traceback" not in result.output
     assert not marker.exists()
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_model_files_this_user_may_not_read_are_one_line_errors(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    folder = tmp_path / "folder"
+    assert runner.invoke(app, ["export", str(run), str(folder), "--no-onnx"]).exit_code == 0
+    tweets = tmp_path / "t.txt"
+    tweets.write_text("hello\n")
+    (run / "model.pt").chmod(0)
+    (folder / "vocab.json").chmod(0)
+    try:
+        for args, unreadable in ((["evaluate", str(run)], run / "model.pt"),
+                                 (["predict", str(run), str(tweets)], run / "model.pt"),
+                                 (["export", str(run), str(tmp_path / "again")], run / "model.pt"),
+                                 (["predict", str(folder), str(tweets)], folder / "vocab.json")):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 2, (args, result.output)
+            assert result.stderr == f"error: {unreadable}: cannot read (Permission denied)\n", result.stderr
+    finally:
+        (run / "model.pt").chmod(0o644)
+        (folder / "vocab.json").chmod(0o644)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders whatever their permissions")
+def test_a_run_whose_export_folder_may_not_be_read_is_scored_with_torch(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "export").mkdir()
+    tweets = tmp_path / "t.txt"
+    tweets.write_text("hello\n")
+    (run / "export").chmod(0)
+    try:
+        result = runner.invoke(app, ["predict", str(run), str(tweets)])
+    finally:
+        (run / "export").chmod(0o755)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 2

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 from typer.testing import CliRunner
 
@@ -68,6 +69,30 @@ def test_evaluate_a_missing_or_broken_checkpoint(tmp_path):
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.output
 
 
+def test_evaluate_refuses_a_folder_as_its_output_file_before_scoring(trained_run, tmp_path):
+    for option in ("-o", "--plot"):
+        result = runner.invoke(app, ["evaluate", str(trained_run), option, str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {tmp_path}: is a folder, expected a file name\n"
+        assert "examples" not in result.stdout  # refused before any scoring
+    taken = tmp_path / "taken.txt"
+    taken.write_text("mine")
+    for args, name in ((["evaluate", str(trained_run), "-o"], "x.json"),
+                       (["predict", str(trained_run), str(taken), "-o"], "x.csv")):
+        result = runner.invoke(app, [*args, str(taken / name)])
+        assert result.exit_code == 2, result.output  # it once said that the folder taken.txt did not exist
+        assert result.stderr == f"error: {taken / name}: {taken} is a file, not a folder\n"
+    assert taken.read_text() == "mine"
+
+
+def test_data_refuses_a_file_as_the_data_directory(tmp_path):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("mine")
+    result = runner.invoke(app, ["data", "--data-dir", str(taken)])
+    assert result.exit_code == 2, result.output  # it once listed every dataset as missing
+    assert result.stderr == f"error: {taken}: is a file; the data directory is the folder that holds the datasets\n"
+
+
 def test_top_level_cli_py_runs_from_a_checkout():
     done = subprocess.run([sys.executable, str(REPO / "cli.py"), "--help"], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0
@@ -111,6 +136,42 @@ def test_an_output_folder_that_is_a_file_is_a_one_line_error(trained_run, tmp_pa
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith(f"error: {target}") and len(result.stderr.splitlines()) == 1, result.stderr
         assert target.read_text() == "mine"
+
+
+def test_an_output_folder_under_a_file_is_a_one_line_error_before_any_work(trained_run, tmp_path, data_dir):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    target = taken / "sub"
+    for args in (["train", "--data-dir", str(data_dir), "-o", str(target)],
+                 ["pretrain", "--data-dir", str(data_dir), "-o", str(target)],
+                 ["compare", "-o", str(target), "--depths", "1", "--carry", "highway", "--seeds", "1"],
+                 ["benchmark", "tweeteval", "--tasks", "irony", "--seeds", "1", "-o", str(target)],
+                 ["ensemble", str(trained_run), str(trained_run), "-o", str(target)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith(f"error: {target}: {taken} is a file") and len(result.stderr.splitlines()) == 1
+        assert taken.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into folders whatever their permissions")
+def test_outputs_in_a_folder_this_user_may_not_write_are_one_line_errors_before_any_work(trained_run, tmp_path,
+                                                                                         data_dir):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    tweets = tmp_path / "t.txt"
+    tweets.write_text("hello\n")
+    locked.chmod(0o555)
+    try:
+        for args, target in ((["predict", str(trained_run), str(tweets), "-o"], locked / "p.csv"),
+                             (["evaluate", str(trained_run), "-o"], locked / "e.json"),
+                             (["train", "--data-dir", str(data_dir), "-o"], locked / "run"),
+                             (["ensemble", str(trained_run), str(trained_run), "-o"], locked / "ens")):
+            result = runner.invoke(app, [*args, str(target)])
+            assert result.exit_code == 2, (args, result.output)
+            assert result.stderr == f"error: {target}: cannot write into {locked} (permission denied)\n"
+            assert "examples" not in result.stdout  # refused before any scoring
+    finally:
+        locked.chmod(0o755)
 
 
 def test_set_reaches_options_that_have_their_own_flag_and_the_flag_wins(tmp_path, monkeypatch):

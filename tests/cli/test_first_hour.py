@@ -220,6 +220,16 @@ def test_resume_on_a_finished_run_says_it_is_finished_and_how_to_go_on(trained_r
     assert (run / "results.json").read_bytes() == before  # not re-scored
 
 
+def test_resume_and_overwrite_together_are_refused_and_change_nothing(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = (run / "model.pt").read_bytes()
+    result = runner.invoke(app, ["train", "-o", str(run), "--resume", "--overwrite"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "error: --resume continues the run in --output and --overwrite starts it again: give one\n"
+    assert (run / "model.pt").read_bytes() == before
+
+
 def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_from_the_beginning(tmp_path, data_dir):
     run = tmp_path / "run"
     args = ["train", "--data-dir", str(data_dir), "--layers", "1", "--epochs", "1", *TINY, "-o", str(run)]

@@ -122,6 +122,22 @@ def test_export_refuses_to_overwrite_and_leaves_nothing_half_written(trained_run
     assert not target.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".fresh")]
 
 
+def test_export_refuses_an_out_dir_that_holds_the_model_even_with_overwrite(trained_run, folder, tmp_path):
+    import shutil
+
+    run = tmp_path / "runs" / "run"
+    shutil.copytree(trained_run, run)
+    before = sorted(p.name for p in run.iterdir())
+    # once, `hbilstm export RUN RUN --overwrite` replaced the whole run directory with the folder
+    for source, out in ((run, run), (run / "model.pt", run), (run, tmp_path / "runs"), (folder, folder)):
+        result = runner.invoke(app, ["export", str(source), str(out), "--no-onnx", "--overwrite"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"error: {out}: holds the model being exported ({source}); write the folder " \
+                                "elsewhere\n"
+    assert sorted(p.name for p in run.iterdir()) == before
+    assert load_model(folder).label_names == ["negative", "neutral", "positive"]
+
+
 def test_export_command(trained_run, tmp_path):
     result = runner.invoke(app, ["export", str(trained_run), str(tmp_path / "m"), "--no-onnx"])
     assert result.exit_code == 0, result.output

@@ -163,6 +163,9 @@ def test_train_init_with_gradual_unfreezing_from_the_command_line(pretrained, pr
     (["--objectives", "words"], "objectives must be"),
     (["nothing.txt"], "nothing.txt: no such file"),
     (["--set", "epochs=0"], "epochs must be at least 1"),
+    (["--resume", "--overwrite"], "--resume continues the run in --output and --overwrite starts it again"),
+    (["--tasks", "tweeteval-sentiment,tweeteval-sentimnt", "--objectives", "lm"],  # the typo was left out unsaid
+     "--tasks: tweeteval-sentimnt has no train split in"),
 ])
 def test_pretrain_refuses_bad_input_in_one_line(args, message, tmp_path, pretrain_data):  # noqa: F811
     result = CliRunner().invoke(app, ["pretrain", *args, "--data-dir", str(pretrain_data), "-o", str(tmp_path / "r")])

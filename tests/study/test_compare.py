@@ -170,6 +170,25 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, data_dir):
     assert "diverged" in (out / "report.md").read_text()
 
 
+def test_data_that_cannot_be_read_is_one_error_before_any_run(tmp_path, data_dir):
+    table = tmp_path / "tweets.csv"
+    table.write_text("tweet,label\nso good,positive\n", encoding="utf-8")
+    broken = tmp_path / "data"
+    (broken / "tweeteval-irony").mkdir(parents=True)
+    (broken / "tweeteval-irony" / "train_text.txt").write_text("so good\n", encoding="utf-8")
+    # each run once failed alone, recorded, and the sweep exited 0 with a report of failures
+    for args, message in (
+            (["compare", "--depths", "1", "--carry", "plain", "--seeds", "1", "--data", str(table)],
+             f"error: {table}: no column 'text' (columns: tweet, label)"),
+            (["benchmark", "tweeteval", "--tasks", "irony", "--seeds", "1", "--data-dir", str(broken)],
+             f"error: {broken / 'tweeteval-irony'} lacks train_labels.txt")):
+        out = tmp_path / args[0]
+        result = runner.invoke(app, [*args, "-o", str(out), "--set", "epochs=1", "--set", "hidden=4"])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1, result.stderr
+        assert not (out / "runs").exists()
+
+
 def test_jobs_run_in_parallel_processes_and_give_the_serial_results(tmp_path, data_dir):
     import torch
 

@@ -68,6 +68,22 @@ def test_an_existing_run_is_not_overwritten_without_overwrite(tmp_path, data_dir
     assert (run / "model.pt").read_bytes() != before
 
 
+def test_bad_input_found_while_building_leaves_the_run_directory_as_it_was(tmp_path, data_dir):
+    run = tmp_path / "run"
+    train(tiny(data_dir, epochs=1), run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    damaged = tmp_path / "encoder.pt"
+    damaged.write_bytes((run / "model.pt").read_bytes()[:1000])
+    # the encoder is read while the data and model are built: once after the old run was deleted
+    with pytest.raises(ConfigError, match="init: .*damaged"):
+        train(tiny(data_dir, epochs=1, init=str(damaged)), run, overwrite=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ConfigError, match="init: .*damaged"):
+        train(tiny(data_dir, epochs=1, init=str(damaged)), fresh)
+    assert not fresh.exists()  # no config.yaml left to refuse the next try without --overwrite
+
+
 def test_resume_with_more_epochs_continues_to_the_uninterrupted_result(tmp_path, data_dir):
     straight = tmp_path / "straight"
     train(tiny(data_dir, epochs=3), straight)
