@@ -117,3 +117,15 @@ def scored_split(runs: list[Run]) -> str:
 
 def carry_rank(carry: str) -> int:
     return CARRY_ORDER.index(carry) if carry in CARRY_ORDER else len(CARRY_ORDER)
+
+
+def value_order(values: tuple) -> tuple:
+    """A sort key for the values of swept options: numbers by size (-3 before -1 before 2), then
+    anything else by its JSON text."""
+    return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, json.dumps(v))
+                 for v in values)
+
+
+def series_label(carry: str, values: dict) -> str:
+    """``highway``, or with other swept options ``highway, gate_bias = -1.0``."""
+    return ", ".join([carry, *(f"{k} = {v}" for k, v in values.items())])

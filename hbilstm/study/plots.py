@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 from ..fileio import atomic_open
-from .collect import Run, carry_rank
+from .collect import Run, carry_rank, series_label, swept_keys, value_order
 
 # One colour and marker per carry, distinguishable in colour-blind and grey-scale viewing.
 STYLE = {
@@ -16,6 +16,27 @@ STYLE = {
     "residual": ("#009e73", "^"),
     "gated-residual": ("#cc79a7", "D"),
 }
+# With another option swept (say gate_bias), each of its values gets a colour of its own; the marker
+# still tells the carry.
+PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")
+
+
+def metric_series(summary: dict, key: str) -> list[tuple[str, str, list[dict]]]:
+    """The lines of a plot against depth: ``(label, carry, rows by depth)``, one per carry and
+    value of every other swept option (``highway, gate_bias = -1.0``), rows without ``key`` left out."""
+    extra = summary.get("swept", [])
+    groups: dict[tuple, list[dict]] = {}
+    for row in summary["rows"]:
+        if row[f"{key}_mean"] is not None:
+            groups.setdefault((row["carry"], tuple(row.get(k) for k in extra)), []).append(row)
+    return [(series_label(carry, dict(zip(extra, others))), carry, sorted(rows, key=lambda r: r["depth"]))
+            for (carry, others), rows in sorted(groups.items(),
+                                                key=lambda kv: (carry_rank(kv[0][0]), value_order(kv[0][1])))]
+
+
+def _style(carry: str, index: int, several: bool) -> tuple[str, str]:
+    colour, marker = STYLE.get(carry, ("#333333", "x"))
+    return (PALETTE[index % len(PALETTE)] if several else colour), marker
 
 
 def _plt():
@@ -43,18 +64,13 @@ def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     extent: list[float] = []
-    for carry in sorted({r["carry"] for r in summary["rows"]}, key=carry_rank):
-        rows = sorted(
-            (r for r in summary["rows"] if r["carry"] == carry and r[f"{key}_mean"] is not None),
-            key=lambda r: r["depth"],
-        )
-        if not rows:
-            continue
-        colour, marker = STYLE.get(carry, ("#333333", "x"))
+    lines = metric_series(summary, key)
+    for index, (label, carry, rows) in enumerate(lines):
+        colour, marker = _style(carry, index, bool(summary.get("swept")))
         means = [scale * r[f"{key}_mean"] for r in rows]
         errors = [scale * (r[f"{key}_std"] or 0) for r in rows]
         extent += [m - e for m, e in zip(means, errors)] + [m + e for m, e in zip(means, errors)]
-        ax.errorbar([r["depth"] for r in rows], means, yerr=errors, label=carry, color=colour,
+        ax.errorbar([r["depth"] for r in rows], means, yerr=errors, label=label, color=colour,
                     marker=marker, capsize=3, linewidth=1.6)
     if chance is not None:
         level = scale * chance
@@ -73,7 +89,7 @@ def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         order = sorted(range(len(labels)), key=lambda i: labels[i] == "chance")  # the carries first
-        ax.legend([handles[i] for i in order], [labels[i] for i in order], title="carry")
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], title="carry", fontsize=8)
     _save(fig, path)
     plt.close(fig)
 
@@ -89,19 +105,24 @@ def plot_loss_curves(runs: list[Run], path: Path) -> None:
     rows_n = math.ceil(len(depths) / cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.2 * rows_n), squeeze=False, sharey=True,
                              constrained_layout=True)
+    extra = swept_keys(runs)
+    series = sorted({(r.carry, tuple(r.config.get(k) for k in extra)) for r in runs},
+                    key=lambda s: (carry_rank(s[0]), value_order(s[1])))
     for ax, depth in zip(axes.flat, depths):
-        for carry in sorted({r.carry for r in runs}, key=carry_rank):
+        for index, (carry, others) in enumerate(series):
             curves = [
                 [h["train_loss"] for h in r.history]
                 for r in runs
                 if r.depth == depth and r.carry == carry and r.history
+                and tuple(r.config.get(k) for k in extra) == others
             ]
             if not curves:
                 continue
             length = max(len(c) for c in curves)
             mean = [statistics.fmean([c[i] for c in curves if len(c) > i]) for i in range(length)]
-            colour, marker = STYLE.get(carry, ("#333333", "x"))
-            ax.plot(range(1, length + 1), mean, label=carry, color=colour, marker=marker, markersize=3)
+            colour, marker = _style(carry, index, bool(extra))
+            ax.plot(range(1, length + 1), mean, label=series_label(carry, dict(zip(extra, others))), color=colour,
+                    marker=marker, markersize=3)
         ax.set_title(f"depth {depth}")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -114,32 +135,38 @@ def plot_loss_curves(runs: list[Run], path: Path) -> None:
     plt.close(fig)
 
 
-def _layer_matrix(runs: list[Run], carry: str, key: str) -> tuple[list[int], list[list[float]]]:
-    depths = sorted({r.depth for r in runs if r.carry == carry and r.results and r.results.get("layers")})
-    matrix = []
-    for depth in depths:
+def layer_rows(runs: list[Run], carry: str, key: str) -> tuple[list[str], list[list[float]]]:
+    """The heatmap's rows: one per depth (and value of every other swept option), labelled ``16`` or
+    ``16, gate_bias = -1.0``, each the per-layer mean of ``key`` over the seeds."""
+    extra = swept_keys(runs)
+    having = [r for r in runs if r.carry == carry and r.results and r.results.get("layers")]
+    groups = sorted({(r.depth, tuple(r.config.get(k) for k in extra)) for r in having},
+                    key=lambda g: (value_order(g[1]), g[0]))
+    labels, matrix = [], []
+    for depth, others in groups:
         values: list[list[float]] = [[] for _ in range(depth)]
-        for run in runs:
-            if run.carry == carry and run.depth == depth and run.results and run.results.get("layers"):
+        for run in having:
+            if run.depth == depth and tuple(run.config.get(k) for k in extra) == others:
                 for entry in run.results["layers"]:
                     if key in entry:
                         values[entry["layer"] - 1].append(entry[key])
+        labels.append(", ".join([str(depth), *(f"{k} = {v}" for k, v in zip(extra, others))]))
         matrix.append([statistics.fmean(v) if v else math.nan for v in values])
-    return depths, matrix
+    return labels, matrix
 
 
 def plot_layer_heatmap(
     runs: list[Run], path: Path, carry: str, key: str, title: str, cmap: str, vmin=None, vmax=None
 ) -> bool:
-    depths, matrix = _layer_matrix(runs, carry, key)
-    if not depths:
+    labels, matrix = layer_rows(runs, carry, key)
+    if not labels:
         return False
     plt = _plt()
-    width = max(depths)
+    width = max(len(row) for row in matrix)
     grid = [[row[i] if i < len(row) else math.nan for i in range(width)] for row in matrix]
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.35 * width + 2.5), 0.5 * len(depths) + 1.6))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.35 * width + 2.5), 0.5 * len(labels) + 1.6))
     image = ax.imshow(grid, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+    ax.set_yticks(range(len(labels)), labels)
     ticks = list(range(0, width, max(1, width // 16)))
     ax.set_xticks(ticks, [str(t + 1) for t in ticks])
     ax.set_xlabel("layer (1 = nearest the embeddings)")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import defaultdict
 
 from ..evaluation.metrics import METRIC_NAMES
-from .collect import METRICS, Run, carry_rank, swept_keys
+from .collect import METRICS, Run, carry_rank, swept_keys, value_order
 
 
 def _mean_std(values: list[float]) -> tuple[float | None, float | None, int]:
@@ -64,7 +63,7 @@ def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
         groups[(tuple(run.config.get(k) for k in extra), run.carry, run.depth)].append(run)
     rows = []
     for (others, carry, depth), members in sorted(
-        groups.items(), key=lambda kv: (json.dumps(kv[0][0]), carry_rank(kv[0][1]), kv[0][2])
+        groups.items(), key=lambda kv: (value_order(kv[0][0]), carry_rank(kv[0][1]), kv[0][2])
     ):
         done = [r for r in members if r.status == "finished"]
         row = {"carry": carry, "depth": depth, **dict(zip(extra, others)),
@@ -100,7 +99,7 @@ def paired_tests(runs: list[Run], metric: str, split: str = "test", a: str = "hi
     index = {(r.carry, r.depth, r.seed, tuple(r.config.get(k) for k in extra)): r for r in done}
     out = []
     for depth in sorted({r.depth for r in done}):
-        for others in sorted({tuple(r.config.get(k) for k in extra) for r in done}, key=json.dumps):
+        for others in sorted({tuple(r.config.get(k) for k in extra) for r in done}, key=value_order):
             diffs = [
                 index[(a, depth, seed, others)].score(metric, split)
                 - index[(b, depth, seed, others)].score(metric, split)
@@ -189,7 +188,8 @@ def findings(summary: dict, tests: list[dict], chance: float | None) -> list[str
     series: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         series[(row["carry"], tuple(row.get(k) for k in extra))].append(row)
-    for (carry, others), members in sorted(series.items(), key=lambda kv: (carry_rank(kv[0][0]), json.dumps(kv[0][1]))):
+    for (carry, others), members in sorted(series.items(),
+                                           key=lambda kv: (carry_rank(kv[0][0]), value_order(kv[0][1]))):
         members.sort(key=lambda r: r["depth"])
         stack = f"The {carry} stack{_where(dict(zip(extra, others)))}"
         best = max(members, key=mean)
@@ -212,7 +212,7 @@ def findings(summary: dict, tests: list[dict], chance: float | None) -> list[str
 
     by_key = {(r["carry"], r["depth"], tuple(r.get(k) for k in extra)): r for r in rows}
     tested, wins, losses = [], [], []
-    for t in sorted(tests, key=lambda t: (json.dumps([t.get(k) for k in extra]), t["depth"])):
+    for t in sorted(tests, key=lambda t: (value_order(tuple(t.get(k) for k in extra)), t["depth"])):
         a, b = t.get("a", "highway"), t.get("b", "plain")
         others = tuple(t.get(k) for k in extra)
         row_a, row_b = by_key.get((a, t["depth"], others)), by_key.get((b, t["depth"], others))

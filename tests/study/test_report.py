@@ -15,6 +15,7 @@ import yaml
 
 from hbilstm.config import TrainConfig
 from hbilstm.study import plots
+from hbilstm.study.collect import Run
 from hbilstm.study.report import build_report
 from hbilstm.study.stats import format_p
 from hbilstm.study.sweep import RUNS_DIR, SWEEP_FILE, run_name
@@ -194,7 +195,7 @@ def test_findings_with_another_swept_option_name_it_as_the_tables_do(tmp_path):
     for bias in ("-1.0", "-3.0"):
         assert finding(facts, f"At depth 2 (gate_bias = {bias}),")
         assert re.search(rf"^\| 2 \| {re.escape(bias)} \| 3 \| \+6\.00 \|", report, re.MULTILINE)  # the tests table
-    assert "at depths 2 (gate_bias = -1.0) and 2 (gate_bias = -3.0)." in " ".join(facts)
+    assert "at depths 2 (gate_bias = -3.0) and 2 (gate_bias = -1.0)." in " ".join(facts)  # by size
 
 
 def test_runs_that_differ_only_in_how_they_were_executed_share_a_row():
@@ -221,3 +222,29 @@ def test_runs_written_before_an_option_existed_take_its_default(tmp_path):
     assert {r.config["lexicon"] for r in runs} == {"none"}
     build_report(out)
     assert "lexicon" not in (out / "report.md").read_text().split("## Results")[1].split("\n")[2]
+
+
+def test_a_swept_option_gets_its_own_line_in_every_plot_and_its_values_sort_by_size(tmp_path, monkeypatch):
+    legends = {}
+    original = plots._save
+
+    def spy(fig, path):
+        legends[path.name] = fig.axes[0].get_legend_handles_labels()[1]
+        original(fig, path)
+
+    monkeypatch.setattr(plots, "_save", spy)
+    out = make_study(tmp_path / "s", {("highway", 2): [0.55, 0.56], ("highway", 16): [0.56, 0.57]},
+                     gate_bias=[2.0, -1.0, -3.0])
+    # every bias was one line averaged together once, and the report's table came in the order -1, -3, 2
+    series = ["highway, gate_bias = -3.0", "highway, gate_bias = -1.0", "highway, gate_bias = 2.0"]
+    assert [label for label in legends["metric_vs_depth.png"] if label != "chance"] == series
+    assert legends["train_loss_vs_depth.png"] == series
+    assert legends["loss_curves.png"] == series
+    rows = re.findall(r"^\| highway \| (\d+) \| (-?\d\.0) \|", (out / "report.md").read_text(encoding="utf-8"),
+                      re.MULTILINE)
+    assert rows == [("2", "-3.0"), ("16", "-3.0"), ("2", "-1.0"), ("16", "-1.0"), ("2", "2.0"), ("16", "2.0")]
+    runs = [Run(f"r{i}", {"carry": "highway", "layers": 2, "seed": 1, "gate_bias": bias}, "finished",
+                {"layers": [{"layer": 1, "gate_mean": t}, {"layer": 2, "gate_mean": t + 0.1}]})
+            for i, (bias, t) in enumerate(((2.0, 0.8), (-2.0, 0.1)))]
+    assert plots.layer_rows(runs, "highway", "gate_mean") == (
+        ["2, gate_bias = -2.0", "2, gate_bias = 2.0"], [[0.1, pytest.approx(0.2)], [0.8, pytest.approx(0.9)]])
