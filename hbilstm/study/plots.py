@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..fileio import atomic_open
 from .collect import Run, carry_rank, series_label, swept_keys, value_order
+from .stats import row_series
 
 # One colour and marker per carry, distinguishable in colour-blind and grey-scale viewing.
 STYLE = {
@@ -19,19 +20,6 @@ STYLE = {
 # With another option swept (say gate_bias), each of its values gets a colour of its own; the marker
 # still tells the carry.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")
-
-
-def metric_series(summary: dict, key: str) -> list[tuple[str, str, list[dict]]]:
-    """The lines of a plot against depth: ``(label, carry, rows by depth)``, one per carry and
-    value of every other swept option (``highway, gate_bias = -1.0``), rows without ``key`` left out."""
-    extra = summary.get("swept", [])
-    groups: dict[tuple, list[dict]] = {}
-    for row in summary["rows"]:
-        if row[f"{key}_mean"] is not None:
-            groups.setdefault((row["carry"], tuple(row.get(k) for k in extra)), []).append(row)
-    return [(series_label(carry, dict(zip(extra, others))), carry, sorted(rows, key=lambda r: r["depth"]))
-            for (carry, others), rows in sorted(groups.items(),
-                                                key=lambda kv: (carry_rank(kv[0][0]), value_order(kv[0][1])))]
 
 
 def _style(carry: str, index: int, several: bool) -> tuple[str, str]:
@@ -64,8 +52,8 @@ def plot_metric_vs_depth(summary: dict, path: Path, key: str, ylabel: str, scale
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     extent: list[float] = []
-    lines = metric_series(summary, key)
-    for index, (label, carry, rows) in enumerate(lines):
+    for index, (carry, values, rows) in enumerate(row_series(summary, key)):
+        label = series_label(carry, values)
         colour, marker = _style(carry, index, bool(summary.get("swept")))
         means = [scale * r[f"{key}_mean"] for r in rows]
         errors = [scale * (r[f"{key}_std"] or 0) for r in rows]

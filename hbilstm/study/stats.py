@@ -53,6 +53,19 @@ def chance_level(runs: list[Run], metric: str, split: str = "test") -> float | N
     return None
 
 
+def row_series(summary: dict, key: str) -> list[tuple[str, dict, list[dict]]]:
+    """The summary's rows that have ``key`` as series against depth: ``(carry, values of the other
+    swept options, rows by depth)``, carries in their usual order, then the values by size."""
+    extra = summary.get("swept", [])
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in summary["rows"]:
+        if row[f"{key}_mean"] is not None:
+            groups[(row["carry"], tuple(row.get(k) for k in extra))].append(row)
+    return [(carry, dict(zip(extra, others)), sorted(rows, key=lambda r: r["depth"]))
+            for (carry, others), rows in sorted(groups.items(),
+                                                key=lambda kv: (carry_rank(kv[0][0]), value_order(kv[0][1])))]
+
+
 def summarise(runs: list[Run], metric: str, split: str = "test") -> dict:
     """One row per (carry, depth, values of any other swept option): for each metric, the expected
     calibration error (``ece``) and the last-epoch training loss ``<name>_mean``, ``<name>_std``
@@ -185,13 +198,8 @@ def findings(summary: dict, tests: list[dict], chance: float | None) -> list[str
 
     lines = []
     level = None if chance is None else 100 * chance
-    series: dict[tuple, list[dict]] = defaultdict(list)
-    for row in rows:
-        series[(row["carry"], tuple(row.get(k) for k in extra))].append(row)
-    for (carry, others), members in sorted(series.items(),
-                                           key=lambda kv: (carry_rank(kv[0][0]), value_order(kv[0][1]))):
-        members.sort(key=lambda r: r["depth"])
-        stack = f"The {carry} stack{_where(dict(zip(extra, others)))}"
+    for carry, values, members in row_series(summary, metric):
+        stack = f"The {carry} stack{_where(values)}"
         best = max(members, key=mean)
         deepest = members[-1]
         if len(members) == 1:
