@@ -148,7 +148,7 @@ class HighwayBiLSTMClassifier(ClassifierMixin, BaseEstimator):
 
 def _printer():
     """``verbose=True``: the lines ``hbilstm train`` prints (data, model, one per epoch)."""
-    from .training.callbacks import TrainCallback
+    from .callbacks import TrainCallback
 
     class Printer(TrainCallback):
         def log(self, message: str) -> None:

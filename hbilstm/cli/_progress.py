@@ -12,7 +12,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..training.callbacks import TrainCallback
+from ..callbacks import TrainCallback
 
 
 class TrainProgress(TrainCallback):

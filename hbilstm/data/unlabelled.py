@@ -63,7 +63,7 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     try:
         with open(path, "rb") as stream:
             if path.suffix.lower() == ".parquet":
-                from ..predict.parquet import iter_parquet_records
+                from .parquet import iter_parquet_records
 
                 records = iter_parquet_records(stream, str(path), required=(text_column,))
             else:

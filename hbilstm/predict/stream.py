@@ -200,7 +200,7 @@ def open_rows(source: str, in_format: str, text_column: str, id_column: str, ski
     name = "standard input" if source == "-" else source
     columns: list[str] = []
     if in_format == "parquet":
-        from .parquet import iter_parquet_records
+        from ..data.parquet import iter_parquet_records
 
         records = iter_parquet_records(stream, name, required=(text_column,), optional=(id_column,), columns=columns)
     else:
@@ -265,7 +265,7 @@ def _input_format(source: str) -> str:
 
 def _parquet_facts(source: str, id_column: str) -> tuple[int, bool]:
     """A Parquet input's row count (from its footer) and whether its id column holds integers."""
-    from .parquet import open_parquet, parquet_id_is_integer
+    from ..data.parquet import open_parquet, parquet_id_is_integer
 
     with open(source, "rb") as stream:
         rows = open_parquet(stream, source).metadata.num_rows

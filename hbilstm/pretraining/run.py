@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..callbacks import TrainCallback
 from ..checkpoint import load_checkpoint, save_checkpoint, vocab_payload, vocabulary_from_payload
 from ..config import to_yaml
 from ..data.batching import ResidentSplit, bucket_order
@@ -43,7 +44,6 @@ from ..inference import autocast, cpu_settings, predict_probs, resolve_device
 from ..model import HighwayBiLSTMClassifier
 from ..model.bilm import BiLMHead, block_diagonal_start
 from ..tracking import open_tracker
-from ..training.callbacks import TrainCallback
 from ..training.checkpoints import rng_state, set_rng_state
 from ..training.distributed import Distributed
 from ..training.manifest import build_manifest

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from ..callbacks import TrainCallback
 from ..config import TrainConfig
-from ..training.callbacks import TrainCallback
 
 LayerStats = Callable[[], "list[dict]"]
 

@@ -28,10 +28,10 @@ import shutil
 import time
 from pathlib import Path
 
+from ..callbacks import TrainCallback
 from ..config import TrainConfig
 from ..data.corpora import CLASS_METRICS
 from ..errors import ConfigError
-from ..training.callbacks import TrainCallback
 from .base import LayerStats, TrackedCallback, Tracker
 
 EVENTS_DIR = "tensorboard"

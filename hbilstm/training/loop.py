@@ -10,6 +10,7 @@ import time
 import torch
 from torch import nn
 
+from ..callbacks import TrainCallback
 from ..config import TrainConfig
 from ..data.batching import ResidentSplit, bucket_order
 from ..data.corpora import Corpus
@@ -19,7 +20,6 @@ from ..evaluation.metrics import METRIC_NAMES, calibration, classification_metri
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
 from ..model.ngram_head import mean_of_probabilities
-from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
 from .graphs import GraphedSteps, padded_inputs, uses_cuda_graphs

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
+from ..callbacks import TrainCallback
 from ..checkpoint import MODEL_FILE, RESUME_FILE, load_checkpoint, save_checkpoint
 from ..config import TrainConfig, from_dict, load_config, stored, to_yaml
 from ..data.corpora import load_corpus
@@ -37,7 +38,6 @@ from ..fileio import refuse_file_as_folder, write_json_atomic, write_text_atomic
 from ..inference import cpu_settings, layer_statistics, predict_part_logits, resolve_device
 from ..tracking import open_tracker
 from .calibration import fit_temperatures
-from .callbacks import TrainCallback
 from .checkpoints import RunCheckpoints
 from .distributed import Distributed
 from .hub_teacher import check_hub_teacher, is_hub_teacher

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from hbilstm.callbacks import TrainCallback
 from hbilstm.checkpoint import load_checkpoint, load_model
 from hbilstm.config import TrainConfig
 from hbilstm.data.pipeline import encode_texts
@@ -15,7 +16,6 @@ from hbilstm.inference import predict_part_logits
 from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
 from hbilstm.training import train
 from hbilstm.training.calibration import fit_temperatures
-from hbilstm.training.callbacks import TrainCallback
 
 
 def sampled(scale: float, n: int = 20_000) -> tuple[torch.Tensor, torch.Tensor]:
