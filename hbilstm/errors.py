@@ -20,6 +20,15 @@ class DataError(HbilstmError):
     """A data file or dataset is missing, unreadable or malformed."""
 
 
+class MissingColumn(DataError):
+    """A table lacks a column it must have; ``column`` names it, so that the caller can add which
+    option names that column."""
+
+    def __init__(self, message: str, column: str):
+        super().__init__(message)
+        self.column = column
+
+
 class ConfigError(HbilstmError):
     """A configuration key or option value is unknown or invalid."""
 

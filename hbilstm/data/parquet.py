@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import IO, Iterator, Sequence
 
-from ..errors import DataError
+from ..errors import DataError, MissingColumn
 from .rows import Record
 
 # Rows per record batch read from a Parquet input.
@@ -56,7 +56,7 @@ def iter_parquet_records(
         columns[:] = names
     missing = [c for c in required if c not in names]
     if missing:
-        raise DataError(f"{name}: no column {missing[0]!r} (columns: {', '.join(names) or 'none'})")
+        raise MissingColumn(f"{name}: no column {missing[0]!r} (columns: {', '.join(names) or 'none'})", missing[0])
     duplicated = sorted({c for c in (*required, *optional) if names.count(c) > 1})
     if duplicated:
         raise DataError(f"{name}: column {duplicated[0]!r} appears more than once")

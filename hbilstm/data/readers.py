@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Sequence
 
-from ..errors import DataError
+from ..errors import DataError, MissingColumn
 from .rows import iter_records, table_format
 
 SEMEVAL_LABELS = ("negative", "neutral", "positive")
@@ -216,11 +216,16 @@ def read_table(
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     with stream:
-        for record in iter_records(stream, fmt, str(path), required=(text_column, label_column), optional=(id_column,)):
-            label = record.fields[label_column]
-            if label is None or str(label).strip() == "":
-                raise DataError(f"{path}: row {record.line} has no label")
-            out.texts.append(str(record.fields[text_column] or ""))
-            out.labels.append(str(label).strip())
-            out.ids.append(str(record.fields.get(id_column, record.line)))
+        try:
+            for record in iter_records(stream, fmt, str(path), required=(text_column, label_column),
+                                       optional=(id_column,)):
+                label = record.fields[label_column]
+                if label is None or str(label).strip() == "":
+                    raise DataError(f"{path}: row {record.line} has no label")
+                out.texts.append(str(record.fields[text_column] or ""))
+                out.labels.append(str(label).strip())
+                out.ids.append(str(record.fields.get(id_column, record.line)))
+        except MissingColumn as exc:
+            option = "text_column" if exc.column == text_column else "label_column"
+            raise DataError(f"{exc}; the option {option} names the column to read (--set {option}=NAME)") from None
     return out

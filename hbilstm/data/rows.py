@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
-from ..errors import DataError
+from ..errors import DataError, MissingColumn
 from .limits import MAX_LINE_CHARS, MAX_TEXT_CHARS
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
@@ -169,9 +169,8 @@ def _iter_table(lines, delimiter, name, required, optional, skip_bad_lines, colu
             columns[:] = header
         missing = [c for c in required if c not in header]
         if missing:
-            raise DataError(
-                f"{name}: no column {missing[0]!r} (columns: {', '.join(header) or 'none'})"
-            )
+            raise MissingColumn(f"{name}: no column {missing[0]!r} (columns: {', '.join(header) or 'none'})",
+                                missing[0])
         duplicated = sorted({c for c in (*required, *optional) if header.count(c) > 1})
         if duplicated:
             raise DataError(f"{name}: column {duplicated[0]!r} appears more than once in the header")

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 from ..confidence import UNCERTAIN, check_min_confidence, label_of
 from ..data.limits import MAX_TEXT_CHARS
 from ..data.rows import Record, ReplacementCounter, iter_records, table_format
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, MissingColumn
 from ..fileio import atomic_open
 from ..loading import load
 from .io import Writer, check_input, check_output, jsonl_has_field, open_input, output_format
@@ -209,7 +209,10 @@ def open_rows(source: str, in_format: str, text_column: str, id_column: str, ski
     try:
         # The first chunk of the whole input (not of a shard): every shard decides from the same
         # rows whether there are ids.
-        head = list(islice(records, chunk_size))
+        try:
+            head = list(islice(records, chunk_size))
+        except MissingColumn as exc:
+            raise DataError(f"{exc}; --text-column names the column that holds the tweets") from None
         parquet_rows, parquet_int_ids = _parquet_facts(source, id_column) if in_format == "parquet" else (0, False)
         estimate = parquet_rows if in_format == "parquet" else _estimated_rows(stream, len(head), chunk_size)
         has_ids = _has_ids(in_format, id_column, columns, head, None if source == "-" else Path(source),

@@ -112,8 +112,11 @@ def test_csv_tsv_and_jsonl_tables_with_configurable_columns(tmp_path):
 def test_table_missing_column_is_named(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("id,body\n1,hi\n")
-    with pytest.raises(DataError, match=r"no column 'text' \(columns: id, body\)"):
+    with pytest.raises(DataError, match=r"no column 'text' \(columns: id, body\); the option text_column names "
+                                        r"the column to read \(--set text_column=NAME\)"):
         read_table(path)
+    with pytest.raises(DataError, match=r"no column 'label' \(columns: id, body\); the option label_column names"):
+        read_table(path, text_column="body")
 
 
 def test_text_records_split_on_lf_crlf_and_lone_cr_but_not_unicode_separators():
