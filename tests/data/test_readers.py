@@ -117,6 +117,10 @@ def test_table_missing_column_is_named(tmp_path):
         read_table(path)
     with pytest.raises(DataError, match=r"no column 'label' \(columns: id, body\); the option label_column names"):
         read_table(path, text_column="body")
+    lines = tmp_path / "d.jsonl"
+    lines.write_text('{"body": "hi", "label": "positive"}\n')
+    with pytest.raises(DataError, match=r"d.jsonl:1: no field 'text'; the option text_column names the column"):
+        read_table(lines)
 
 
 def test_text_records_split_on_lf_crlf_and_lone_cr_but_not_unicode_separators():

@@ -118,6 +118,8 @@ def test_empty_tweet_warning_counts_rows_without_prediction(trained_run, tmp_pat
     [
         (lambda d: (d / "in.csv").write_text("body\nhello\n"), ["in.csv"],
          "no column 'text' (columns: body); --text-column names the column that holds the tweets"),
+        (lambda d: (d / "in.jsonl").write_text('{"body": "a"}\n'), ["in.jsonl"],
+         "in.jsonl:1: no field 'text'; --text-column names the column that holds the tweets"),
         (lambda d: None, ["missing.txt"], "missing.txt: no such file"),
         (lambda d: (d / "dir").mkdir(), ["dir.txt"], "no such file"),
         (lambda d: (d / "in.xml").write_text("<a/>"), ["in.xml"], "unknown file type"),
