@@ -97,6 +97,7 @@ class TrainConfig:
     decision_offsets: bool = False  # fit one offset per class on val to the metric (fourteenth round)
     lr_layer_decay: float = 1.0  # discriminative fine-tuning: each lower layer's lr is this times the one above's
     gradual_unfreeze: int = 0  # epochs between unfreezing each next layer, from the top down (0: all train)
+    adversarial: float = 0.0  # size of the adversarial step on the embeddings, relative to their norm (0: off)
     metric: str = "auto"
     seed: int = 13
     device: str = "auto"
@@ -136,6 +137,12 @@ class TrainConfig:
         if self.gradual_unfreeze and self.cuda_graphs:
             raise ConfigError("gradual_unfreeze changes which weights train from epoch to epoch, which a recorded "
                               "CUDA graph cannot follow: set cuda_graphs false")
+        if not 0.0 <= self.adversarial <= 1.0:
+            raise ConfigError(f"adversarial must be in [0, 1] (the step's size relative to the embeddings' norm; "
+                              f"0: off), not {self.adversarial}")
+        if self.adversarial and self.cuda_graphs:
+            raise ConfigError("adversarial runs the model twice a step, which the recorded CUDA graph does not: "
+                              "set cuda_graphs false")
         if self.init and self.train_missing_vectors:
             raise ConfigError("with init the pretrained vectors (embeddings) are joined beside the encoder's "
                               "embeddings and stay fixed: leave out train_missing_vectors")

@@ -20,6 +20,7 @@ from ..evaluation.metrics import METRIC_NAMES, calibration, classification_metri
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
 from ..model.ngram_head import mean_of_probabilities
+from .adversarial import EmbeddingAttack
 from .checkpoints import RunCheckpoints, rng_state
 from .distributed import Distributed
 from .graphs import GraphedSteps, padded_inputs, uses_cuda_graphs
@@ -71,8 +72,19 @@ class Trainer:
             raise ConfigError("gradual_unfreeze is not supported under torchrun (DDP fixes which weights train "
                               "when it starts); train on one process, or set gradual_unfreeze 0")
         self.may_train = {id(p) for p in parts.model.parameters() if p.requires_grad}
+        if config.adversarial and self.dist.enabled:
+            raise ConfigError("adversarial is not supported under torchrun (each step runs the model twice); "
+                              "train on one process, or set adversarial 0")
+        self.attack = EmbeddingAttack(parts.model, config.adversarial) if config.adversarial else None
 
     def fit(self, stop: threading.Event) -> None:
+        try:
+            self._fit(stop)
+        finally:
+            if self.attack is not None:
+                self.attack.remove()
+
+    def _fit(self, stop: threading.Event) -> None:
         config, state = self.config, self.state
         lengths = self.parts.data.train.lengths
         while state.epoch <= config.epochs and not state.stopping.should_stop:
@@ -142,6 +154,8 @@ class Trainer:
         loss times its weight and how many rows the model got right, both on the device.
         ``weight_all``: the weight of every rank's share of the step (None: this batch's own)."""
         config, optimizer = self.config, self.parts.optimizer
+        if self.attack is not None:
+            self.attack.record()
         with autocast(self.device, config.amp):
             logits = self.step_model(tokens, lengths, *(() if ngrams is None else (ngrams,)))
         if logits.dim() == 3:  # the stack's and the n-gram head's logits: each has its own loss
@@ -159,12 +173,27 @@ class Trainer:
         loss = loss_here * self.dist.world_size / weight_all  # DDP averages the ranks' gradients
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.attack is not None:
+            self._adversarial_backward(tokens, lengths, labels, ngrams, weight_here * self.dist.world_size / weight_all)
         if config.clip > 0:
             for group in self.clip_groups:
                 nn.utils.clip_grad_norm_(group, config.clip)
         optimizer.step()
         hard = labels if labels.dim() == 1 else labels.argmax(-1)  # distillation: the teachers' choice
         return loss_here.detach(), (logits.detach().argmax(-1) == hard).sum()
+
+    def _adversarial_backward(self, tokens, lengths, labels, ngrams, scale) -> None:
+        """The second pass of an adversarial step (adversarial.py): the stack's loss on the
+        embeddings moved along the first pass's gradient, times ``scale`` as the first pass's,
+        its gradient added to the first's."""
+        self.attack.perturb()
+        try:
+            with autocast(self.device, self.config.amp):
+                logits = self.step_model(tokens, lengths, *(() if ngrams is None else (ngrams,)))
+            stack = logits[0] if logits.dim() == 3 else logits
+            (self.parts.criterion(stack.float(), labels) * scale).backward()
+        finally:
+            self.attack.clear()
 
     def _fold(self, sums: list, started: float) -> None:
         """Move the sums since the last fold (loss, correct, rows, tokens; over every rank) into
