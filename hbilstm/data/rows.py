@@ -209,9 +209,9 @@ def _iter_jsonl(lines, name, required, skip_bad_lines) -> Iterator[Record]:
             continue
         missing = [c for c in required if c not in obj]
         if missing:
+            message = f"{name}:{number}: no field {missing[0]!r}"
             if not skip_bad_lines:
-                raise MissingColumn(f"{name}:{number}: no field {missing[0]!r}", missing[0])
-            reason = _bad(f"{name}:{number}: no field {missing[0]!r}", skip_bad_lines)
-            yield Record(number, obj, error=reason)
+                raise MissingColumn(message, missing[0])
+            yield Record(number, obj, error=_bad(message, skip_bad_lines))
             continue
         yield Record(number, obj)

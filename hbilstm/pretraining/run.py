@@ -47,7 +47,7 @@ from ..tracking import open_tracker
 from ..training.checkpoints import rng_state, set_rng_state
 from ..training.distributed import Distributed
 from ..training.manifest import build_manifest
-from ..training.run import stop_signals
+from ..training.run import refuse_resume_with_overwrite, stop_signals
 from .config import PretrainConfig
 
 ENCODER_FILE, RESUME_FILE, CONFIG_FILE, METRICS_FILE = "encoder.pt", "last.pt", "config.yaml", "metrics.jsonl"
@@ -70,8 +70,7 @@ class PretrainResult:
 
 
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run in --output and --overwrite starts it again: give one")
+    refuse_resume_with_overwrite(resume, overwrite)
     refuse_file_as_folder(run_dir, "--output takes a folder for the pretraining run")
     if resume:
         if not (run_dir / RESUME_FILE).is_file():

@@ -115,14 +115,19 @@ def stop_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
+def refuse_resume_with_overwrite(resume: bool, overwrite: bool) -> None:
+    """ConfigError when a run is asked both to continue and to start again (train, pretrain)."""
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in --output and --overwrite starts it again: give one")
+
+
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: TrainConfig) -> dict | None:
     """Refuse to touch an existing run unless told how; return the state to resume from.
 
     ``--resume`` on a run stopped before its first checkpoint returns None (start afresh); on a
     finished run with nothing left to train it says how to train longer or start again.
     """
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run in --output and --overwrite starts it again: give one")
+    refuse_resume_with_overwrite(resume, overwrite)
     refuse_file_as_folder(run_dir, "--output takes a folder for the run")
     if resume:
         if not (run_dir / RESUME_FILE).is_file():
