@@ -64,7 +64,7 @@ class TrainConfig:
     vector_fallback: bool = False
     init: Optional[str] = None  # a pretrained encoder (hbilstm pretrain) to start from
     teachers: Optional[str] = None  # trained models to distil into this one (hbilstm distill), comma-separated
-    unlabelled: Optional[str] = None  # files of unlabelled tweets the teachers label too, comma-separated
+    unlabelled: Optional[str] = None  # files of tweets for teachers or virtual_adversarial, comma-separated
     distill_temperature: float = 2.0
     distill_hard_weight: float = 0.0  # the gold label's share of a labelled tweet's target (0: the teachers' alone)
     # model (defaults are the model's own)
@@ -98,6 +98,7 @@ class TrainConfig:
     lr_layer_decay: float = 1.0  # discriminative fine-tuning: each lower layer's lr is this times the one above's
     gradual_unfreeze: int = 0  # epochs between unfreezing each next layer, from the top down (0: all train)
     adversarial: float = 0.0  # size of the adversarial step on the embeddings, relative to their norm (0: off)
+    virtual_adversarial: float = 0.0  # the same for the virtual adversarial step, no label needed (0: off)
     metric: str = "auto"
     seed: int = 13
     device: str = "auto"
@@ -127,8 +128,9 @@ class TrainConfig:
         if not 0.0 <= self.distill_hard_weight <= 1.0:
             raise ConfigError(f"distill_hard_weight must be in [0, 1] (0: the teachers alone; 1: the gold label alone "
                               f"on labelled tweets), not {self.distill_hard_weight}")
-        if self.unlabelled and not self.teachers:
-            raise ConfigError("unlabelled tweets are labelled by teachers: set teachers too (hbilstm distill)")
+        if self.unlabelled and not (self.teachers or self.virtual_adversarial):
+            raise ConfigError("unlabelled tweets are read by teachers (hbilstm distill) or by virtual_adversarial: "
+                              "set one of them too")
         if not 0.0 < self.lr_layer_decay <= 1.0:
             raise ConfigError(f"lr_layer_decay must be in (0, 1] (1: one learning rate for every layer), "
                               f"not {self.lr_layer_decay}")
@@ -137,12 +139,14 @@ class TrainConfig:
         if self.gradual_unfreeze and self.cuda_graphs:
             raise ConfigError("gradual_unfreeze changes which weights train from epoch to epoch, which a recorded "
                               "CUDA graph cannot follow: set cuda_graphs false")
-        if not 0.0 <= self.adversarial <= 1.0:
-            raise ConfigError(f"adversarial must be in [0, 1] (the step's size relative to the embeddings' norm; "
-                              f"0: off), not {self.adversarial}")
-        if self.adversarial and self.cuda_graphs:
-            raise ConfigError("adversarial runs the model twice a step, which the recorded CUDA graph does not: "
-                              "set cuda_graphs false")
+        for name in ("adversarial", "virtual_adversarial"):
+            size = getattr(self, name)
+            if not 0.0 <= size <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1] (the step's size relative to the embeddings' norm; "
+                                  f"0: off), not {size}")
+            if size and self.cuda_graphs:
+                raise ConfigError(f"{name} runs the model more than once a step, which the recorded CUDA graph does "
+                                  "not: set cuda_graphs false")
         if self.init and self.train_missing_vectors:
             raise ConfigError("with init the pretrained vectors (embeddings) are joined beside the encoder's "
                               "embeddings and stay fixed: leave out train_missing_vectors")

@@ -1,4 +1,6 @@
-"""Tweets for pretraining: unlabelled texts, emoji as distant labels, and no val or test tweet.
+"""Tweets for pretraining: unlabelled texts, emoji as distant labels, and no val or test tweet
+(and, by :func:`unlabelled_texts`, the unlabelled tweets a distillation or a virtual adversarial
+training run reads, with the same check).
 
 The pool a pretraining run reads is the texts of any files a user gives (``.txt``, ``.csv``,
 ``.tsv``, ``.jsonl``, ``.parquet``, the readers ``hbilstm predict`` uses) and the **train** splits
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import DataError
-from .corpora import STANCE_TARGETS, TWEETEVAL_TASKS, load_corpus
+from .corpora import STANCE_TARGETS, TWEETEVAL_TASKS, Corpus, load_corpus
 from .readers import read_tweeteval_mapping
 from .rows import TABLE_FORMATS, iter_records, table_format
 
@@ -36,6 +38,7 @@ POOL_TASKS = tuple(
     + [f"tweeteval-stance-{target}" for target in STANCE_TARGETS]
 )
 READABLE = (*TABLE_FORMATS, ".parquet")
+ALL_TWEETEVAL = "tweeteval"  # as an unlabelled entry: every TweetEval task's train split (unlabelled_texts)
 _MENTION = re.compile(r"@\w+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _WORDS = re.compile(r"\w+")
@@ -181,3 +184,37 @@ def build_pool(data_dir: Path, files: Sequence[str | Path] = (), tasks: Sequence
         raise DataError("no tweets to pretrain on: give files of tweets, or a data directory holding TweetEval "
                         f"(looked in {data_dir} for {', '.join(tasks) or 'no dataset'})")
     return pool
+
+
+def file_list(files: str | None) -> list[str]:
+    """The paths of a comma-separated option (``unlabelled``), blanks left out."""
+    return [f.strip() for f in (files or "").split(",") if f.strip()]
+
+
+def unlabelled_texts(entries: Sequence[str | Path], corpus: Corpus, data_dir: Path) -> tuple[list[str], int]:
+    """The tweets of ``entries``, less those in a val or test split of ``corpus`` or of any
+    TweetEval task in the data directory; and how many were dropped. An entry is a file of
+    tweets, or ``tweeteval`` (:data:`ALL_TWEETEVAL`): the train splits of every TweetEval task
+    the data directory holds, but ``corpus``'s own."""
+    if not entries:
+        return [], 0
+    data_dir = Path(data_dir)
+    texts = []
+    for entry in entries:
+        if str(entry) != ALL_TWEETEVAL:
+            texts += read_texts(entry)
+            continue
+        for name in POOL_TASKS:
+            if name == corpus.name or name.startswith(f"{corpus.name}-"):  # tweeteval-stance holds its targets
+                continue
+            try:
+                train = load_corpus(name, data_dir, download=False).splits.get("train")
+            except DataError:
+                continue  # not there
+            texts += list(train.texts) if train is not None else []
+    held, _ = held_out_keys(data_dir, POOL_TASKS)
+    for split in ("val", "test"):
+        if split in corpus.splits:
+            held.update(normalised(t) for t in corpus.splits[split].texts)
+    kept = [t for t in texts if normalised(t) not in held]
+    return kept, len(texts) - len(kept)

@@ -116,12 +116,16 @@ class HighwayBiLSTMClassifier(nn.Module):
         return self._pool(x, lengths, real)
 
     def forward(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
-        return self.with_ngram_head(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
+        return self.with_ngram_head(self.stack_logits(tokens, lengths), ngrams)
+
+    def stack_logits(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """``(batch, num_classes)``: the stack's own logits, without the n-gram classifier."""
+        return self.classifier(self.dropout(self.encode(tokens, lengths)))
 
     def part_logits(self, tokens: Tensor, lengths: Tensor, ngrams: Tensor | None = None) -> Tensor:
         """``(parts, batch, num_classes)``: each classifier's own logits, before any temperature;
         the stack's, then the n-gram classifier's where the model has one."""
-        return self._parts(self.classifier(self.dropout(self.encode(tokens, lengths))), ngrams)
+        return self._parts(self.stack_logits(tokens, lengths), ngrams)
 
     def with_ngram_head(self, logits: Tensor, ngrams: Tensor | None) -> Tensor:
         """The stack's ``logits`` joined with the n-gram head's, where the model has one: stacked

@@ -11,7 +11,8 @@ logits count in the second loss; the n-gram classifier trains on the first alone
 
 The two passes are hooked onto the model's ``embedding`` module: :class:`EmbeddingAttack`
 records its output in the first pass and adds the perturbation in the second; between steps
-the hook does nothing, so evaluation and prediction never see it.
+the hook does nothing, so evaluation and prediction never see it. The same hook serves the
+virtual adversarial step (virtual_adversarial.py), which shifts the embeddings by steps of its own.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from torch import Tensor, nn
 
 
 class EmbeddingAttack:
-    """A forward hook on ``model.embedding`` for the two passes of an adversarial step."""
+    """A forward hook on ``model.embedding`` for the passes of an adversarial step (and of a
+    virtual adversarial one: virtual_adversarial.py). ``epsilon``: the size of :meth:`perturb`'s
+    step (0 where only :meth:`capture` and :meth:`shift` are used)."""
 
-    def __init__(self, model: nn.Module, epsilon: float):
-        if not epsilon > 0:
-            raise ValueError(f"the adversarial step needs a positive size, not {epsilon}")
+    def __init__(self, model: nn.Module, epsilon: float = 0.0):
+        if not epsilon >= 0:
+            raise ValueError(f"the adversarial step needs a size of at least 0, not {epsilon}")
         self.epsilon = float(epsilon)
         self._mode: str | None = None
         self._recorded: Tensor | None = None
@@ -40,7 +43,10 @@ class EmbeddingAttack:
                 output.requires_grad_()
             self._recorded = output
             return output
-        if self._mode == "perturb":
+        if self._mode == "capture":
+            self._recorded = output.detach()
+            return output
+        if self._mode == "shift":
             return output + self._delta
         return None
 
@@ -54,8 +60,21 @@ class EmbeddingAttack:
         recorded = self._recorded
         if recorded is None or recorded.grad is None:
             raise RuntimeError("no gradient recorded: call record(), then the forward pass and backward()")
-        self._delta = perturbation(recorded.grad, recorded.detach(), self.epsilon)
-        self._mode, self._recorded = "perturb", None
+        self.shift(perturbation(recorded.grad, recorded.detach(), self.epsilon))
+
+    def capture(self) -> None:
+        """The next forward pass keeps its embeddings (detached, in :attr:`captured`)."""
+        self._mode, self._recorded = "capture", None
+
+    @property
+    def captured(self) -> Tensor:
+        if self._mode != "capture" or self._recorded is None:
+            raise RuntimeError("no embeddings captured: call capture(), then a forward pass")
+        return self._recorded
+
+    def shift(self, delta: Tensor) -> None:
+        """The next forward passes add ``delta`` (``(batch, time, width)``) to the embeddings."""
+        self._mode, self._recorded, self._delta = "shift", None, delta
 
     def clear(self) -> None:
         """Back to doing nothing (after the adversarial pass's backward)."""

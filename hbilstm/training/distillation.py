@@ -26,7 +26,7 @@ from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit, Encoder, encode, encode_ngrams
 from ..data.readers import Examples
-from ..data.unlabelled import POOL_TASKS, held_out_keys, normalised, read_texts
+from ..data.unlabelled import file_list, unlabelled_texts
 from ..errors import ConfigError
 from ..fileio import atomic_open, default_cache_dir
 
@@ -160,27 +160,12 @@ def with_gold(targets: np.ndarray, labels: Sequence[int], weight: float) -> np.n
     return out
 
 
-def unlabelled_texts(config: TrainConfig, corpus: Corpus, data_dir) -> tuple[list[str], int]:
-    """The unlabelled files' tweets, less those in a val or test split of the task or of any
-    TweetEval task; and how many were dropped."""
-    files = [f.strip() for f in (config.unlabelled or "").split(",") if f.strip()]
-    if not files:
-        return [], 0
-    held, _ = held_out_keys(data_dir, POOL_TASKS)
-    for split in ("val", "test"):
-        if split in corpus.splits:
-            held.update(normalised(t) for t in corpus.splits[split].texts)
-    texts = [t for f in files for t in read_texts(f)]
-    kept = [t for t in texts if normalised(t) not in held]
-    return kept, len(texts) - len(kept)
-
-
 def distillation_split(config: TrainConfig, train_examples: Examples, train: EncodedSplit, corpus: Corpus,
                        encoder: Encoder, vocab, data_dir, device: str, log: Callable[[str], None]) -> EncodedSplit:
     """The student's training split: the task's training tweets and the unlabelled ones, each
     with the teachers' soft targets as its label."""
     teachers = [t.strip() for t in config.teachers.split(",") if t.strip()]
-    extra, dropped = unlabelled_texts(config, corpus, data_dir)
+    extra, dropped = unlabelled_texts(file_list(config.unlabelled), corpus, data_dir)
     if config.unlabelled:
         log(f"unlabelled: {len(extra):,} tweets ({dropped:,} dropped as val or test tweets)")
     targets = teacher_targets(teachers, list(train_examples.texts) + extra, corpus.label_names,

@@ -27,6 +27,7 @@ from .graphs import GraphedSteps, padded_inputs, uses_cuda_graphs
 from .layerwise import apply_thaw, thawed_from
 from .parts import Parts
 from .state import TrainState
+from .virtual_adversarial import UnlabelledBatches, virtual_adversarial_loss
 
 METRICS_FILE = "metrics.jsonl"
 LOG_EVERY = 20  # batches between loss read-backs (each one syncs a GPU)
@@ -72,10 +73,14 @@ class Trainer:
             raise ConfigError("gradual_unfreeze is not supported under torchrun (DDP fixes which weights train "
                               "when it starts); train on one process, or set gradual_unfreeze 0")
         self.may_train = {id(p) for p in parts.model.parameters() if p.requires_grad}
-        if config.adversarial and self.dist.enabled:
-            raise ConfigError("adversarial is not supported under torchrun (each step runs the model twice); "
-                              "train on one process, or set adversarial 0")
-        self.attack = EmbeddingAttack(parts.model, config.adversarial) if config.adversarial else None
+        for name in ("adversarial", "virtual_adversarial"):
+            if getattr(config, name) and self.dist.enabled:
+                raise ConfigError(f"{name} is not supported under torchrun (each step runs the model more than "
+                                  f"once); train on one process, or set {name} 0")
+        self.attack = (EmbeddingAttack(parts.model, config.adversarial)
+                       if config.adversarial or config.virtual_adversarial else None)
+        self.unlabelled = (UnlabelledBatches(parts.unlabelled_ids, config.batch_size, device, config.seed)
+                           if config.virtual_adversarial else None)
 
     def fit(self, stop: threading.Event) -> None:
         try:
@@ -154,7 +159,7 @@ class Trainer:
         loss times its weight and how many rows the model got right, both on the device.
         ``weight_all``: the weight of every rank's share of the step (None: this batch's own)."""
         config, optimizer = self.config, self.parts.optimizer
-        if self.attack is not None:
+        if config.adversarial:
             self.attack.record()
         with autocast(self.device, config.amp):
             logits = self.step_model(tokens, lengths, *(() if ngrams is None else (ngrams,)))
@@ -173,8 +178,12 @@ class Trainer:
         loss = loss_here * self.dist.world_size / weight_all  # DDP averages the ranks' gradients
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.attack is not None:
+        if config.adversarial:
             self._adversarial_backward(tokens, lengths, labels, ngrams, weight_here * self.dist.world_size / weight_all)
+        if self.unlabelled is not None:
+            extra_tokens, extra_lengths = self.unlabelled.batch(self.state.epoch, self.state.step)
+            virtual_adversarial_loss(self.model, self.attack, extra_tokens, extra_lengths,
+                                     config.virtual_adversarial).backward()
         if config.clip > 0:
             for group in self.clip_groups:
                 nn.utils.clip_grad_norm_(group, config.clip)

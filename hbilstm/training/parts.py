@@ -13,7 +13,7 @@ from ..config import TrainConfig
 from ..data.corpora import Corpus
 from ..data.embeddings import load_vectors, with_vector_fallback
 from ..data.lexicon import lexicon_features
-from ..data.pipeline import Encoder, TrainingData, prepare_training_data
+from ..data.pipeline import Encoder, TrainingData, encode, prepare_training_data
 from ..data.tokenizer import TokenizerConfig
 from ..data.vocab import PAD_ID
 from ..fileio import default_cache_dir
@@ -40,6 +40,7 @@ class Parts:
     average: WeightAverage | EpochAverage | None = None  # the weight average (ema, swa_start), when the run keeps one
     frozen_rows: list[int] | None = None  # embedding rows kept fixed (freeze_embeddings), when not all are
     head_criterion: nn.Module | None = None  # the n-gram classifier's loss, when the model has one
+    unlabelled_ids: list[list[int]] | None = None  # what virtual_adversarial reads: train and unlabelled tweets
 
 
 def class_weights(labels: list[int], num_classes: int) -> torch.Tensor:
@@ -105,6 +106,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         train_examples = training_splits(corpus, config.val_fraction, config.seed, config.max_train)["train"]
         data.train = distillation_split(config, train_examples, data.train, corpus, encoder, data.vocab,
                                         resolve_data_dir(config.data_dir), str(device), log)
+    unlabelled_ids = (virtual_adversarial_pool(config, corpus, encoder, data, log)
+                      if config.virtual_adversarial else None)
     cache = encoder.cache
     if data.vocab.fallback is not None:
         log(f"vector fallback: {len(data.vocab.fallback):,} keys of {config.embeddings} read as their nearest "
@@ -201,7 +204,23 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         criterion = DistillationLoss(config.distill_temperature)
         head_criterion = DistillationLoss(config.distill_temperature) if config.ngram_buckets else None
     return Parts(data, metric, tokenizer_config, model_config, model, optimizer, criterion, embedding_info,
-                 average, frozen_rows, head_criterion)
+                 average, frozen_rows, head_criterion, unlabelled_ids)
+
+
+def virtual_adversarial_pool(config: TrainConfig, corpus: Corpus, encoder: Encoder, data: TrainingData,
+                             log: Callable[[str], None]) -> list[list[int]]:
+    """The tweets the virtual adversarial loss reads: the training split's and the ``unlabelled``
+    files' (less any val or test tweet), encoded with the run's vocabulary. (A distillation run's
+    training split already holds the unlabelled tweets.)"""
+    from ..data.corpora import resolve_data_dir
+    from ..data.unlabelled import file_list, unlabelled_texts
+
+    extra, dropped = ([], 0) if config.teachers else unlabelled_texts(
+        file_list(config.unlabelled), corpus, resolve_data_dir(config.data_dir))
+    ids = data.train.ids + (encode(encoder.cache.tokenize(extra), data.vocab, config.max_tokens) if extra else [])
+    log(f"virtual adversarial: {len(ids):,} tweets, train and {len(extra):,} unlabelled"
+        + (f" ({dropped:,} dropped as val or test tweets)" if dropped else ""))
+    return ids
 
 
 def freeze_rows(weight: nn.Parameter, rows: list[int]) -> None:

@@ -5,7 +5,7 @@ from _pretrain_data import pretrain_data  # noqa: F401  (a fixture)
 from conftest import SHARED
 
 from hbilstm.data.corpora import load_corpus
-from hbilstm.data.unlabelled import POOL_TASKS, build_pool, emoji_label, normalised, read_texts
+from hbilstm.data.unlabelled import POOL_TASKS, build_pool, emoji_label, normalised, read_texts, unlabelled_texts
 from hbilstm.errors import DataError
 
 EMOJI = ["❤", "😂", "🇺🇸"]
@@ -38,6 +38,19 @@ def test_pool_drops_val_and_test_tweets_and_repeats(pretrain_data, tmp_path):  #
     assert len(pool.emoji_labels) == len(pool.emoji_texts) > 390  # less those dropped
     i = pool.emoji_texts.index("a fresh tweet")
     assert pool.emoji[pool.emoji_labels[i]] == "😂"
+
+
+def test_unlabelled_tweeteval_is_the_other_tasks_train_splits_less_val_and_test(pretrain_data, tmp_path):  # noqa: F811
+    sentiment, emoji = (load_corpus(f"tweeteval-{t}", pretrain_data) for t in ("sentiment", "emoji"))
+    texts, dropped = unlabelled_texts(["tweeteval"], sentiment, pretrain_data)
+    assert len(texts) + dropped == 400 and set(texts) <= set(emoji.splits["train"].texts)  # not sentiment's own
+    assert set(unlabelled_texts(["tweeteval"], emoji, pretrain_data)[0]) <= set(sentiment.splits["train"].texts)
+    extra = tmp_path / "mine.txt"
+    extra.write_text(f"a fresh tweet\n{emoji.splits['val'].texts[0]}\n", encoding="utf-8")
+    assert unlabelled_texts([extra], sentiment, pretrain_data) == (["a fresh tweet"], 1)  # another task's val
+    assert unlabelled_texts([], sentiment, pretrain_data) == ([], 0)
+    with pytest.raises(DataError, match="no such file"):
+        unlabelled_texts(["tweeteval.txt"], sentiment, pretrain_data)
 
 
 @pytest.mark.skipif(not (SHARED / "tweeteval-emoji").is_dir(), reason="needs every TweetEval task")

@@ -53,7 +53,7 @@ def test_the_step_raises_the_loss_more_than_a_random_step_of_the_same_size():
     torch.manual_seed(1)
     noise = torch.randn_like(delta)
     noise = noise * (delta.flatten(1).norm(dim=1) / noise.flatten(1).norm(dim=1))[:, None, None]
-    attack._delta, attack._mode = noise, "perturb"
+    attack.shift(noise)
     randomly = loss_of(net).item()
     assert attacked > clean and attacked - clean > abs(randomly - clean)
     # the step's size is epsilon times each row's embedding norm; padding never moves
@@ -80,8 +80,8 @@ def test_the_hook_does_nothing_between_steps_and_goes_when_removed():
     assert loss_of(net).item() == before
     attack.remove()
     assert not net.embedding._forward_hooks
-    with pytest.raises(ValueError, match="positive"):
-        EmbeddingAttack(net, 0.0)
+    with pytest.raises(ValueError, match="at least 0"):
+        EmbeddingAttack(net, -0.1)
 
 
 def test_options_are_checked():
