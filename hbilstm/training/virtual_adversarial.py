@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..data.batching import ResidentSplit
+from ..data.batching import ResidentSplit, bucket_order
 from ..data.vocab import PAD_ID
 from .adversarial import EmbeddingAttack, perturbation
 from .checkpoints import rng_state, set_rng_state
@@ -76,22 +76,23 @@ def _three_passes(model: nn.Module, attack: EmbeddingAttack, tokens: Tensor, len
 
 
 class UnlabelledBatches:
-    """The tweets the virtual adversarial loss reads, resident on the device: each epoch a
-    fresh shuffle (from the seed and the epoch, so a resumed run draws the same), batch ``i``
-    of the epoch the ``i``-th slice of it (wrapping round when the pool is shorter)."""
+    """The tweets the virtual adversarial loss reads, resident on the device, in batches of
+    similar length (as the training split's: :func:`bucket_order`), drawn afresh each epoch from
+    the seed and the epoch (so a resumed run draws the same); step ``i`` of an epoch takes its
+    ``i``-th batch, wrapping round when the pool has fewer batches than the epoch steps."""
 
     def __init__(self, sequences: list[list[int]], batch_size: int, device: torch.device, seed: int):
         if not sequences:
             raise ValueError("virtual adversarial training needs tweets to read: the pool is empty")
         self.split = ResidentSplit(sequences, None, device)
-        self.size, self.batch_size, self.seed = len(sequences), batch_size, seed
+        self.lengths = [len(s) for s in sequences]
+        self.batch_size, self.seed = batch_size, seed
         self._epoch, self._order = None, None
 
     def batch(self, epoch: int, step: int):
         """``(tokens, lengths)`` of the ``step``-th batch (from 0) of ``epoch``."""
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + 500_009)
-            self._epoch, self._order = epoch, torch.randperm(self.size, generator=generator)
-        positions = self._order[(torch.arange(self.batch_size) + step * self.batch_size) % self.size]
-        batch = self.split.batch(positions.tolist())
+            self._epoch, self._order = epoch, bucket_order(self.lengths, self.batch_size, generator)
+        batch = self.split.batch(self._order[step % len(self._order)])
         return batch.tokens, batch.lengths

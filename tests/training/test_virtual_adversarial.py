@@ -85,17 +85,18 @@ def test_random_directions_skip_padding_and_have_the_asked_size():
     assert torch.allclose(direction.flatten(1).norm(dim=1), 0.1 * embedded.flatten(1).norm(dim=1), rtol=1e-4)
 
 
-def test_the_pool_is_shuffled_per_epoch_and_the_same_on_a_resume():
-    pool = [[i + 2] * (1 + i % 4) for i in range(10)]
+def test_the_pool_comes_in_batches_of_like_length_shuffled_per_epoch_and_the_same_on_a_resume():
+    pool = [[i + 2] * (1 + i % 4) for i in range(10)]  # tweet i: i + 2, written 1 + i % 4 times
     batches = UnlabelledBatches(pool, 4, torch.device("cpu"), seed=7)
-    firsts = [batches.batch(1, step) for step in range(3)]  # 12 draws from 10 tweets: wraps once
-    seen = [int(t[0]) for tokens, _ in firsts for t in tokens]
-    assert sorted(seen[:10]) == list(range(2, 12)) and seen[10:] == seen[:2]
+    firsts = [batches.batch(1, step) for step in range(4)]  # batches of 4, 4 and 2, then round again
+    seen = [int(t[0]) for tokens, _ in firsts[:3] for t in tokens]
+    assert sorted(seen) == list(range(2, 12)) and torch.equal(firsts[3][0], firsts[0][0])
     for tokens, lengths in firsts:
         assert [int(n) for n in lengths] == [1 + (int(t[0]) - 2) % 4 for t in tokens]
+        assert list(lengths) == sorted(lengths)  # sorted within the pool: little padding
     again = UnlabelledBatches(pool, 4, torch.device("cpu"), seed=7).batch(1, 2)  # a resumed run, mid-epoch
     assert torch.equal(again[0], firsts[2][0])
-    assert [int(t[0]) for t in batches.batch(2, 0)[0]] != seen[:4]  # a new epoch, a new order
+    assert [batches.batch(2, step)[0].tolist() for step in range(3)] != [f[0].tolist() for f in firsts[:3]]
     with pytest.raises(ValueError, match="empty"):
         UnlabelledBatches([], 4, torch.device("cpu"), seed=7)
 
@@ -130,6 +131,7 @@ def test_training_reads_the_unlabelled_tweets_every_step(tmp_path, data_dir, mon
     train(TrainConfig(**settings, virtual_adversarial=0.05, unlabelled=str(extra)), tmp_path / "virtual",
           callback=logs)
     assert "virtual adversarial: 550 tweets, train and 150 unlabelled (1 dropped as val or test tweets)" in logs.lines
-    assert calls == [(32, 0.05)] * 13  # 400 training tweets in batches of 32: one unlabelled batch a step
+    assert len(calls) == 13  # 400 training tweets in batches of 32: one batch of the pool a step
+    assert all(0 < size <= 32 and epsilon == 0.05 for size, epsilon in calls)
     weights = [torch.load(tmp_path / run / "last.pt", weights_only=True)["state_dict"] for run in ("plain", "virtual")]
     assert not all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
