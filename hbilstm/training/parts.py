@@ -218,8 +218,10 @@ def virtual_adversarial_pool(config: TrainConfig, corpus: Corpus, encoder: Encod
     extra, dropped = ([], 0) if config.teachers else unlabelled_texts(
         file_list(config.unlabelled), corpus, resolve_data_dir(config.data_dir))
     ids = data.train.ids + (encode(encoder.cache.tokenize(extra), data.vocab, config.max_tokens) if extra else [])
-    log(f"virtual adversarial: {len(ids):,} tweets, train and {len(extra):,} unlabelled"
-        + (f" ({dropped:,} dropped as val or test tweets)" if dropped else ""))
+    dropped_note = f" ({dropped:,} dropped as val or test tweets)" if dropped else ""
+    log(f"virtual adversarial: {len(ids):,} tweets, "
+        + ("the distillation's training split, its unlabelled tweets too" if config.teachers
+           else f"train and {len(extra):,} unlabelled{dropped_note}"))
     return ids
 
 
