@@ -152,3 +152,23 @@ def test_training_replays_its_steps_from_cuda_graphs_and_trains_as_eagerly(tmp_p
                                      patience=0, cuda_graphs=on), tmp_path / str(on)) for on in (False, True)}
     assert len(made) == 1 and made[0].graphs  # only the second run, and some steps were replayed
     assert abs(results[True].test["accuracy"] - results[False].test["accuracy"]) <= 0.05
+
+
+def test_the_virtual_adversarial_passes_share_their_noise_on_the_gpu_too():
+    from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
+    from hbilstm.training.adversarial import EmbeddingAttack
+    from hbilstm.training.virtual_adversarial import virtual_adversarial_loss
+
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=50, num_classes=3, embedding_dim=16, hidden=8, layers=2, dropout=0.5,
+                         embedding_noise=0.3)
+    net = HighwayBiLSTMClassifier(config).cuda().train()
+    tokens = torch.randint(2, 50, (16, 12), device="cuda")
+    lengths = torch.randint(1, 13, (16,))
+    tokens[torch.arange(12, device="cuda")[None, :] >= lengths.cuda()[:, None]] = 0
+    attack = EmbeddingAttack(net)
+    with torch.autocast("cuda", dtype=torch.bfloat16):  # the loss leaves autocast for float32 itself
+        still = virtual_adversarial_loss(net, attack, tokens, lengths, 0.0)
+        moved = virtual_adversarial_loss(net, attack, tokens, lengths, 0.05)
+    assert still.dtype == torch.float32 and still.item() < 1e-5  # the same dropout masks in every pass
+    assert moved.item() > 10 * max(still.item(), 1e-7)
