@@ -114,15 +114,29 @@ class Pool:
     checked_against: list[str] = field(default_factory=list)  # the datasets whose val and test splits were checked
 
 
-def held_out_keys(data_dir: Path, names: Iterable[str]) -> tuple[set[str], list[str]]:
+def _local_corpus(name: str, data_dir: Path, loaded: dict[str, Corpus | None] | None = None) -> Corpus | None:
+    """Dataset ``name`` from the data directory (never downloaded), None when it is not there;
+    kept in ``loaded`` so that a caller reading it twice reads its files once."""
+    if loaded is not None and name in loaded:
+        return loaded[name]
+    try:
+        corpus: Corpus | None = load_corpus(name, data_dir, download=False)
+    except DataError:
+        corpus = None
+    if loaded is not None:
+        loaded[name] = corpus
+    return corpus
+
+
+def held_out_keys(data_dir: Path, names: Iterable[str], loaded: dict[str, Corpus | None] | None = None
+                  ) -> tuple[set[str], list[str]]:
     """The normalised texts of every val and test split of the datasets ``names`` that the data
-    directory holds, and which of them it held."""
+    directory holds, and which of them it held (``loaded``: datasets already read, by name)."""
     keys: set[str] = set()
     found = []
     for name in names:
-        try:
-            corpus = load_corpus(name, data_dir, download=False)
-        except DataError:
+        corpus = _local_corpus(name, data_dir, loaded)
+        if corpus is None:
             continue  # not there: nothing of it can be scored here either
         found.append(name)
         for split in ("val", "test"):
@@ -199,6 +213,7 @@ def unlabelled_texts(entries: Sequence[str | Path], corpus: Corpus, data_dir: Pa
     if not entries:
         return [], 0
     data_dir = Path(data_dir)
+    loaded: dict[str, Corpus | None] = {}
     texts = []
     for entry in entries:
         if str(entry) != ALL_TWEETEVAL:
@@ -207,12 +222,10 @@ def unlabelled_texts(entries: Sequence[str | Path], corpus: Corpus, data_dir: Pa
         for name in POOL_TASKS:
             if name == corpus.name or name.startswith(f"{corpus.name}-"):  # tweeteval-stance holds its targets
                 continue
-            try:
-                train = load_corpus(name, data_dir, download=False).splits.get("train")
-            except DataError:
-                continue  # not there
+            other = _local_corpus(name, data_dir, loaded)
+            train = other.splits.get("train") if other is not None else None
             texts += list(train.texts) if train is not None else []
-    held, _ = held_out_keys(data_dir, POOL_TASKS)
+    held, _ = held_out_keys(data_dir, POOL_TASKS, loaded)
     for split in ("val", "test"):
         if split in corpus.splits:
             held.update(normalised(t) for t in corpus.splits[split].texts)

@@ -37,6 +37,7 @@ from ..errors import ConfigError, HbilstmError
 T = TypeVar("T")
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+SINGLE_PROCESS_LOSSES = ("adversarial", "virtual_adversarial")  # each runs the model again within a step
 TIMEOUT = dt.timedelta(minutes=30)  # the longest any rank waits for another (rank 0's validation, say)
 
 
@@ -65,6 +66,18 @@ class Distributed:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
+
+    def check_options(self, config: Any) -> None:
+        """Refuse, before any work, the options that a single process alone can train with."""
+        if not self.enabled:
+            return
+        if config.gradual_unfreeze:
+            raise ConfigError("gradual_unfreeze is not supported under torchrun (DDP fixes which weights train "
+                              "when it starts); train on one process, or set gradual_unfreeze 0")
+        for name in SINGLE_PROCESS_LOSSES:
+            if getattr(config, name):
+                raise ConfigError(f"{name} is not supported under torchrun (each step runs the model more than "
+                                  f"once); train on one process, or set {name} 0")
 
     @property
     def is_main(self) -> bool:

@@ -15,7 +15,7 @@ from ..config import TrainConfig
 from ..data.batching import ResidentSplit, bucket_order
 from ..data.corpora import Corpus
 from ..data.pipeline import EncodedSplit
-from ..errors import ConfigError, TrainingDiverged, TrainingInterrupted
+from ..errors import TrainingDiverged, TrainingInterrupted
 from ..evaluation.metrics import METRIC_NAMES, calibration, classification_metrics
 from ..fileio import json_line, write_text_atomic
 from ..inference import autocast, predict_probs
@@ -69,14 +69,8 @@ class Trainer:
         # On one CUDA device, steps are replayed from CUDA graphs (graphs.py); else run eagerly.
         self.graphed = (GraphedSteps(self._step, device)
                         if uses_cuda_graphs(config, device, self.dist.world_size) else None)
-        if config.gradual_unfreeze and self.dist.enabled:
-            raise ConfigError("gradual_unfreeze is not supported under torchrun (DDP fixes which weights train "
-                              "when it starts); train on one process, or set gradual_unfreeze 0")
+        self.dist.check_options(config)  # run.py has checked already; a Trainer built elsewhere checks here
         self.may_train = {id(p) for p in parts.model.parameters() if p.requires_grad}
-        for name in ("adversarial", "virtual_adversarial"):
-            if getattr(config, name) and self.dist.enabled:
-                raise ConfigError(f"{name} is not supported under torchrun (each step runs the model more than "
-                                  f"once); train on one process, or set {name} 0")
         self.attack = (EmbeddingAttack(parts.model, config.adversarial)
                        if config.adversarial or config.virtual_adversarial else None)
         self.unlabelled = (UnlabelledBatches(parts.unlabelled_ids, config.batch_size, device, config.seed)

@@ -217,6 +217,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, ca
     started = time.perf_counter()
     config = config.located()  # the run stores where its data is, for evaluate in another shell
     device = dist.device(resolve_device(config.device))
+    dist.check_options(config)
     if config.embeddings and not (Path(config.embeddings).is_file() or is_spacy_source(config.embeddings)):
         raise ConfigError(f"embeddings: {config.embeddings}: no such file, folder or installed package")
     if config.init:

@@ -40,9 +40,14 @@ def test_pool_drops_val_and_test_tweets_and_repeats(pretrain_data, tmp_path):  #
     assert pool.emoji[pool.emoji_labels[i]] == "😂"
 
 
-def test_unlabelled_tweeteval_is_the_other_tasks_train_splits_less_val_and_test(pretrain_data, tmp_path):  # noqa: F811
+def test_unlabelled_tweeteval_is_the_other_tasks_train_splits_less_val_and_test(pretrain_data, tmp_path,  # noqa: F811
+                                                                                monkeypatch):
     sentiment, emoji = (load_corpus(f"tweeteval-{t}", pretrain_data) for t in ("sentiment", "emoji"))
+    read = []
+    monkeypatch.setattr("hbilstm.data.unlabelled.load_corpus",
+                        lambda name, *args, **kw: (read.append(name), load_corpus(name, *args, **kw))[1])
     texts, dropped = unlabelled_texts(["tweeteval"], sentiment, pretrain_data)
+    assert len(read) == len(set(read))  # each task's files read once, for its train split and its val and test
     assert len(texts) + dropped == 400 and set(texts) <= set(emoji.splits["train"].texts)  # not sentiment's own
     assert set(unlabelled_texts(["tweeteval"], emoji, pretrain_data)[0]) <= set(sentiment.splits["train"].texts)
     extra = tmp_path / "mine.txt"

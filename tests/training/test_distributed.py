@@ -66,6 +66,22 @@ def test_place_is_read_from_torchruns_environment():
         Distributed.from_env({"RANK": "x", "WORLD_SIZE": "2"})
 
 
+@pytest.mark.parametrize("option", [{"gradual_unfreeze": 1}, {"adversarial": 0.02}, {"virtual_adversarial": 0.02}])
+def test_options_for_one_process_are_refused_under_torchrun_before_any_work(option, data_dir, tmp_path,
+                                                                            monkeypatch):
+    from hbilstm.config import TrainConfig
+    from hbilstm.training import train
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    (name,) = option
+    with pytest.raises(ConfigError, match=f"^{name} is not supported under torchrun.*set {name} 0$"):
+        train(TrainConfig(data_dir=str(data_dir), epochs=1, **option), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the run directory or the process group
+    assert not torch.distributed.is_initialized()
+
+
 def test_shards_split_every_batch_into_disjoint_non_empty_shares():
     order = [list(range(0, 5)), list(range(5, 10)), [10, 11, 12, 13], [14, 15, 16]]
     shares = [Distributed(r, 3).shard(order) for r in range(3)]
