@@ -114,24 +114,21 @@ class Pool:
     checked_against: list[str] = field(default_factory=list)  # the datasets whose val and test splits were checked
 
 
-def _local_corpus(name: str, data_dir: Path, loaded: dict[str, Corpus | None] | None = None) -> Corpus | None:
+def _local_corpus(name: str, data_dir: Path, loaded: dict[str, Corpus | None]) -> Corpus | None:
     """Dataset ``name`` from the data directory (never downloaded), None when it is not there;
-    kept in ``loaded`` so that a caller reading it twice reads its files once."""
-    if loaded is not None and name in loaded:
-        return loaded[name]
-    try:
-        corpus: Corpus | None = load_corpus(name, data_dir, download=False)
-    except DataError:
-        corpus = None
-    if loaded is not None:
-        loaded[name] = corpus
-    return corpus
+    kept in ``loaded`` so that its files are read once for its train split and its held-out ones."""
+    if name not in loaded:
+        try:
+            loaded[name] = load_corpus(name, data_dir, download=False)
+        except DataError:
+            loaded[name] = None
+    return loaded[name]
 
 
-def held_out_keys(data_dir: Path, names: Iterable[str], loaded: dict[str, Corpus | None] | None = None
+def held_out_keys(data_dir: Path, names: Iterable[str], loaded: dict[str, Corpus | None]
                   ) -> tuple[set[str], list[str]]:
     """The normalised texts of every val and test split of the datasets ``names`` that the data
-    directory holds, and which of them it held (``loaded``: datasets already read, by name)."""
+    directory holds, and which of them it held (``loaded``: datasets read so far, by name)."""
     keys: set[str] = set()
     found = []
     for name in names:
@@ -151,7 +148,8 @@ def build_pool(data_dir: Path, files: Sequence[str | Path] = (), tasks: Sequence
     directory holds) and the texts of ``files``; val and test tweets of every TweetEval task and
     of ``check`` dropped; emoji examples when ``emoji``."""
     data_dir = Path(data_dir)
-    held, checked = held_out_keys(data_dir, dict.fromkeys([*POOL_TASKS, *tasks, *check]))
+    loaded: dict[str, Corpus | None] = {}
+    held, checked = held_out_keys(data_dir, dict.fromkeys([*POOL_TASKS, *tasks, *check]), loaded)
     emoji_names = emoji_of_task(data_dir) if emoji else []
     pool = Pool([], emoji=emoji_names, checked_against=checked)
     seen: set[str] = set()
@@ -180,11 +178,8 @@ def build_pool(data_dir: Path, files: Sequence[str | Path] = (), tasks: Sequence
                     pool.emoji_labels.append(label)
 
     for name in tasks:
-        try:
-            corpus = load_corpus(name, data_dir, download=False)
-        except DataError:
-            continue
-        train = corpus.splits.get("train")
+        corpus = _local_corpus(name, data_dir, loaded)
+        train = corpus.splits.get("train") if corpus is not None else None
         if train is None:
             continue
         labels = None

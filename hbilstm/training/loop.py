@@ -69,7 +69,6 @@ class Trainer:
         # On one CUDA device, steps are replayed from CUDA graphs (graphs.py); else run eagerly.
         self.graphed = (GraphedSteps(self._step, device)
                         if uses_cuda_graphs(config, device, self.dist.world_size) else None)
-        self.dist.check_options(config)  # run.py has checked already; a Trainer built elsewhere checks here
         self.may_train = {id(p) for p in parts.model.parameters() if p.requires_grad}
         self.attack = (EmbeddingAttack(parts.model, config.adversarial)
                        if config.adversarial or config.virtual_adversarial else None)

@@ -26,11 +26,15 @@ def test_emoji_label_takes_one_emoji_out_and_names_it():
     assert emoji_label("😂", EMOJI) == (None, "😂")  # nothing left to read
 
 
-def test_pool_drops_val_and_test_tweets_and_repeats(pretrain_data, tmp_path):  # noqa: F811
+def test_pool_drops_val_and_test_tweets_and_repeats(pretrain_data, tmp_path, monkeypatch):  # noqa: F811
     test_tweet = load_corpus("tweeteval-sentiment", pretrain_data).splits["test"].texts[0]
     extra = tmp_path / "mine.txt"
     extra.write_text(f"a fresh tweet 😂\n{test_tweet.upper()}\na fresh tweet 😂\n\n", encoding="utf-8")
+    read = []
+    monkeypatch.setattr("hbilstm.data.unlabelled.load_corpus",
+                        lambda name, *args, **kw: (read.append(name), load_corpus(name, *args, **kw))[1])
     pool = build_pool(pretrain_data, [extra])
+    assert read and len(read) == len(set(read))  # each dataset's files read once
     assert pool.sources == {"tweeteval-sentiment train": 400, "tweeteval-emoji train": 400, str(extra): 3}
     assert "a fresh tweet 😂" in pool.texts and pool.repeated >= 1
     assert test_tweet not in pool.texts and test_tweet.upper() not in pool.texts
