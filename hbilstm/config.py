@@ -110,6 +110,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         coerce_fields(self)
+        if not self.ngram_buckets:  # no n-gram classifier: its runs of words go with it
+            self.ngram_words = 0
         self._check()
 
     def _check(self) -> None:

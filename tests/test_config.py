@@ -132,6 +132,15 @@ def test_the_model_config_is_derived_from_the_training_options_and_checked_once(
             TrainConfig(**{key: value})
 
 
+def test_turning_the_ngram_classifier_off_turns_its_word_runs_off_too():
+    # the vectors recipe reads runs of words; --set ngram_buckets=0 alone gives the stack by itself
+    recipe = load_config(REPO / "configs" / "vectors.yaml", {"ngram_buckets": 0})
+    assert load_config(REPO / "configs" / "vectors.yaml").ngram_words == 3
+    assert (recipe.ngram_buckets, recipe.ngram_words) == (0, 0)
+    assert TrainConfig(ngram_buckets=0, ngram_words=3).model_config(5, 2, 8).ngram_words == 0
+    assert TrainConfig(ngram_buckets=10, ngram_words=3).model_config(5, 2, 8).ngram_words == 3
+
+
 def test_help_defaults_are_read_from_the_config_dataclass():
     """Every `[default: X]` that a command's --help gives for a training option is TrainConfig's."""
     import typer.main
