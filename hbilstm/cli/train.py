@@ -46,10 +46,11 @@ def train(
         help="Keep pretrained vectors fixed, or fine-tune them."),
     init: Optional[str] = typer.Option(
         None, "--init", metavar="PRETRAINED",
-        help="Start the embeddings, the stack and the attention from a pretrained encoder: a run directory of "
-             "`hbilstm pretrain` (or its encoder.pt). The vocabulary is the encoder's, then the task's words it "
-             "lacks; the model's shape and the tokenizer settings must be the encoder's. With --embeddings too, "
-             "the vectors are joined, fixed, beside the encoder's embeddings."),
+        help="Start the embeddings, the stack and the attention from an encoder: a run directory of "
+             "`hbilstm pretrain` (its encoder.pt) or of `hbilstm train` on another task (its model.pt), or the "
+             "file. The vocabulary is the encoder's, then the task's words it lacks; the model's shape and the "
+             "tokenizer settings must be the encoder's. With --embeddings too, the vectors are joined, fixed, "
+             "beside the encoder's embeddings, unless the encoder was trained with them as its embeddings."),
     device: Optional[str] = options.device(None),
     seed: Optional[int] = options.train_option("seed", "N", "Random seed."),
     log_to: Optional[str] = options.train_option(

@@ -22,7 +22,7 @@ from ..model.chars import spell
 from .averaging import EpochAverage, WeightAverage
 from .graphs import SmoothedCrossEntropy, uses_cuda_graphs
 from .layerwise import layer_groups
-from .warm_start import load_encoder, merged_vocabulary, start_from
+from .warm_start import load_encoder, merged_vocabulary, start_from, vectors_as_embeddings
 
 
 @dataclass
@@ -127,8 +127,8 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     elif config.embeddings:
         vectors = load_vectors(config.embeddings, data.vocab, data.token_counts, config.seed)
         width = vectors.weights.size(1)
-        if pretrained is not None:  # joined beside the encoder's embeddings, fixed
-            vector_features = width
+        if pretrained is not None and not vectors_as_embeddings(pretrained, config):
+            vector_features = width  # joined beside the encoder's embeddings, fixed
         else:
             embedding_dim = width
         log(

@@ -1,4 +1,5 @@
-"""``train --init``: starting a classifier from a pretrained encoder (``hbilstm pretrain``).
+"""``train --init``: starting a classifier from a pretrained encoder (``hbilstm pretrain``), or
+from a model that ``hbilstm train`` trained on another task (its classifiers left behind).
 
 The rule for the vocabulary: the encoder's, in its order, then the task's own training words
 (those ``min_freq`` keeps) that it lacks, up to ``max_vocab`` entries in all (the encoder's words
@@ -18,21 +19,32 @@ from ..data.vocab import Vocabulary
 from ..errors import CheckpointError, ConfigError
 from ..model.bilm import transfer
 
-ENCODER_FILE = "encoder.pt"
+ENCODER_FILE, MODEL_FILE = "encoder.pt", "model.pt"
 SHAPE = ("embedding_dim", "hidden", "layers", "carry", "char_features")
 
 
 def encoder_path(init: str | Path) -> Path:
-    """The encoder file a run directory of ``hbilstm pretrain`` holds, or the file given."""
+    """The file to start from: a run directory's ``encoder.pt`` (``hbilstm pretrain``) or, failing
+    that, its ``model.pt`` (``hbilstm train``), or the file given."""
     path = Path(init)
     if path.is_dir():
-        if not (path / ENCODER_FILE).is_file():
-            raise ConfigError(f"init: {path} holds no {ENCODER_FILE}; give a run directory of hbilstm pretrain "
-                              "(or its encoder.pt)")
-        return path / ENCODER_FILE
+        for name in (ENCODER_FILE, MODEL_FILE):
+            if (path / name).is_file():
+                return path / name
+        raise ConfigError(f"init: {path} holds no {ENCODER_FILE} or {MODEL_FILE}; give a run directory of "
+                          "hbilstm pretrain or hbilstm train (or the file)")
     if not path.exists():
-        raise ConfigError(f"init: {path}: no such pretraining run or encoder file")
+        raise ConfigError(f"init: {path}: no such run directory or checkpoint file")
     return path
+
+
+def vectors_as_embeddings(payload: dict, config: TrainConfig) -> bool:
+    """Whether the model to start from was trained with this run's word vectors as its embedding
+    table (a run of the same recipe on another task): then this run takes them as its embeddings
+    too, as it would without ``init``, instead of joining them beside."""
+    trained_with = (payload.get("train_config") or {}).get("embeddings")
+    return bool(config.embeddings) and trained_with == config.embeddings and \
+        not payload["model_config"].get("vector_features", 0)
 
 
 def load_encoder(config: TrainConfig, tokenizer_config: TokenizerConfig) -> dict:
@@ -50,8 +62,12 @@ def load_encoder(config: TrainConfig, tokenizer_config: TokenizerConfig) -> dict
         value = str(getattr(theirs, name)).lower()
         raise ConfigError(f"init: the encoder was pretrained with {name} {value}, this run has "
                           f"{str(getattr(tokenizer_config, name)).lower()}: tokenize as it did (--set {name}={value})")
+    if payload.get("member_configs"):
+        raise ConfigError(f"init: {path} is an ensemble of several models; start from one of them")
     shape = payload["model_config"]
     for name in SHAPE:
+        if name == "embedding_dim" and vectors_as_embeddings(payload, config):
+            continue  # the vectors decide the width, on both sides
         if shape.get(name, 0) != getattr(config, name):
             raise ConfigError(f"init: the encoder has {name} {shape.get(name)}, this run {getattr(config, name)}: "
                               f"train with --set {name}={shape.get(name)}, or pretrain an encoder of this shape")

@@ -140,7 +140,7 @@ def test_init_refuses_an_encoder_of_another_shape_or_tokenizer(pretrained, pretr
         _parts(TrainConfig(**base, layers=3))
     with pytest.raises(ConfigError, match="lowercase"):
         _parts(TrainConfig(**base, layers=2, lowercase=False))
-    with pytest.raises(ConfigError, match="no such pretraining run"):
+    with pytest.raises(ConfigError, match="no such run directory or checkpoint file"):
         _parts(TrainConfig(**{**base, "init": str(pretrained / "nothing")}))
 
 
