@@ -50,7 +50,8 @@ def train(
              "`hbilstm pretrain` (its encoder.pt) or of `hbilstm train` on another task (its model.pt), or the "
              "file. The vocabulary is the encoder's, then the task's words it lacks; the model's shape and the "
              "tokenizer settings must be the encoder's. With --embeddings too, the vectors are joined, fixed, "
-             "beside the encoder's embeddings, unless the encoder was trained with them as its embeddings."),
+             "beside the encoder's embeddings, unless the encoder was trained with them as its embeddings. A "
+             "model trained on the same labels gives its classifiers too."),
     device: Optional[str] = options.device(None),
     seed: Optional[int] = options.train_option("seed", "N", "Random seed."),
     log_to: Optional[str] = options.train_option(

@@ -157,10 +157,12 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
         with torch.no_grad():
             model.embedding.weight.copy_(vectors.weights)
     if pretrained is not None:
-        taken = start_from(pretrained, model, data.vocab)
+        taken = start_from(pretrained, model, data.vocab, corpus.label_names)
         embedding_info = {"init": taken, **({"vectors_beside": embedding_info} if embedding_info else {})}
-        log(f"init: {taken['weights']} weights from {taken['encoder']}; vocabulary {taken['words_pretrained']:,} "
-            f"words pretrained, {taken['words_new']:,} new from {corpus.name} train")
+        log(f"init: {taken['weights']} weights from {taken['encoder']}"
+            + (" (its classifiers too: the same labels)" if taken["classifiers"] else "")
+            + f"; vocabulary {taken['words_pretrained']:,} words pretrained, {taken['words_new']:,} new from "
+            f"{corpus.name} train")
     frozen_rows = None
     if config.freeze_embeddings:
         if config.train_missing_vectors:  # only the pretrained rows stay fixed

@@ -81,11 +81,21 @@ def merged_vocabulary(payload: dict, max_vocab: int):
     return lambda task_vocab: Vocabulary.merged(encoder_vocab, task_vocab, max_vocab)
 
 
-def start_from(payload: dict, model, vocab: Vocabulary) -> dict:
+def start_from(payload: dict, model, vocab: Vocabulary, labels: list[str] | None = None) -> dict:
     """Load the encoder's weights into ``model`` (whose vocabulary is ``vocab``, merged by the
-    rule); what was taken, for the log and the manifest."""
+    rule, and whose classes are ``labels``); what was taken, for the log and the manifest. A
+    model trained on the same labels, in the same order (fine-tuning a sentiment model on other
+    sentiment-labelled tweets), gives its classifiers too: the stack's, and the n-gram one where
+    it read the same n-grams."""
     encoder_vocab = vocabulary_from_payload(payload)
     rows = [encoder_vocab.id(t) if t in encoder_vocab else -1 for t in vocab.tokens]
-    taken = transfer(payload["state_dict"], model, rows)
+    kept: list[str] = []
+    if labels is not None and list(payload.get("labels") or []) == list(labels):
+        kept.append("classifier.")
+        if payload["model_config"].get("ngram_words", 0) == model.config.ngram_words:
+            kept.append("ngram_head.")
+    skip = tuple(name for name in ("classifier.", "ngram_head.", "spellings", "lexicon") if name not in kept)
+    taken = transfer(payload["state_dict"], model, rows, skip)
     return {"encoder": payload.get("path"), "weights": len(taken), "words_pretrained": sum(r >= 0 for r in rows),
-            "words_new": sum(r < 0 for r in rows), "attention": any(n.startswith("attention.") for n in taken)}
+            "words_new": sum(r < 0 for r in rows), "attention": any(n.startswith("attention.") for n in taken),
+            "classifiers": any(n.startswith(("classifier.", "ngram_head.")) for n in taken)}

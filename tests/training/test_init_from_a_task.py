@@ -108,3 +108,23 @@ def test_an_ensemble_is_refused_in_one_line(tasks, tmp_path):
                          init=str(tmp_path), **SMALL)
     with pytest.raises(ConfigError, match="is an ensemble of several models; start from one of them"):
         load_encoder(config, TokenizerConfig.of(config))
+
+
+def test_a_model_of_the_same_labels_gives_its_classifiers_too(tasks, tmp_path):
+    from hbilstm.training import train
+
+    folder, vectors, _ = tasks
+    common = dict(SMALL, ngram_buckets=64, data_dir=str(folder / "data"), embeddings=str(vectors), epochs=1)
+    train(TrainConfig(**common, seed=1), tmp_path / "source")
+    source = load_checkpoint(tmp_path / "source" / "model.pt")["state_dict"]
+    # more sentiment-labelled tweets (here the same slice): the model goes on from where it was
+    model = _parts(TrainConfig(**common, init=str(tmp_path / "source"), seed=2)).model
+    for name in ("classifier.weight", "classifier.bias", "ngram_head.weight.weight", "ngram_head.bias"):
+        assert torch.equal(model.state_dict()[name], source[name]), name
+    # runs of words the source did not read: its n-gram classifier stays behind, the stack's comes
+    model = _parts(TrainConfig(**common, ngram_words=2, init=str(tmp_path / "source"), seed=2)).model
+    assert torch.equal(model.state_dict()["classifier.weight"], source["classifier.weight"])
+    assert source["ngram_head.weight.weight"].any() and not model.state_dict()["ngram_head.weight.weight"].any()
+    # another task's labels: both start fresh
+    model = _parts(TrainConfig(**common, data="tweeteval-irony", init=str(tmp_path / "source"), seed=2)).model
+    assert model.state_dict()["classifier.weight"].shape[0] == 2
