@@ -1,5 +1,5 @@
 """``train --init``: starting a classifier from a pretrained encoder (``hbilstm pretrain``), or
-from a model that ``hbilstm train`` trained on another task (its classifiers left behind).
+from a model that ``hbilstm train`` trained (its classifiers too where the labels are the same).
 
 The rule for the vocabulary: the encoder's, in its order, then the task's own training words
 (those ``min_freq`` keeps) that it lacks, up to ``max_vocab`` entries in all (the encoder's words
