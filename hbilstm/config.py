@@ -62,7 +62,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     train_missing_vectors: bool = False
     vector_fallback: bool = False
-    init: Optional[str] = None  # a pretrained encoder (hbilstm pretrain) to start from
+    init: Optional[str] = None  # a model to start from: hbilstm pretrain's encoder or hbilstm train's run
     teachers: Optional[str] = None  # trained models to distil into this one (hbilstm distill), comma-separated
     unlabelled: Optional[str] = None  # files of tweets for teachers or virtual_adversarial, comma-separated
     distill_temperature: float = 2.0

@@ -52,12 +52,14 @@ def _train_task(execute: Callable, run, threads: int, queue) -> dict:
 
 
 def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callable,
-               record_failure: Callable) -> list[dict]:
+               record_failure: Callable, take_next: Callable) -> list[dict]:
     """Train the runs of ``todo`` as Ray tasks, each through ``execute(run, threads, on_epoch)``
     (:func:`hbilstm.study.sweep.execute`, shipped to the workers by reference); return their
     outcomes, in the order they finished. ``notify(event, run, info)`` as in
     :func:`~hbilstm.study.sweep.run_sweep`; ``record_failure(run, message)`` records a task that Ray
-    lost (its worker died) as a failed run."""
+    lost (its worker died) as a failed run; ``take_next(waiting, busy, outcomes, notify)``
+    (:func:`~hbilstm.study.sweep.take_next`) picks the next run that may start, so that a run
+    that starts from another's model waits for it."""
     ray = import_ray("--engine ray")
     from ray.util.queue import Queue
 
@@ -70,8 +72,10 @@ def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callabl
         limit = engine.max_running or len(todo)
         try:
             while waiting or pending:
-                while waiting and len(pending) < limit:
-                    run = waiting.pop(0)
+                while len(pending) < limit:
+                    run = take_next(waiting, {r.name for r in pending.values()}, outcomes, notify)
+                    if run is None:
+                        break
                     pending[task.remote(execute, run, engine.cpus_per_run, queue)] = run
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 relay.drain(queue)

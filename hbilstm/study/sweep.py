@@ -45,6 +45,7 @@ class PlannedRun:
     name: str
     config: TrainConfig
     run_dir: Path
+    after: "PlannedRun | None" = None  # a run that must finish first (this one starts from its model)
 
     @property
     def cost(self) -> int:
@@ -238,25 +239,29 @@ def run_sweep(
         from .ray_sweep import run_on_ray
 
         return run_on_ray(todo, engine, execute, notify,
-                          lambda run, message: _record(run, "failed", message, time.perf_counter()))
+                          lambda run, message: _record(run, "failed", message, time.perf_counter()),
+                          take_next)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    outcomes = []
+    outcomes: list[dict] = []
     if jobs <= 1:
-        for run in todo:
-            notify("start", run, None)
-            outcome = execute(run, 0, lambda record, run=run: notify("epoch", run, {"epoch": record["epoch"]}))
+        while (taken := take_next(todo, set(), outcomes, notify)) is not None:
+            notify("start", taken, None)
+            outcome = execute(taken, 0, lambda record, run=taken: notify("epoch", run, {"epoch": record["epoch"]}))
             outcomes.append(outcome)
-            notify("done", run, outcome)
+            notify("done", taken, outcome)
         return outcomes
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue = manager.Queue()
         relay = EpochRelay(todo, notify)
         with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            pending = {}
-            for run in todo:
-                pending[pool.submit(_worker, run, threads, queue)] = run
-            while pending:
+            pending: dict = {}
+            while todo or pending:
+                while len(pending) < jobs:
+                    taken = take_next(todo, {run.name for run in pending.values()}, outcomes, notify)
+                    if taken is None:
+                        break
+                    pending[pool.submit(_worker, taken, threads, queue)] = taken
                 done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
                 relay.drain(queue)
                 for future in done:
@@ -265,6 +270,27 @@ def run_sweep(
                     outcomes.append(outcome)
                     notify("done", run, outcome)
     return outcomes
+
+
+def take_next(waiting: list[PlannedRun], busy: set[str], outcomes: list[dict],
+              notify: Callable[[str, PlannedRun | None, dict | None], None]) -> PlannedRun | None:
+    """Remove from ``waiting`` and return the first run that can start now: one that starts from
+    no other run (:attr:`PlannedRun.after`), or whose run has finished. A run whose run has failed,
+    or was not trained, is recorded as failed on the way (its outcome added to ``outcomes`` and
+    passed to ``notify``), so that rerunning with ``--retry-failed`` trains both. None when
+    ``waiting`` is empty or each run in it waits for one still waiting or in ``busy``."""
+    while True:
+        names = {run.name for run in waiting} | busy
+        run = next((r for r in waiting if r.after is None or r.after.name not in names), None)
+        if run is None:
+            return None
+        waiting.remove(run)
+        if run.after is None or run_state(run.after) == "finished":
+            return run
+        outcome = _record(run, "failed", f"not trained: {run.after.name}, the run it starts from, "
+                                         f"did not finish ({run_state(run.after)})", time.perf_counter())
+        outcomes.append(outcome)
+        notify("done", run, outcome)
 
 
 def parse_values(raw: str) -> list[Any]:

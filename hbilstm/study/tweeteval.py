@@ -57,11 +57,44 @@ def parse_tasks(raw: str | None) -> list[str]:
     return list(dict.fromkeys(tasks))
 
 
-def plan_benchmark(base: TrainConfig, tasks: list[str], seeds: int, out: Path) -> list[PlannedRun]:
+def plan_benchmark(base: TrainConfig, tasks: list[str], seeds: int, out: Path,
+                   init_from: str | None = None) -> list[PlannedRun]:
     """One run per task and seed (seeds 1..``seeds``), each on ``tweeteval-<task>`` with
     ``base``'s recipe; its metric is the task's official one unless ``base`` names another.
-    Seed by seed: every task's first seed is trained before any task's second."""
-    return plan(base, axes(tasks, seeds), out)
+    Seed by seed: every task's first seed is trained before any task's second.
+
+    With ``init_from`` (a task), every other task's run starts from the model of that task's run of
+    the same seed (``init``, as ``hbilstm train --init``) and waits for it to finish; that task is
+    trained too, first in each seed, whether or not ``tasks`` names it."""
+    if init_from is None:
+        return plan(base, axes(tasks, seeds), out)
+    if base.init:
+        raise ConfigError("--init-from starts each task from this benchmark's own runs; "
+                          "--set init names another model: give one or the other")
+    first = f"tweeteval-{init_from}"
+    runs = plan(base, axes(with_init_task(tasks, init_from), seeds), out)
+    sources = {run.config.seed: run for run in runs if run.config.data == first}
+    for run in runs:
+        if run.config.data != first:
+            start = sources[run.config.seed]
+            run.config = run.config.replace(init=str(start.run_dir.resolve()))
+            run.after = start
+    return runs
+
+
+def parse_init_from(raw: str | None) -> str | None:
+    """``--init-from``'s task (None for None); ConfigError, one line, unless it names one task."""
+    if raw is None:
+        return None
+    tasks = parse_tasks(raw)
+    if len(tasks) != 1:
+        raise ConfigError(f"--init-from takes one task, not {raw!r}")
+    return tasks[0]
+
+
+def with_init_task(tasks: list[str], init_from: str | None) -> list[str]:
+    """``tasks`` with ``init_from`` first (added where missing)."""
+    return tasks if init_from is None else [init_from, *(t for t in tasks if t != init_from)]
 
 
 def axes(tasks: list[str], seeds: int) -> dict[str, list]:
