@@ -77,6 +77,8 @@ def run_on_ray(todo: list, engine: RayEngine, execute: Callable, notify: Callabl
                     if run is None:
                         break
                     pending[task.remote(execute, run, engine.cpus_per_run, queue)] = run
+                if not pending:  # every run left was recorded as failed before it started
+                    break
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
                 relay.drain(queue)
                 for ref in done:
