@@ -63,6 +63,7 @@ class TrainConfig:
     train_missing_vectors: bool = False
     vector_fallback: bool = False
     init: Optional[str] = None  # a model to start from: hbilstm pretrain's encoder or hbilstm train's run
+    exclude_held_out: bool = False  # drop train tweets found in another TweetEval task's val or test split
     teachers: Optional[str] = None  # trained models to distil into this one (hbilstm distill), comma-separated
     unlabelled: Optional[str] = None  # files of tweets for teachers or virtual_adversarial, comma-separated
     distill_temperature: float = 2.0

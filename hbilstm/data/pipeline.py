@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Collection, NamedTuple, Sequence
 
 from ..errors import DataError
 from .corpora import Corpus
@@ -17,6 +17,7 @@ from .ngrams import ngram_ids
 from .readers import Examples
 from .token_cache import TokenCache
 from .tokenizer import TokenizerConfig, TweetTokenizer
+from .unlabelled import normalised
 from .vocab import UNK_ID, Vocabulary
 
 
@@ -158,6 +159,7 @@ class TrainingData:
     test: EncodedSplit | None
     token_counts: Counter
     val_source: str  # "val" split of the dataset, or "held out from train"
+    excluded: int = 0  # training examples dropped because their text is in ``exclude``
 
 
 def prepare_training_data(
@@ -170,12 +172,17 @@ def prepare_training_data(
     vocab: Vocabulary | None = None,
     max_train: int = 0,
     extend_vocab: Callable[[Vocabulary], Vocabulary] | None = None,
+    exclude: Collection[str] = (),
 ) -> TrainingData:
     """Encode a corpus for training (splits as :func:`training_splits` cuts them); the
     vocabulary comes from the training split only. ``extend_vocab`` (a new vocabulary from the
-    built one, for example with a word fallback) is applied before anything is encoded."""
+    built one, for example with a word fallback) is applied before anything is encoded. A
+    training example whose normalised text (:func:`~hbilstm.data.unlabelled.normalised`) is in
+    ``exclude`` is dropped, after the split is cut (val stays as evaluation cuts it)."""
     splits = training_splits(corpus, val_fraction, seed, max_train)
     train_examples, val_examples = splits["train"], splits["val"]
+    kept = without_texts(train_examples, exclude)
+    excluded, train_examples = len(train_examples) - len(kept), kept
     for name, examples in (("train", train_examples), ("val", val_examples)):
         if len(examples) == 0:
             raise DataError(f"{corpus.name}: the {name} split has no examples; there is nothing to "
@@ -192,7 +199,14 @@ def prepare_training_data(
     test = None
     if "test" in splits:
         test = encoder.encode(splits["test"], vocab, labels, f"{corpus.name} test")
-    return TrainingData(corpus, vocab, train, val, test, counts, held_out_source(corpus, val_fraction))
+    return TrainingData(corpus, vocab, train, val, test, counts, held_out_source(corpus, val_fraction), excluded)
+
+
+def without_texts(examples: Examples, exclude: Collection[str]) -> Examples:
+    """``examples`` less those whose normalised text is in ``exclude``."""
+    if not exclude:
+        return examples
+    return examples.select([i for i, text in enumerate(examples.texts) if normalised(text) not in exclude])
 
 
 def training_splits(corpus: Corpus, val_fraction: float, seed: int, max_train: int = 0) -> dict[str, Examples]:

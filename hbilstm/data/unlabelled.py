@@ -142,6 +142,16 @@ def held_out_keys(data_dir: Path, names: Iterable[str], loaded: dict[str, Corpus
     return keys, found
 
 
+def other_tasks_held_out(corpus_name: str, data_dir: str | Path) -> set[str]:
+    """The normalised texts of every val and test split of the TweetEval tasks in ``data_dir``
+    but ``corpus_name``'s own (``tweeteval-stance``'s: its five targets'; a variant such as
+    ``tweeteval-sentiment-binary``: its task's): what a model that other tasks start from must
+    not train on (``exclude_held_out``)."""
+    names = [n for n in POOL_TASKS
+             if n != corpus_name and not n.startswith(f"{corpus_name}-") and not corpus_name.startswith(f"{n}-")]
+    return held_out_keys(Path(data_dir), names, {})[0]
+
+
 def build_pool(data_dir: Path, files: Sequence[str | Path] = (), tasks: Sequence[str] = POOL_TASKS,
                text_column: str = "text", emoji: bool = True, check: Sequence[str] = ()) -> Pool:
     """The pool of the module's docstring: the train splits of ``tasks`` (those the data

@@ -65,7 +65,8 @@ def plan_benchmark(base: TrainConfig, tasks: list[str], seeds: int, out: Path,
 
     With ``init_from`` (a task), every other task's run starts from the model of that task's run of
     the same seed (``init``, as ``hbilstm train --init``) and waits for it to finish; that task is
-    trained too, first in each seed, whether or not ``tasks`` names it."""
+    trained too, first in each seed, whether or not ``tasks`` names it, without the train tweets
+    found in another task's val or test split (``exclude_held_out``)."""
     if init_from is None:
         return plan(base, axes(tasks, seeds), out)
     if base.init:
@@ -75,7 +76,9 @@ def plan_benchmark(base: TrainConfig, tasks: list[str], seeds: int, out: Path,
     runs = plan(base, axes(with_init_task(tasks, init_from), seeds), out)
     sources = {run.config.seed: run for run in runs if run.config.data == first}
     for run in runs:
-        if run.config.data != first:
+        if run.config.data == first:  # what the other tasks score on must not be in what they start from
+            run.config = run.config.replace(exclude_held_out=True)
+        else:
             start = sources[run.config.seed]
             run.config = run.config.replace(init=str(start.run_dir.resolve()))
             run.after = start

@@ -94,16 +94,26 @@ def build(config: TrainConfig, corpus: Corpus, device: torch.device, resume_stat
     if config.vector_fallback:  # after the merge: the fallback reads into the whole vocabulary
         merge, fallback = extend, with_vector_fallback(config.embeddings)
         extend = fallback if merge is None else (lambda task_vocab: fallback(merge(task_vocab)))
+    exclude: set[str] = set()
+    if config.exclude_held_out:
+        from ..data.corpora import resolve_data_dir
+        from ..data.unlabelled import other_tasks_held_out
+
+        exclude = other_tasks_held_out(corpus.name, resolve_data_dir(config.data_dir))
     data = prepare_training_data(
         corpus, encoder, config.min_freq, config.max_vocab, config.val_fraction, config.seed, vocab,
-        config.max_train, extend,
+        config.max_train, extend, exclude,
     )
+    if config.exclude_held_out:
+        log(f"exclude_held_out: {data.excluded:,} train tweets dropped (their text is in another TweetEval "
+            f"task's val or test split)")
     if config.teachers:
         from ..data.corpora import resolve_data_dir
-        from ..data.pipeline import training_splits
+        from ..data.pipeline import training_splits, without_texts
         from .distillation import distillation_split
 
-        train_examples = training_splits(corpus, config.val_fraction, config.seed, config.max_train)["train"]
+        train_examples = without_texts(  # the examples data.train holds, in its order
+            training_splits(corpus, config.val_fraction, config.seed, config.max_train)["train"], exclude)
         data.train = distillation_split(config, train_examples, data.train, corpus, encoder, data.vocab,
                                         resolve_data_dir(config.data_dir), str(device), log)
     unlabelled_ids = (virtual_adversarial_pool(config, corpus, encoder, data, log)

@@ -26,6 +26,8 @@ def test_each_task_starts_from_the_sentiment_run_of_its_seed_and_a_rerun_trains_
     source = (out / "runs" / "s1-data=tweeteval-sentiment").resolve()
     irony = out / "runs" / "s1-data=tweeteval-irony"
     assert (source / "results.json").is_file()  # sentiment was trained though --tasks left it out
+    assert "exclude_held_out: true" in (source / "config.yaml").read_text()
+    assert "exclude_held_out: false" in (irony / "config.yaml").read_text()
     started = json.loads((irony / "manifest.json").read_text())["embeddings"]["init"]
     assert started["encoder"] == str(source / "model.pt") and started["weights"] > 0
     assert started["classifiers"] is False  # other labels: its own classifiers
@@ -63,10 +65,11 @@ def test_the_plan_puts_the_source_first_in_each_seed_and_points_the_others_at_it
         "s1-data=tweeteval-sentiment", "s1-data=tweeteval-irony", "s1-data=tweeteval-stance",
         "s2-data=tweeteval-sentiment", "s2-data=tweeteval-irony", "s2-data=tweeteval-stance"]
     for run in runs:
-        if run.config.data == "tweeteval-sentiment":
-            assert run.after is None and run.config.init is None
+        if run.config.data == "tweeteval-sentiment":  # without the others' val and test tweets
+            assert run.after is None and run.config.init is None and run.config.exclude_held_out
         else:
             assert run.after.name == f"s{run.config.seed}-data=tweeteval-sentiment"
+            assert not run.config.exclude_held_out
             assert run.config.init == str(run.after.run_dir.resolve())
     assert all(r.after is None for r in plan_benchmark(base, ["irony"], 1, tmp_path / "plain"))
 
