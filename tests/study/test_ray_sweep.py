@@ -79,17 +79,17 @@ def test_bad_engine_options_are_one_line_before_anything_is_trained(extra, messa
 
 def test_with_init_from_a_run_waits_for_its_source_on_ray_and_one_whose_source_failed_is_recorded(tmp_path):
     out = tmp_path / "bench"
-    failed = out / "runs" / "s1-data=tweeteval-sentiment"
+    failed = out / "runs" / "s1-data=tweeteval-irony"
     failed.mkdir(parents=True)
     (failed / "outcome.json").write_text(json.dumps({"status": "diverged", "message": "loss became nan"}))
-    result = runner.invoke(app, ["benchmark", "tweeteval", "-o", str(out), "--tasks", "irony", "--seeds", "2",
-                                 "--init-from", "sentiment", "--data-dir", str(SHARED), "--set", "epochs=1",
+    result = runner.invoke(app, ["benchmark", "tweeteval", "-o", str(out), "--tasks", "stance", "--seeds", "2",
+                                 "--init-from", "irony", "--data-dir", str(SHARED), "--set", "epochs=1",
                                  "--set", "hidden=4", "--set", "max_train=100", "--set", "ngram_buckets=0",
                                  "--engine", "ray", "--cpus-per-run", "1"])
     assert result.exit_code == 0, result.output
-    outcome = json.loads((out / "runs" / "s1-data=tweeteval-irony" / "outcome.json").read_text())
-    assert outcome["message"].startswith("not trained: s1-data=tweeteval-sentiment, the run it starts from")
-    # seed 2: irony went to Ray only once its sentiment run had finished (else its init would be missing)
-    source = (out / "runs" / "s2-data=tweeteval-sentiment").resolve()
-    started = json.loads((out / "runs" / "s2-data=tweeteval-irony" / "manifest.json").read_text())
+    outcome = json.loads((out / "runs" / "s1-data=tweeteval-stance" / "outcome.json").read_text())
+    assert outcome["message"].startswith("not trained: s1-data=tweeteval-irony, the run it starts from")
+    # seed 2: stance went to Ray only once its irony run had finished (else its init would be missing)
+    source = (out / "runs" / "s2-data=tweeteval-irony").resolve()
+    started = json.loads((out / "runs" / "s2-data=tweeteval-stance" / "manifest.json").read_text())
     assert started["embeddings"]["init"]["encoder"] == str(source / "model.pt")
