@@ -44,13 +44,15 @@ def check_reachable(address: str | None, timeout: float = 5.0) -> None:
 def connected(ray: Any, address: str | None, num_cpus: int | None = None) -> Iterator[str | None]:
     """Ray connected to ``address`` (None: ``$RAY_ADDRESS``, else a new local instance with
     ``num_cpus`` CPUs, None: all) for the block; yields the address used. A Ray already
-    initialised by the caller is used as it is and left running."""
+    initialised by the caller is used as it is and left running. Without an address Ray itself
+    would join the last cluster that ``ray start`` left on this machine; a new instance is asked
+    for by name (``"local"``), so that a run without ``--address`` never lands on another's."""
     address = address or os.environ.get("RAY_ADDRESS")
     started_here = not ray.is_initialized()
     if started_here:
         check_reachable(address)
         try:
-            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+            ray.init(address=address or "local", num_cpus=None if address else num_cpus, include_dashboard=False,
                      logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"

@@ -13,6 +13,13 @@ from pathlib import Path
 
 import pytest
 
+# The suite runs on every core (pytest-xdist; pyproject's addopts). Each worker keeps to one thread,
+# and so do the processes its tests start: on two cores, two workers of two OpenMP threads each wait
+# on each other's spinning threads many times over. Set before any test module imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_name] = "1"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HBILSTM_DATA_DIR") or REPO.parent / "shared" / "data").resolve()
 TWEETEVAL = SHARED / "tweeteval-sentiment"

@@ -59,7 +59,7 @@ def workspace(tmp_path_factory, data_dir):
                    *sorted(SHARED.glob("tweeteval-stance-*"))]:
         (data / source.name).symlink_to(source, target_is_directory=True)
     env = {**os.environ, "HBILSTM_DATA_DIR": str(data), "HBILSTM_CACHE_DIR": str(folder / "cache"),
-           "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2", "COLUMNS": "200"}
+           "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     return folder, env
 
 

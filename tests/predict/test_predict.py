@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import tempfile
-from pathlib import Path
 
 import pytest
 import torch
@@ -189,6 +188,9 @@ def test_worker_processes_give_the_same_output_as_one_process(run, tmp_path, mon
     source = tmp_path / "in.txt"
     source.write_text("\n".join(texts) + "\n")
     local, pooled = tmp_path / "local.csv", tmp_path / "pooled.csv"
+    temp = tmp_path / "temp"  # this test's own temporary folder: other tests' predictions may run beside it
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     a = predict(trained_run, str(source), str(local), chunk_size=600, workers=0)
     # On a GPU the workers only encode and the model runs in the parent: take that path on the CPU.
     real_init = module.ChunkScorer.__init__
@@ -205,7 +207,7 @@ def test_worker_processes_give_the_same_output_as_one_process(run, tmp_path, mon
     assert started == [1]  # the workers did take part
     assert local.read_bytes() == pooled.read_bytes()
     assert (a.rows, a.truncated, a.errors) == (b.rows, b.truncated, b.errors) == (2500, 1, 1)
-    assert not list(Path(tempfile.gettempdir()).glob("hbilstm-workers-*"))  # the file for the workers is gone
+    assert not list(temp.glob("hbilstm-workers-*"))  # the file for the workers is gone
 
 
 def test_workers_that_only_encode_read_their_file_without_torch(ngram_run):

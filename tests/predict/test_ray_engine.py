@@ -16,6 +16,10 @@ from hbilstm.predict.ray_engine import RaySettings, expand_inputs, plan_parts, p
 ray = pytest.importorskip("ray")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
+
+# Every Ray test runs in one pytest-xdist worker (--dist loadgroup): one of them ends its `ray start`
+# cluster with `ray stop`, which ends every Ray instance on the machine, a neighbour's too.
+pytestmark = pytest.mark.xdist_group("ray")
 runner = CliRunner()
 
 

@@ -12,6 +12,10 @@ from typer.testing import CliRunner
 from hbilstm.cli import app
 
 ray = pytest.importorskip("ray")
+
+# Every Ray test runs in one pytest-xdist worker (--dist loadgroup): one of them ends its `ray start`
+# cluster with `ray stop`, which ends every Ray instance on the machine, a neighbour's too.
+pytestmark = pytest.mark.xdist_group("ray")
 runner = CliRunner()
 # one torch thread in every run, serial or not, so that sums are added in the same order
 COMMON = ["--depths", "1", "--carry", "plain,highway", "--seeds", "1", "--epochs", "1", "--hidden", "4",
@@ -93,3 +97,31 @@ def test_with_init_from_a_run_waits_for_its_source_on_ray_and_one_whose_source_f
     source = (out / "runs" / "s2-data=tweeteval-irony").resolve()
     started = json.loads((out / "runs" / "s2-data=tweeteval-stance" / "manifest.json").read_text())
     assert started["embeddings"]["init"]["encoder"] == str(source / "model.pt")
+
+
+def test_without_an_address_a_new_local_instance_is_asked_for_never_the_last_ray_start_cluster(monkeypatch):
+    """ray.init() without an address joins the cluster ``ray start`` last left on the machine; a run
+    without --address (and no $RAY_ADDRESS) asks for its own instance by name instead."""
+    from hbilstm.ray_cluster import connected
+
+    calls = []
+
+    class Ray:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            calls.append(kwargs)
+
+        def shutdown(self):
+            calls.append("shutdown")
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with connected(Ray(), None, 2) as used:
+        assert used is None
+    assert (calls[0]["address"], calls[0]["num_cpus"], calls[1:]) == ("local", 2, ["shutdown"])
+    calls.clear()
+    monkeypatch.setenv("RAY_ADDRESS", "auto")  # an address the user gave: joined as given, with its own CPUs
+    with connected(Ray(), None, 2) as used:
+        assert used == "auto"
+    assert (calls[0]["address"], calls[0]["num_cpus"]) == ("auto", None)
