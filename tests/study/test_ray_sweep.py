@@ -16,6 +16,7 @@ ray = pytest.importorskip("ray")
 # Every Ray test runs in one pytest-xdist worker (--dist loadgroup): one of them ends its `ray start`
 # cluster with `ray stop`, which ends every Ray instance on the machine, a neighbour's too.
 pytestmark = pytest.mark.xdist_group("ray")
+
 runner = CliRunner()
 # one torch thread in every run, serial or not, so that sums are added in the same order
 COMMON = ["--depths", "1", "--carry", "plain,highway", "--seeds", "1", "--epochs", "1", "--hidden", "4",
