@@ -2,6 +2,14 @@
 
 import csv
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +25,10 @@ ray = pytest.importorskip("ray")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
-# Every Ray test runs in one pytest-xdist worker (--dist loadgroup): one of them ends its `ray start`
-# cluster with `ray stop`, which ends every Ray instance on the machine, a neighbour's too.
+# Every Ray test runs in one pytest-xdist worker (--dist loadgroup), so that one Ray instance at a time
+# has the machine's cores.
 pytestmark = pytest.mark.xdist_group("ray")
+
 runner = CliRunner()
 
 
@@ -146,19 +155,46 @@ def test_several_inputs_need_the_ray_engine(trained_run, inputs):
     assert result.exit_code == 2 and "many with --engine ray" in result.output
 
 
-def test_an_existing_cluster_is_used_with_address_and_a_wrong_one_is_one_line(inputs, trained_run, tmp_path):
-    import os
-    import socket
-    import subprocess
-    import sys
+def stop_cluster(temp_dir: str, grace: float = 30.0) -> list[int]:
+    """End the processes of the one ``ray start`` cluster whose temporary folder is ``temp_dir``
+    (each names it on its command line), and no other Ray instance on the machine, as ``ray stop``
+    would; returns those still alive (none, unless they outlive SIGKILL)."""
+    def members() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    if temp_dir.encode() in (entry / "cmdline").read_bytes():
+                        found.append(int(entry.name))
+                except OSError:  # gone meanwhile, or not ours to read
+                    pass
+        return found
 
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in members():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while members() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not members():
+            break
+    return members()
+
+
+def test_an_existing_cluster_is_used_with_address_and_a_wrong_one_is_one_line(inputs, trained_run, tmp_path):
     ray_cli = str(Path(sys.executable).parent / "ray")
+    # a short folder of its own (Ray's socket paths must stay under 108 bytes) by which its processes are found
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                              "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=120)
+                              "--disable-usage-stats", f"--temp-dir={temp_dir}"],
+                             env=env, capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stderr[-2000:]
     try:
         out = tmp_path / "out"
@@ -168,7 +204,9 @@ def test_an_existing_cluster_is_used_with_address_and_a_wrong_one_is_one_line(in
         assert done.returncode == 0, done.stderr[-2000:]
         assert pq.read_table(out).num_rows == 600 and "600 rows" in done.stderr
     finally:
-        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        left = stop_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    assert left == [], f"processes of the test's cluster outlived SIGKILL: {left}"
     result = runner.invoke(app, ["predict", str(trained_run), "--engine", "ray", str(inputs / "test.txt"),
                                  "--address", f"127.0.0.1:{port}", "-o", str(tmp_path / "out2")], env=env)
     assert result.exit_code == 2

@@ -13,8 +13,8 @@ from hbilstm.cli import app
 
 ray = pytest.importorskip("ray")
 
-# Every Ray test runs in one pytest-xdist worker (--dist loadgroup): one of them ends its `ray start`
-# cluster with `ray stop`, which ends every Ray instance on the machine, a neighbour's too.
+# Every Ray test runs in one pytest-xdist worker (--dist loadgroup), so that one Ray instance at a time
+# has the machine's cores.
 pytestmark = pytest.mark.xdist_group("ray")
 
 runner = CliRunner()
