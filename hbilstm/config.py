@@ -55,6 +55,7 @@ class TrainConfig:
     emoji_sentiment: bool = True
     split_hashtags: bool = False
     keep_hashtags: bool = False
+    ascii_punctuation: bool = False
     min_freq: int = 2
     max_vocab: int = 50000
     max_tokens: int = 128

@@ -11,6 +11,10 @@
   is split from the words it touches;
 * HTML entities left by the Twitter API (``&amp;``, ``&lt;3``) are decoded first.
 
+Typographic punctuation can be written in the ASCII forms (``…`` -> ``...``, ``’`` -> ``'``, ``“`` ->
+``"``, ``—`` -> ``-``) that most training text uses: TweetEval sentiment's train and val splits hold
+no ``…`` at all, its test split 1,343 (``ascii_punctuation``).
+
 Lowercasing, squashing of elongations (``soooo`` -> ``soo``), mapping every mention to
 ``@user`` (as TweetEval does), reading emoji as the emoticon of their sentiment (``😂`` -> ``:)``,
 :mod:`hbilstm.data.emoji_sentiment`) and writing the others as the words of their Unicode names
@@ -55,6 +59,15 @@ EMOJI_SEQUENCE = (
 _EMOJI = re.compile(f"(?:{EMOJI_SEQUENCE})+\\Z")
 _PICTOGRAPH = re.compile(f"[{_PICTO}]")
 
+# Typographic punctuation and its ASCII form (ascii_punctuation): ellipsis, quotation marks and
+# apostrophes (the curly ones, low-9, reversed, primes and guillemets), hyphens and dashes.
+ASCII_PUNCTUATION = str.maketrans({
+    "\u2026": "...",
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+})
+
 # Emoticons that spaCy's English exceptions lack but tweets use often.
 _EXTRA_EMOTICONS = [
     ";P", ";p", ";-P", ";-p", ":-P", "xD", "XD", "xd", "xP", "XP", ":S", ":s", ":-S",
@@ -90,8 +103,11 @@ class TokenizerConfig:
     keep_hashtags: with ``split_hashtags``, the hashtag itself (normalised) comes before its words
         instead of ``#`` (``#maga`` -> ``#maga``, ``maga``), so that a model reads both what a
         hashtag it has seen meant in training and the words of one it has not (default False).
+    ascii_punctuation: write typographic punctuation in its ASCII form before tokenizing (``…``
+        -> ``...``, curly quotes and apostrophes -> ``"`` and ``'``, dashes -> ``-``;
+        :data:`ASCII_PUNCTUATION`), so that "don’t" reads as "don't" (default False).
 
-    The last two are left out of :meth:`to_dict` when false, so that the settings stored before
+    The last three are left out of :meth:`to_dict` when false, so that the settings stored before
     they existed, and what was derived from them (cached tokens, digests), stay as they were.
     """
 
@@ -102,6 +118,7 @@ class TokenizerConfig:
     emoji_sentiment: bool = False
     split_hashtags: bool = False
     keep_hashtags: bool = False
+    ascii_punctuation: bool = False
 
     def __post_init__(self) -> None:
         if self.keep_hashtags and not self.split_hashtags:
@@ -110,7 +127,7 @@ class TokenizerConfig:
 
     def to_dict(self) -> dict:
         settings = asdict(self)
-        for name in ("split_hashtags", "keep_hashtags"):
+        for name in ("split_hashtags", "keep_hashtags", "ascii_punctuation"):
             if not settings[name]:
                 del settings[name]
         return settings
@@ -179,6 +196,7 @@ class TweetTokenizer:
             self._emoticons = emoji_emoticons()
         self._read_emoji = self.config.emoji_names or self.config.emoji_sentiment
         self._split_hashtags = self.config.split_hashtags
+        self._punctuation = ASCII_PUNCTUATION if self.config.ascii_punctuation else None
 
     def _normalise(self, token: str) -> str:
         try:
@@ -228,9 +246,13 @@ class TweetTokenizer:
         pieces, normalise = self._pieces, self._normalise
         special = self._affixes.specials  # spaCy's special cases ("gonna" -> "gon", "na")
         most = float("inf") if limit is None else limit
+        punctuation = self._punctuation
         for text in texts:
             tokens: list[str] = []
-            for piece in html.unescape(text[:MAX_TEXT_CHARS]).split():
+            text = html.unescape(text[:MAX_TEXT_CHARS])
+            if punctuation is not None:
+                text = text.translate(punctuation)
+            for piece in text.split():
                 if (_PLAIN.match(piece) or _HASHTAG_OR_MENTION.match(piece)) and piece not in special:
                     if self._split_hashtags and piece[0] == "#":
                         tokens.extend(self._hashtag_tokens(piece))

@@ -35,6 +35,7 @@ class PretrainConfig:
     emoji_sentiment: bool = _TRAIN["emoji_sentiment"]
     split_hashtags: bool = _TRAIN["split_hashtags"]
     keep_hashtags: bool = _TRAIN["keep_hashtags"]
+    ascii_punctuation: bool = _TRAIN["ascii_punctuation"]
     min_freq: int = _TRAIN["min_freq"]
     max_vocab: int = _TRAIN["max_vocab"]
     max_tokens: int = 64
