@@ -60,6 +60,20 @@ def make_tweeteval_slice(folder: Path, train: int, val: int, test: int, source: 
     return folder
 
 
+def tiny_model_both_ways(run: Path, data_dir: Path, **options):
+    """A one-layer model trained for one epoch on the slice with ``options``, exported, and loaded
+    twice: scored by PyTorch on the CPU and by ONNX Runtime (its export). ``(eager, graph)``."""
+    import hbilstm
+    from hbilstm.config import TrainConfig
+    from hbilstm.export.run_export import export_run
+    from hbilstm.training import train
+
+    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, batch_size=32,
+                      min_freq=1, seed=5, ngram_buckets=0, **options), run)
+    export_run(run)
+    return hbilstm.load(run, backend="torch", device="cpu"), hbilstm.load(run, backend="onnx")
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
     """A data directory whose ``tweeteval-sentiment`` holds 400 train, 150 val, 150 test tweets."""

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import tiny_model_both_ways
 
 from hbilstm.data.hashtags import LONGEST_WORD, hashtag_words, split_words, word_costs
 from hbilstm.data.tokenizer import HASHTAG_TOKEN, TokenizerConfig, TweetTokenizer
@@ -94,15 +95,8 @@ def _plain_hashtags(tokens) -> list[str]:
 @pytest.mark.slow
 def test_a_model_trained_with_split_hashtags_predicts_with_them(tmp_path, data_dir, trained_run):
     import hbilstm
-    from hbilstm.config import TrainConfig
-    from hbilstm.export.run_export import export_run
-    from hbilstm.training import train
 
-    run = tmp_path / "run"
-    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, batch_size=32,
-                      min_freq=1, seed=5, ngram_buckets=0, split_hashtags=True), run)
-    export_run(run)
-    eager, graph = hbilstm.load(run, backend="torch", device="cpu"), hbilstm.load(run, backend="onnx")
+    eager, graph = tiny_model_both_ways(tmp_path / "run", data_dir, split_hashtags=True)
     assert eager.config["tokenizer"]["split_hashtags"] is True and graph.backend == "onnx"
     # the vocabulary was built from split hashtags: the marker, and none of the hashtags whole that
     # the same slice gives a model trained without the setting

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import TWEETEVAL
+from conftest import TWEETEVAL, tiny_model_both_ways
 
 from hbilstm.data.tokenizer import ASCII_PUNCTUATION, TokenizerConfig, TweetTokenizer
 
@@ -54,16 +54,7 @@ def test_the_setting_is_stored_only_when_on_and_reaches_the_tokenizer():
 
 @pytest.mark.slow
 def test_a_model_trained_with_it_predicts_with_it(tmp_path, data_dir):
-    import hbilstm
-    from hbilstm.config import TrainConfig
-    from hbilstm.export.run_export import export_run
-    from hbilstm.training import train
-
-    run = tmp_path / "run"
-    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=1, batch_size=32,
-                      min_freq=1, seed=5, ngram_buckets=0, ascii_punctuation=True), run)
-    export_run(run)
-    eager, graph = hbilstm.load(run, backend="torch", device="cpu"), hbilstm.load(run, backend="onnx")
+    eager, graph = tiny_model_both_ways(tmp_path / "run", data_dir, ascii_punctuation=True)
     assert eager.config["tokenizer"]["ascii_punctuation"] is True and graph.backend == "onnx"
     assert not {char for token in eager.model.vocab.tokens for char in token} & TYPOGRAPHIC
     curly = ["I don’t like it…", "“best” day — ever", "it’s fine"]
