@@ -30,6 +30,7 @@ from .errors import ConfigError
 from .model.config import ModelConfig
 
 CLASS_WEIGHTS = ("balanced", "none")
+DECISION_OFFSETS = (False, True, "auto")
 METRIC_CHOICES = ("auto", "macro_recall", "macro_f1", "accuracy", "irony_f1", "stance_f1")
 LOG_TO_CHOICES = ("none", "tensorboard")  # experiment trackers (hbilstm.tracking)
 _MODEL = {f.name: f.default for f in fields(ModelConfig)}
@@ -96,7 +97,9 @@ class TrainConfig:
     ema: float = 0.0
     swa_start: int = 3  # the training recipe's (docs/journal/accuracy.md, fourth round)
     calibrate: bool = True  # fit each classifier's temperature on val after training (fifth round)
-    decision_offsets: bool = False  # fit one offset per class on val to the metric (fourteenth round)
+    # fit one offset per class on val to the metric (fourteenth round); auto: keep them only where
+    # cross-fitting on val says they pay (thirty-fifth round)
+    decision_offsets: typing.Union[bool, str] = False
     lr_layer_decay: float = 1.0  # discriminative fine-tuning: each lower layer's lr is this times the one above's
     gradual_unfreeze: int = 0  # epochs between unfreezing each next layer, from the top down (0: all train)
     adversarial: float = 0.0  # size of the adversarial step on the embeddings, relative to their norm (0: off)
@@ -126,7 +129,7 @@ class TrainConfig:
                                      "patience": 0, "threads": 0, "max_train": 0, "swa_start": 0},
                      positive=("lr",), non_negative=("weight_decay", "clip"),
                      choices={"class_weights": CLASS_WEIGHTS, "metric": METRIC_CHOICES, "lexicon": LEXICONS,
-                              "log_to": LOG_TO_CHOICES})
+                              "log_to": LOG_TO_CHOICES, "decision_offsets": DECISION_OFFSETS})
         if not self.distill_temperature > 0:
             raise ConfigError(f"distill_temperature must be positive, not {self.distill_temperature}")
         if not 0.0 <= self.distill_hard_weight <= 1.0:
@@ -222,7 +225,8 @@ def check_ranges(options: Any, *, at_least: dict[str, int | float], positive: tu
             raise ConfigError(f"{name} must be zero or positive, not {getattr(options, name)}")
     for name, allowed in choices.items():
         if getattr(options, name) not in allowed:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(options, name)!r}")
+            shown = ", ".join(str(a).lower() if isinstance(a, bool) else str(a) for a in allowed)
+            raise ConfigError(f"{name} must be one of {shown}, not {getattr(options, name)!r}")
 
 
 def check_device(name: str) -> None:
@@ -248,6 +252,14 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
         if value is None:
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    elif typing.get_origin(kind) in (typing.Union, types.UnionType):  # bool or a word (decision_offsets)
+        for member in typing.get_args(kind):
+            try:
+                return _coerce(name, value, member)
+            except ConfigError:
+                continue
+        choices = ", or ".join({bool: "true or false", str: "a word"}.get(a, a.__name__) for a in typing.get_args(kind))
+        raise ConfigError(f"{name} must be {choices}, not {value!r}")
     if kind is bool:
         if isinstance(value, bool):
             return value

@@ -43,7 +43,7 @@ def benchmark(
     recipe (--config, --set) and stopped early and scored on test once by the task's official
     metric. OUT gets leaderboard.md, .html, .csv and a bar chart (.png), with TweetEval's
     published rows and ALL(TE), the mean of the seven tasks, beside ours (mean ± sd over seeds;
-    with --set decision_offsets=true, the same models without their offsets too), the mean val
+    with --set decision_offsets=true or auto, the same models without their offsets too), the mean val
     score over the tasks (without offsets) to choose recipes by, and predictions/ in the layout
     TweetEval's scorer reads. Rerunning the command skips finished runs and resumes unfinished
     ones. With --init-from TASK, each other task's run starts from the model of TASK's run of the

@@ -43,7 +43,7 @@ from .distributed import Distributed
 from .hub_teacher import check_hub_teacher, is_hub_teacher
 from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
-from .offsets import fit_offsets
+from .offsets import CUTS, FOLDS, MARGIN, cross_fitted, fit_offsets
 from .parts import build
 from .state import TrainState
 from .warm_start import encoder_path
@@ -306,7 +306,8 @@ def _train_here(config: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
 def _fit_on_val(corpus, parts, trainer: Trainer, config: TrainConfig, device: torch.device) -> dict | None:
     """With ``calibrate``, each classifier's temperature (training/calibration.py); then, with
     ``decision_offsets``, each class's offset (training/offsets.py): both fitted on val, both set in
-    the model's configuration. Returns the offsets' record for results.json (None without them)."""
+    the model's configuration; with ``decision_offsets: auto``, the offsets only where cross-fitting
+    on val says they gain. Returns the offsets' record for results.json (None without them)."""
     split = parts.data.val
     logits = predict_part_logits(parts.model, split.ids, batch_size=max(256, config.batch_size), device=device,
                                  amp=config.amp, ngrams=split.ngrams)
@@ -319,12 +320,22 @@ def _fit_on_val(corpus, parts, trainer: Trainer, config: TrainConfig, device: to
         return None
     log_probs = torch.log_softmax(parts.model.combine(logits, offsets=False).float(), dim=-1).numpy()
     offsets, before, after = fit_offsets(log_probs, split.labels, parts.metric, corpus.label_names)
-    parts.model_config.offsets = offsets
     by_class = dict(zip(corpus.label_names, offsets))
     moved = ", ".join(f"{name} {value:+.1f}" for name, value in by_class.items() if value) or "none moved"
-    trainer.callback.log(f"decision offsets fitted on val: {moved} ({parts.metric} {100 * before:.2f} -> "
-                         f"{100 * after:.2f})")
-    return {"by_class": by_class, "val_without": before}
+    record = {"by_class": by_class, "val_without": before}
+    kept = True
+    if config.decision_offsets == "auto":  # keep them only where cross-fitting on val says they pay
+        _, out_of_fold = cross_fitted(log_probs, split.labels, parts.metric, corpus.label_names, seed=config.seed)
+        kept = out_of_fold - before >= MARGIN
+        record.update(cross_fitted=out_of_fold, kept=kept)
+        trainer.callback.log(f"decision offsets, cross-fitted on val: {parts.metric} {100 * before:.2f} -> "
+                             f"{100 * out_of_fold:.2f} ({FOLDS} folds, {CUTS} cuts); "
+                             + ("kept" if kept else f"not kept (a gain of {100 * MARGIN:.2f} is asked)"))
+    if kept:
+        parts.model_config.offsets = offsets
+        trainer.callback.log(f"decision offsets fitted on val: {moved} ({parts.metric} {100 * before:.2f} -> "
+                             f"{100 * after:.2f})")
+    return record
 
 
 def _stopped(state: TrainState, config: TrainConfig) -> str:
@@ -344,9 +355,12 @@ def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, c
         save_checkpoint(run_dir / MODEL_FILE, {**best, "model_config": parts.model_config.to_dict(), "val": val})
     test = trainer.evaluate_split(parts.data.test) if parts.data.test is not None else None
     if offsets is not None and test is not None:  # what test would have scored without them, for the record
-        kept, parts.model_config.offsets = parts.model_config.offsets, ()
-        offsets["test_without"] = trainer.evaluate_split(parts.data.test)[parts.metric]
-        parts.model_config.offsets = kept
+        if not offsets.get("kept", True):
+            offsets["test_without"] = test[parts.metric]
+        else:
+            kept, parts.model_config.offsets = parts.model_config.offsets, ()
+            offsets["test_without"] = trainer.evaluate_split(parts.data.test)[parts.metric]
+            parts.model_config.offsets = kept
     layers = layer_statistics(parts.model, parts.data.val.ids, device=device)
     epochs_run = len(state.history)
     write_json_atomic(run_dir / RESULTS_FILE, {

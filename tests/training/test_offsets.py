@@ -17,7 +17,7 @@ from hbilstm.evaluation.evaluate import evaluate
 from hbilstm.inference import predict_part_logits
 from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
 from hbilstm.training import train
-from hbilstm.training.offsets import fit_offsets
+from hbilstm.training.offsets import MARGIN, cross_fitted, fit_offsets
 
 
 def test_a_rare_class_the_model_never_calls_gets_the_smallest_offset_that_calls_it_right():
@@ -64,6 +64,70 @@ def test_offsets_move_the_models_logits_at_prediction_and_are_checked():
     config = ModelConfig(vocab_size=9, num_classes=2, offsets=[0, 0.3])
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert "offsets" not in ModelConfig(vocab_size=9, num_classes=2).to_dict()  # older models' digests hold
+
+
+def test_cross_fitting_finds_the_gain_of_offsets_that_hold_beyond_the_rows_they_were_fitted_on():
+    # the irony case above, 200 rows: every fold's offset is fitted on the other four and still
+    # calls each held-out irony tweet right, so out of fold the offsets gain all they gain in fold
+    p_irony = np.array([0.4] * 50 + [0.2] * 150)
+    log_probs = np.log(np.stack([1 - p_irony, p_irony], axis=1))
+    labels = [1] * 50 + [0] * 150
+    without, out_of_fold = cross_fitted(log_probs, labels, "irony_f1", ["non_irony", "irony"], seed=3)
+    assert (without, out_of_fold) == (0.0, 1.0)
+
+
+def test_cross_fitting_sees_no_gain_in_offsets_fitted_to_noise():
+    # labels drawn without regard to the probabilities: the offsets fitted on val gain there (they
+    # fit its noise), and out of fold they gain less than the margin auto asks for
+    rng = np.random.default_rng(0)
+    log_probs = np.log(rng.dirichlet([1.0] * 4, size=400))
+    labels = rng.integers(0, 4, size=400).tolist()
+    names = ["a", "b", "c", "d"]
+    _, before, after = fit_offsets(log_probs, labels, "macro_f1", names)
+    without, out_of_fold = cross_fitted(log_probs, labels, "macro_f1", names, seed=1)
+    assert without == pytest.approx(before)
+    assert after > before  # in fold the noise pays
+    assert out_of_fold - without < MARGIN
+    # the cuts come from the seed: the same seed, the same number
+    assert cross_fitted(log_probs, labels, "macro_f1", names, seed=1) == (without, out_of_fold)
+
+
+def test_cross_fitting_with_fewer_rows_than_folds_gains_nothing():
+    log_probs = np.log(np.array([[0.6, 0.4], [0.3, 0.7], [0.5, 0.5]]))
+    assert cross_fitted(log_probs, [1, 1, 0], "macro_f1", ["a", "b"]) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    with pytest.raises(ValueError, match="log-probabilities"):
+        cross_fitted(log_probs, [1, 1], "macro_f1", ["a", "b"])
+
+
+def test_decision_offsets_takes_true_false_or_auto():
+    from hbilstm.config import load_config
+    from hbilstm.errors import ConfigError
+
+    assert load_config(None, {"decision_offsets": "auto"}).decision_offsets == "auto"
+    assert TrainConfig(decision_offsets=True).decision_offsets is True
+    with pytest.raises(ConfigError, match="decision_offsets must be one of false, true, auto, not 'sometimes'"):
+        TrainConfig(decision_offsets="sometimes")
+    with pytest.raises(ConfigError, match="decision_offsets must be true or false, or a word, not 1"):
+        TrainConfig(decision_offsets=1)
+
+
+@pytest.fixture(scope="module")
+def auto_run(tmp_path_factory, data_dir):
+    run = tmp_path_factory.mktemp("offsets-auto") / "run"
+    train(TrainConfig(data_dir=str(data_dir), layers=1, hidden=8, embedding_dim=12, epochs=2, batch_size=32,
+                      min_freq=1, seed=5, ngram_buckets=1024, decision_offsets="auto"), run)
+    return run
+
+
+def test_a_run_with_auto_records_the_cross_fitted_score_and_keeps_the_offsets_only_if_it_clears_the_margin(
+        auto_run, offsets_run):
+    record = json.loads((auto_run / "results.json").read_text())["decision_offsets"]
+    fitted = json.loads((offsets_run / "results.json").read_text())["decision_offsets"]
+    assert record["by_class"] == fitted["by_class"]  # the same model and fit as the run with true
+    assert record["kept"] == (record["cross_fitted"] - record["val_without"] >= MARGIN)
+    saved = load_checkpoint(auto_run / "model.pt")["model_config"]
+    assert tuple(saved.get("offsets", ())) == (tuple(record["by_class"].values()) if record["kept"] else ())
+    assert record["test_without"] == pytest.approx(fitted["test_without"])
 
 
 @pytest.fixture(scope="module")
