@@ -57,7 +57,8 @@ def normalised(text: str) -> str:
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     """The texts of one file of tweets (a ``.txt`` line, or the ``text_column`` of a table), in
-    order, blank ones left out; DataError for a missing file, a missing column or a bad row."""
+    order, blank ones left out; DataError for a missing file, a missing column, a bad row or a
+    file without a tweet (a file a user names that adds nothing is most likely the wrong one)."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; give files of tweets ({', '.join(READABLE)})")
@@ -73,9 +74,12 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
                 fmt = table_format(path)
                 records = iter_records(stream, fmt, str(path), required=(text_column,) if fmt != "txt" else ("text",))
             column = text_column if path.suffix.lower() != ".txt" else "text"
-            return [text for r in records if isinstance(text := r.fields.get(column), str) and text.strip()]
+            texts = [text for r in records if isinstance(text := r.fields.get(column), str) and text.strip()]
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not texts:
+        raise DataError(f"{path}: no tweets in it (every line or row is blank); leave it out or give a file of tweets")
+    return texts
 
 
 def emoji_of_task(data_dir: Path) -> list[str]:

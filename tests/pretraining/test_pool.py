@@ -86,3 +86,10 @@ def test_read_texts_refuses_what_is_not_a_file_of_tweets(tmp_path):
     with pytest.raises(DataError, match="text"):
         read_texts(table)
     assert read_texts(table, text_column="body") == ["hello"]
+    blank = tmp_path / "blank.txt"  # a file that adds nothing is most likely the wrong file
+    blank.write_text("\n  \n\n", encoding="utf-8")
+    with pytest.raises(DataError, match="blank.txt: no tweets in it"):
+        read_texts(blank)
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="empty.jsonl: no tweets in it"):
+        read_texts(tmp_path / "empty.jsonl")
