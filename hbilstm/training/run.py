@@ -355,12 +355,10 @@ def _finish(run_dir: Path, corpus, parts, trainer: Trainer, state: TrainState, c
         save_checkpoint(run_dir / MODEL_FILE, {**best, "model_config": parts.model_config.to_dict(), "val": val})
     test = trainer.evaluate_split(parts.data.test) if parts.data.test is not None else None
     if offsets is not None and test is not None:  # what test would have scored without them, for the record
-        if not offsets.get("kept", True):
-            offsets["test_without"] = test[parts.metric]
-        else:
-            kept, parts.model_config.offsets = parts.model_config.offsets, ()
-            offsets["test_without"] = trainer.evaluate_split(parts.data.test)[parts.metric]
-            parts.model_config.offsets = kept
+        fitted, parts.model_config.offsets = parts.model_config.offsets, ()  # none where auto dropped them
+        without = trainer.evaluate_split(parts.data.test) if fitted else test
+        offsets["test_without"] = without[parts.metric]
+        parts.model_config.offsets = fitted
     layers = layer_statistics(parts.model, parts.data.val.ids, device=device)
     epochs_run = len(state.history)
     write_json_atomic(run_dir / RESULTS_FILE, {
