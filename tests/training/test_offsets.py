@@ -17,7 +17,7 @@ from hbilstm.evaluation.evaluate import evaluate
 from hbilstm.inference import predict_part_logits
 from hbilstm.model import HighwayBiLSTMClassifier, ModelConfig
 from hbilstm.training import train
-from hbilstm.training.offsets import MARGIN, cross_fitted, fit_offsets
+from hbilstm.training.offsets import MARGIN, cross_fitted, fit_offsets, nested
 
 
 def test_a_rare_class_the_model_never_calls_gets_the_smallest_offset_that_calls_it_right():
@@ -97,6 +97,26 @@ def test_cross_fitting_with_fewer_rows_than_folds_gains_nothing():
     assert cross_fitted(log_probs, [1, 1, 0], "macro_f1", ["a", "b"]) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
     with pytest.raises(ValueError, match="log-probabilities"):
         cross_fitted(log_probs, [1, 1], "macro_f1", ["a", "b"])
+
+
+def test_the_nested_estimate_credits_auto_with_offsets_that_hold_and_with_nothing_for_noise():
+    # offsets that hold (the irony case): every outer fold's inner folds keep them, so auto labels
+    # every held-out tweet right; noise: offsets fitted to it lose out of fold, and inside each
+    # outer fold auto sees that and drops them, so auto scores what the model scores without them
+    p_irony = np.array([0.4] * 50 + [0.2] * 150)
+    log_probs = np.log(np.stack([1 - p_irony, p_irony], axis=1))
+    labels = [1] * 50 + [0] * 150
+    assert nested(log_probs, labels, "irony_f1", ["non_irony", "irony"], seed=3) == (0.0, 1.0)
+    rng = np.random.default_rng(0)
+    log_probs = np.log(rng.dirichlet([1.0] * 4, size=400))
+    labels = rng.integers(0, 4, size=400).tolist()
+    names = ["a", "b", "c", "d"]
+    without, auto = nested(log_probs, labels, "macro_f1", names, seed=1)
+    plain, always = cross_fitted(log_probs, labels, "macro_f1", names, seed=1)
+    assert auto == without == pytest.approx(plain) and plain > always
+    assert nested(log_probs, labels, "macro_f1", names, seed=1) == (without, auto)  # from the seed
+    few = nested(log_probs[:3], labels[:3], "macro_f1", names)  # fewer rows than folds: no offsets
+    assert few[0] == few[1] == pytest.approx(cross_fitted(log_probs[:3], labels[:3], "macro_f1", names)[0])
 
 
 def test_decision_offsets_takes_true_false_or_auto():
