@@ -67,7 +67,7 @@ def score_run(run: Path) -> dict:
     from hbilstm.data.corpora import load_corpus
     from hbilstm.evaluation.metrics import classification_metrics
     from hbilstm.loading import load
-    from hbilstm.training.offsets import MARGIN, cross_fitted, fit_offsets, nested
+    from hbilstm.training.offsets import auto, nested
 
     results = json.loads((run / "results.json").read_text())
     data, metric = results["dataset"], results["metric"]
@@ -80,13 +80,12 @@ def score_run(run: Path) -> dict:
         probs = model.predict_probs(corpus.splits[split].texts)[:, to_model]
         log_probs[split] = np.log(np.clip(probs, 1e-12, None))
         labels[split] = [ids[label] for label in corpus.splits[split].labels]
-    offsets, val_before, val_after = fit_offsets(log_probs["val"], labels["val"], metric, corpus.label_names)
     seed = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["seed"]
-    _, val_crossed = cross_fitted(log_probs["val"], labels["val"], metric, corpus.label_names, seed=seed)
+    offsets, val_before, val_after, val_crossed, keeps = auto(log_probs["val"], labels["val"], metric,
+                                                              corpus.label_names, seed=seed)
     _, val_nested = nested(log_probs["val"], labels["val"], metric, corpus.label_names, seed=seed)
     test = [classification_metrics(labels["test"], (log_probs["test"] + np.array(shift)).argmax(axis=1).tolist(),
                                    corpus.label_names)[metric] for shift in (np.zeros(len(offsets)), offsets)]
-    keeps = val_crossed - val_before >= MARGIN
     return {"run": str(run), "data": data, "metric": metric, "val": val_before, "val_offsets": val_after,
             "val_cross_fitted": val_crossed, "auto_keeps": keeps, "val_auto_nested": val_nested,
             "test": test[0], "test_offsets": test[1],

@@ -87,13 +87,22 @@ def cross_fitted(log_probs: np.ndarray, labels: Sequence[int], metric: str, labe
     return without, float(np.mean(scores))
 
 
+def auto(log_probs: np.ndarray, labels: Sequence[int], metric: str, label_names: Sequence[str],
+         seed: int = 0) -> tuple[tuple[float, ...], float, float, float, bool]:
+    """What ``decision_offsets: auto`` does on validation data: ``(offsets, metric without them,
+    metric with them, metric with them out of fold, kept)``, the offsets kept when
+    :func:`cross_fitted` (from ``seed``) says they gain at least :data:`MARGIN`."""
+    offsets, before, after = fit_offsets(log_probs, labels, metric, label_names)
+    out_of_fold = cross_fitted(log_probs, labels, metric, label_names, seed=seed)[1]
+    return offsets, before, after, out_of_fold, out_of_fold - before >= MARGIN
+
+
 def nested(log_probs: np.ndarray, labels: Sequence[int], metric: str, label_names: Sequence[str],
            seed: int = 0, folds: int = FOLDS, cuts: int = 1) -> tuple[float, float]:
     """``(metric without offsets, metric of what auto does, out of fold)`` on validation data: for
     each of ``cuts`` cuts of the rows into ``folds`` outer folds (drawn apart from
-    :func:`cross_fitted`'s), the other folds decide as ``decision_offsets: auto`` does (offsets
-    fitted on them, kept if :func:`cross_fitted` on them, from ``seed``, gains :data:`MARGIN`), and
-    the fold is labelled with the offsets kept, or none. Costs about ``folds * (1 + FOLDS * CUTS)``
+    :func:`cross_fitted`'s), the other folds decide as :func:`auto` does (from ``seed``), and the
+    fold is labelled with the offsets kept, or none. Costs about ``folds * (1 + FOLDS * CUTS)``
     fits per cut. With fewer rows than folds, auto is taken to gain nothing."""
     log_probs, labels = _checked(log_probs, labels, label_names)
     plain = log_probs.argmax(axis=1)
@@ -106,9 +115,9 @@ def nested(log_probs: np.ndarray, labels: Sequence[int], metric: str, label_name
         fold = _cut(n, folds, [seed, cut, 1])
         predicted = plain.copy()
         for k in range(folds):
-            held, inner_probs, inner_labels = fold == k, log_probs[fold != k], labels[fold != k]
-            offsets, before, _ = fit_offsets(inner_probs, inner_labels, metric, label_names)
-            if cross_fitted(inner_probs, inner_labels, metric, label_names, seed=seed)[1] - before >= MARGIN:
+            held = fold == k
+            offsets, *_, kept = auto(log_probs[~held], labels[~held], metric, label_names, seed=seed)
+            if kept:
                 predicted[held] = (log_probs[held] + np.array(offsets)).argmax(axis=1)
         scores.append(_score(labels, predicted, metric, label_names))
     return without, float(np.mean(scores))

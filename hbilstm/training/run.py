@@ -43,7 +43,7 @@ from .distributed import Distributed
 from .hub_teacher import check_hub_teacher, is_hub_teacher
 from .loop import METRICS_FILE, Trainer
 from .manifest import build_manifest
-from .offsets import CUTS, FOLDS, MARGIN, cross_fitted, fit_offsets
+from .offsets import CUTS, FOLDS, MARGIN, auto, fit_offsets
 from .parts import build
 from .state import TrainState
 from .warm_start import encoder_path
@@ -319,14 +319,15 @@ def _fit_on_val(corpus, parts, trainer: Trainer, config: TrainConfig, device: to
     if not config.decision_offsets:
         return None
     log_probs = torch.log_softmax(parts.model.combine(logits, offsets=False).float(), dim=-1).numpy()
-    offsets, before, after = fit_offsets(log_probs, split.labels, parts.metric, corpus.label_names)
+    if config.decision_offsets == "auto":  # keep them only where cross-fitting on val says they pay
+        offsets, before, after, out_of_fold, kept = auto(log_probs, split.labels, parts.metric, corpus.label_names,
+                                                         seed=config.seed)
+    else:
+        (offsets, before, after), kept = fit_offsets(log_probs, split.labels, parts.metric, corpus.label_names), True
     by_class = dict(zip(corpus.label_names, offsets))
     moved = ", ".join(f"{name} {value:+.1f}" for name, value in by_class.items() if value) or "none moved"
     record = {"by_class": by_class, "val_without": before}
-    kept = True
-    if config.decision_offsets == "auto":  # keep them only where cross-fitting on val says they pay
-        _, out_of_fold = cross_fitted(log_probs, split.labels, parts.metric, corpus.label_names, seed=config.seed)
-        kept = out_of_fold - before >= MARGIN
+    if config.decision_offsets == "auto":
         record.update(cross_fitted=out_of_fold, kept=kept)
         trainer.callback.log(f"decision offsets, cross-fitted on val: {parts.metric} {100 * before:.2f} -> "
                              f"{100 * out_of_fold:.2f} ({FOLDS} folds, {CUTS} cuts); "
