@@ -319,7 +319,8 @@ def _fit_on_val(corpus, parts, trainer: Trainer, config: TrainConfig, device: to
     if not config.decision_offsets:
         return None
     log_probs = torch.log_softmax(parts.model.combine(logits, offsets=False).float(), dim=-1).numpy()
-    if config.decision_offsets == "auto":  # keep them only where cross-fitting on val says they pay
+    out_of_fold = None  # auto's cross-fitted score: the offsets are kept only where it says they pay
+    if config.decision_offsets == "auto":
         offsets, before, after, out_of_fold, kept = auto(log_probs, split.labels, parts.metric, corpus.label_names,
                                                          seed=config.seed)
     else:
@@ -327,7 +328,7 @@ def _fit_on_val(corpus, parts, trainer: Trainer, config: TrainConfig, device: to
     by_class = dict(zip(corpus.label_names, offsets))
     moved = ", ".join(f"{name} {value:+.1f}" for name, value in by_class.items() if value) or "none moved"
     record = {"by_class": by_class, "val_without": before}
-    if config.decision_offsets == "auto":
+    if out_of_fold is not None:
         record.update(cross_fitted=out_of_fold, kept=kept)
         trainer.callback.log(f"decision offsets, cross-fitted on val: {parts.metric} {100 * before:.2f} -> "
                              f"{100 * out_of_fold:.2f} ({FOLDS} folds, {CUTS} cuts); "
